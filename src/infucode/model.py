@@ -1,0 +1,143 @@
+"""Typed contracts of the coding engine: what goes in (Encounter) and what comes out (Result).
+
+These are msgspec Structs: decoding validates types and enum values and names the failing field
+(``$.administrations[0].route``), and it is fast enough for the batch path. The engine never reads
+files; adapters turn JSON/YAML/CSV/FHIR into these objects.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Setting = Literal["facility", "office"]
+ClaimType = Literal["facility", "professional"]
+# "iv" = documented as IV without saying push or infusion: coded from the clock, with a finding.
+Route = Literal["iv_infusion", "iv_push", "sc", "im", "sc_infusion", "intra_arterial", "iv"]
+DrugClass = Literal["chemotherapy", "therapeutic", "hydration"]
+Severity = Literal["error", "warning", "info"]
+LineKind = Literal["administration", "drug"]
+
+
+class Quantity(msgspec.Struct, forbid_unknown_fields=True):
+    value: float
+    unit: str
+
+
+class Vial(msgspec.Struct, forbid_unknown_fields=True):
+    size: float
+    unit: str
+    single_dose: bool = True
+
+
+class Interruption(msgspec.Struct, forbid_unknown_fields=True):
+    """A documented stop of the infusion (paused, then restarted); its minutes are not infusion time."""
+
+    start: str
+    stop: str
+
+
+class Administration(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    id: str | int
+    drug: str | None = None
+    hcpcs: str | None = None
+    class_: DrugClass | None = msgspec.field(default=None, name="class")
+    route: Route | None = None
+    indication: str | None = None
+    start: str | None = None
+    stop: str | None = None
+    minutes: int | None = None
+    site: str | None = None
+    separate_site_required: bool = False
+    primary: bool = False
+    discontinued: bool = False
+    pump: bool = False
+    volume_ml: float | None = None
+    rate_ml_per_hr: float | None = None
+    dose: Quantity | None = None
+    vial: Vial | None = None
+    discarded: float | None = None
+    interruptions: list[Interruption] = []
+
+
+class Encounter(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    id: str | int
+    setting: Setting
+    administrations: list[Administration]
+    date: str | None = None
+    claim: ClaimType | None = None
+    payer: str | None = None
+
+    @property
+    def claim_type(self) -> ClaimType:
+        """The claim this encounter is coded for; CPT/CMS give facility setting -> facility claim."""
+        if self.claim is not None:
+            return self.claim
+        return "facility" if self.setting == "facility" else "professional"
+
+
+class ChargeLine(msgspec.Struct):
+    code: str
+    units: int
+    modifiers: list[str]
+    date: str | None
+    administrations: list[str]
+    rule: str
+    explanation: str
+    wrvu: float
+    kind: LineKind = "administration"
+    source: str = ""
+
+
+class Finding(msgspec.Struct):
+    rule: str
+    severity: Severity
+    message: str
+    administrations: list[str]
+    source: str = ""
+
+
+class Result(msgspec.Struct):
+    encounter: str
+    profile: str
+    claim: ClaimType
+    policies: dict[str, str]
+    lines: list[ChargeLine]
+    findings: list[Finding]
+    wrvu_total: float
+    data_releases: dict[str, str] = {}
+
+
+class ErrorDetail(msgspec.Struct):
+    field: str | None
+    message: str
+    line: int | None = None
+
+
+class ErrorResult(msgspec.Struct):
+    """An encounter that could not be read at all; the rest of a batch is still coded."""
+
+    encounter: str | None
+    error: ErrorDetail
+
+
+class InputError(ValueError):
+    """Bad input that stops one encounter from being coded. Carries only ids the user gave."""
+
+    def __init__(self, field: str | None, message: str, encounter: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.encounter = encounter
+        self.line = line
+
+    def to_result(self) -> ErrorResult:
+        return ErrorResult(encounter=self.encounter, error=ErrorDetail(field=self.field, message=self.message, line=self.line))
+
+    def __str__(self) -> str:  # pragma: no cover - formatting only
+        where = f"encounter {self.encounter!r}" if self.encounter is not None else "input"
+        if self.line is not None:
+            where += f", line {self.line}"
+        field = f", field {self.field!r}" if self.field else ""
+        return f"{where}{field}: {self.message}"
