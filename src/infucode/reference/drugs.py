@@ -1,11 +1,37 @@
 """The drug catalog: generic and brand names, abbreviations, HCPCS codes with billing units, and
 the administration family each drug takes. Matching is tolerant of case, salt names and spelling
 slips; a fuzzy match says so and never selects an HCPCS code.
+
+Data lives in ``data/drugs.yaml`` (one entry per active ingredient; biosimilars share the key).
+
+Matching (``DrugCatalog.match``), in order, first hit wins; results are memoised per input string:
+
+1. ``exact``      the text equals (case-insensitive, whitespace collapsed) a key, name, alias or a
+                  code's ``names`` entry.
+2. ``normalized`` the text equals a name after cleaning, tried in stages so that fluids such as
+                  "0.9% sodium chloride" are found before salt words are stripped:
+                  A punctuation/case ("Solu Medrol", "D5-W"),
+                  B route/form words and dose/volume tokens removed ("ondansetron 4 mg IVPB"),
+                  B2 a trailing diluent removed ("KCl 20 mEq in NS 1000 mL"),
+                  C salt words removed ("ondansetron HCl"), D spaces removed ("solumedrol").
+                  Bracketed text is tried on its own ("Remicade (infliximab)"): every part that
+                  matches must name the same drug; a part naming a specific code wins.
+3. ``fuzzy``      rapidfuzz ``fuzz.ratio`` >= ``FUZZY_CUTOFF`` on the stage-C form (4+ characters),
+                  only when the numbers in both strings agree ("D5 1/4 NS" never becomes "D5 1/2 NS")
+                  and the runner-up from another drug is clearly worse; ``hcpcs`` is always None.
+
+The HCPCS code a name selects: a code's ``names`` entry selects that code; any other name selects
+the drug's default code (its first code that is not terminated).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Literal
+from importlib import resources
+from pathlib import Path
+from typing import Iterator, Literal
+
+import yaml
 
 # CONTRACT (filled in by the drug-catalog work; the engine relies on these names):
 
@@ -23,6 +49,10 @@ class HcpcsCode:
     description: str            # CMS HCPCS long description (public domain)
     added: str | None = None    # YYYY-MM-DD
     terminated: str | None = None
+    names: tuple[str, ...] = ()             # names that select this code (biosimilar / brand)
+    unconfirmed: str | None = None          # what about this code could not be confirmed
+    mue_practitioner: int | None = None     # MUE 07-01-2024 [S1-MUE], None = not in the CSV
+    mue_hospital: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +67,17 @@ class Drug:
     hcpcs: tuple[HcpcsCode, ...] = ()
     source: str = ""
     unconfirmed: str | None = None
+    aliases: tuple[str, ...] = ()
+    flush: bool = False               # line flush/lock: part of the administration, never reported alone
+    note: str | None = None           # confirmed remark for coders (e.g. how the code depends on the bag)
+
+    @property
+    def default_hcpcs(self) -> HcpcsCode | None:
+        """The code a generic/brand name selects: the first code that is not terminated."""
+        for c in self.hcpcs:
+            if c.terminated is None:
+                return c
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +89,419 @@ class DrugMatch:
     hcpcs: HcpcsCode | None                      # the code this name selects; None for a fuzzy match
 
 
+FAMILIES = frozenset({"chemotherapy", "therapeutic", "hydration"})
+UNITS = frozenset({"mg", "mcg", "g", "units", "meq", "ml"})
+FUZZY_CUTOFF = 86.0        # fuzz.ratio; "ondansteron" -> 90.9, "vinblastine"/"vincristine" -> 72.7
+FUZZY_MARGIN = 3.0         # best must beat the best other drug by this much
+FUZZY_MIN_LEN = 4
+MEMO_LIMIT = 200_000       # distinct input strings remembered before the memo is reset
+
+_CODE_RE = re.compile(r"^[A-Z][0-9]{4}$")
+
+# ----------------------------------------------------------------------------- normalisation
+
+_UNICODE = str.maketrans({"½": " 1/2 ", "¼": " 1/4 ", "µ": "mc", "μ": "mc", "’": "'", "‘": "'",
+                          "–": "-", "—": "-", "\u00a0": " "})
+_SPLIT_ALNUM = re.compile(r"(?<=[a-z])(?=\d)|(?<=[\d%])(?=[a-z])")
+_BAD_CHARS = re.compile(r"[^a-z0-9%./ ]+")
+_LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
+_LONE_SLASH = re.compile(r"(?<!\d)/|/(?!\d)")
+_LONE_PCT = re.compile(r"(?<![\d])%")
+_SPACE_PCT = re.compile(r"(?<=\d)\s+%")
+_BRACKETS = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
+
+_DOSE = re.compile(
+    r"\b\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*"
+    r"(?:mg|mgs|mcg|mcgs|ug|g|gm|gms|gram|grams|kg|ml|mls|cc|l|liter|liters|litre|litres|"
+    r"unit|units|u|iu|meq|mmol|h|hr|hrs|hour|hours|min|mins|minute|minutes)\b"
+)
+_TIMES = re.compile(r"\bx\s*\d+\b|\bq\s*\d+\s*h\b|\bm\s*2\b|\bauc\s*\d+(?:\.\d+)?\b")
+_FORM_WORDS = frozenset("""
+    injection injections injectable inj iv ivp ivpb ivpush push piggyback infusion infusions infuse inf
+    intravenous intravenously premix premixed solution soln sol usp bag bags vial vials bottle syringe
+    prefilled pfs single multi dose doses sdv mdv pf preservative free lyophilized powder for bolus drip
+    continuous sc subq subcut sq subcutaneous im intramuscular kit rate over at per each stat once prn
+    daily po oral tab tabs tablet tablets mg mgs mcg mcgs ug kg ml mls cc units unit iu meq mmol hr hrs
+    hour hours min mins minute minutes give given administer administered
+""".split())
+_SALT_WORDS = frozenset("""
+    hydrochloride hcl sodium sulfate sulphate succinate phosphate acetate calcium disodium tromethamine
+    mesylate citrate tartrate bitartrate maleate dimeglumine edisylate pamoate fumarate hydrobromide
+    besylate
+""".split())
+_DILUENT = re.compile(
+    r"\s+(?:in|with|w|into|diluted in|mixed in|added to)\s+"
+    r"(?:\d+(?:\.\d+)?%\s*)?"
+    r"(?:ns|nss|normal saline|saline|sodium chloride|nacl|d 5 w|d 5|dextrose(?: \d+%)?(?: in)?(?: water)?|"
+    r"\d+% dextrose(?: in)?(?: water)?|sterile water|swfi|water|lr|lactated ringers?|ringers lactate|"
+    r"1/2 ns|0\.45% nacl|0\.45% sodium chloride)\b.*$"
+)
+_TRAILING_DILUENT = re.compile(r"\s+(?:ns|nss|d 5 w)$|\s+(?:in|with|w|into)$")
+_BIOSIMILAR_SUFFIX = re.compile(r"^(.*[a-z]) ([a-z]{4})$")   # "infliximab xyzz" (FDA 4-letter suffix)
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?(?:/\d+)?%?")
+
+
+def _exact_key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _clean(text: str) -> str:
+    """Stage A: case, unicode, apostrophes, punctuation; digits split from letters ("d5w" -> "d 5 w")."""
+    s = text.lower().translate(_UNICODE).replace("'", "")
+    s = _SPLIT_ALNUM.sub(" ", s)
+    s = _BAD_CHARS.sub(" ", s)
+    s = _LONE_DOT.sub(" ", s)
+    s = _LONE_SLASH.sub(" ", s)
+    s = _SPACE_PCT.sub("%", s)
+    s = _LONE_PCT.sub(" ", s)
+    return " ".join(s.split())
+
+
+def _strip_forms(a: str) -> str:
+    """Stage B: dose/volume tokens and route/form words removed."""
+    s = _DOSE.sub(" ", a)
+    s = _TIMES.sub(" ", s)
+    return " ".join(w for w in s.split() if w not in _FORM_WORDS)
+
+
+def _strip_diluent(b: str) -> str:
+    """Stage B2: "<drug> in NS" -> "<drug>"."""
+    s = _DILUENT.sub("", b)
+    s = _TRAILING_DILUENT.sub("", s)
+    return s.strip()
+
+
+def _strip_salts(b2: str) -> str:
+    """Stage C: salt and ester words removed ("ondansetron hcl" -> "ondansetron")."""
+    return " ".join(w for w in b2.split() if w not in _SALT_WORDS)
+
+
+def _stages(text: str) -> tuple[str, str, str, str, str]:
+    a = _clean(text)
+    b = _strip_forms(a)
+    b2 = _strip_diluent(b)
+    c = _strip_salts(b2)
+    d = c.replace(" ", "")
+    return a, b, b2, c, d
+
+
+def _numbers(s: str) -> tuple[str, ...]:
+    return tuple(sorted(_NUMBERS.findall(s)))
+
+
+# ----------------------------------------------------------------------------- catalog
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    drug: Drug
+    code: HcpcsCode | None      # the code this name selects
+    specific: bool              # True when the name is a code's `names` entry
+    priority: int               # 0 = the name is already in this stage's form; 1 = it was reduced
+
+
+_AMBIGUOUS = object()
+_MISS = object()
+
+
+def _default_path():
+    try:
+        return resources.files("infucode.reference.data").joinpath("drugs.yaml")
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - unusual installs
+        return Path(__file__).with_name("data") / "drugs.yaml"
+
+
+def _load_yaml(path) -> dict:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if path is None:
+        text = _default_path().read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return yaml.load(text, Loader=loader)
+
+
+def _tuple(v) -> tuple[str, ...]:
+    return tuple(str(x) for x in (v or ()))
+
+
+def _drug_from(raw: dict, where: str) -> Drug:
+    try:
+        key = str(raw["key"])
+        family = str(raw["family"])
+    except KeyError as exc:
+        raise ValueError(f"{where}: missing field {exc}") from None
+    if family not in FAMILIES:
+        raise ValueError(f"{where} ({key}): family {family!r} is not one of {sorted(FAMILIES)}")
+    codes = []
+    for i, rc in enumerate(raw.get("hcpcs") or ()):
+        code = str(rc["code"]).strip().upper()
+        if not _CODE_RE.match(code):
+            raise ValueError(f"{where} ({key}): malformed HCPCS code {code!r}")
+        bu = rc["billing_unit"]
+        unit = str(bu["unit"])
+        if unit not in UNITS:
+            raise ValueError(f"{where} ({key}) {code}: unit {unit!r} is not one of {sorted(UNITS)}")
+        amount = float(bu["amount"])
+        if amount <= 0:
+            raise ValueError(f"{where} ({key}) {code}: billing amount must be positive")
+        codes.append(HcpcsCode(
+            code=code,
+            billing_unit=BillingUnit(amount=amount, unit=unit),
+            description=str(rc["description"]),
+            added=rc.get("added"),
+            terminated=rc.get("terminated"),
+            names=_tuple(rc.get("names")),
+            unconfirmed=rc.get("unconfirmed"),
+            mue_practitioner=rc.get("mue_practitioner"),
+            mue_hospital=rc.get("mue_hospital"),
+        ))
+    return Drug(
+        key=key,
+        name=str(raw.get("name") or key),
+        family=family,
+        complex_biologic=bool(raw.get("complex_biologic", False)),
+        payer_dependent=bool(raw.get("payer_dependent", False)),
+        hormonal=bool(raw.get("hormonal", False)),
+        electrolyte=bool(raw.get("electrolyte", False)),
+        hcpcs=tuple(codes),
+        source=str(raw.get("source") or ""),
+        unconfirmed=raw.get("unconfirmed"),
+        aliases=_tuple(raw.get("aliases")),
+        flush=bool(raw.get("flush", False)),
+        note=raw.get("note"),
+    )
+
+
 class DrugCatalog:
+    """Indexed drug catalog. ``DrugCatalog.load()`` reads the bundled release (once per process)."""
+
     release: str
 
+    _bundled: "DrugCatalog | None" = None
+
+    def __init__(self, drugs, release: str, source: str = ""):
+        self.release = release
+        self.source = source
+        self._drugs: tuple[Drug, ...] = tuple(drugs)
+        self._by_key: dict[str, Drug] = {}
+        self._by_code: dict[str, tuple[Drug, HcpcsCode]] = {}
+        self._exact: dict[str, _Entry] = {}
+        self._stage: tuple[dict, dict, dict, dict, dict] = ({}, {}, {}, {}, {})
+        self._memo: dict[str, DrugMatch | None] = {}
+        self._ambiguous: set[tuple[int, str]] = set()
+        self._build()
+
+    # ------------------------------------------------------------------ construction
+
     @classmethod
-    def load(cls, path=None) -> "DrugCatalog":  # pragma: no cover - stub
-        raise NotImplementedError
+    def load(cls, path=None) -> "DrugCatalog":
+        """Load a catalog file; ``path=None`` loads the bundled ``data/drugs.yaml`` (cached)."""
+        if path is None and cls._bundled is not None:
+            return cls._bundled
+        raw = _load_yaml(path)
+        if not isinstance(raw, dict) or "drugs" not in raw:
+            raise ValueError("drug catalog: top level must be a mapping with 'drugs'")
+        drugs = [_drug_from(d, f"drugs[{i}]") for i, d in enumerate(raw["drugs"])]
+        cat = cls(drugs, release=str(raw.get("release", "")), source=str(raw.get("source", "")))
+        if path is None:
+            cls._bundled = cat
+        return cat
 
-    def match(self, name: str) -> DrugMatch | None:  # pragma: no cover - stub
-        raise NotImplementedError
+    def _build(self) -> None:
+        for drug in self._drugs:
+            if drug.key in self._by_key:
+                raise ValueError(f"drug catalog: duplicate key {drug.key!r}")
+            self._by_key[drug.key] = drug
+            for c in drug.hcpcs:
+                if c.code in self._by_code:
+                    other = self._by_code[c.code][0].key
+                    raise ValueError(f"drug catalog: HCPCS {c.code} used by {other!r} and {drug.key!r}")
+                self._by_code[c.code] = (drug, c)
 
-    def by_hcpcs(self, code: str) -> tuple[Drug, HcpcsCode] | None:  # pragma: no cover - stub
-        raise NotImplementedError
+        for drug in self._drugs:
+            default = drug.default_hcpcs
+            names: list[tuple[str, HcpcsCode | None, bool]] = []
+            for n in (drug.key, drug.key.replace("_", " "), drug.name, *drug.aliases):
+                names.append((n, default, False))
+            for c in drug.hcpcs:
+                for n in c.names:
+                    names.append((n, c, True))
+            for text, code, specific in names:
+                self._add_exact(_exact_key(text), _Entry(drug, code, specific, 0))
+                stages = _stages(text)
+                for level, form in enumerate(stages):
+                    if not form:
+                        continue
+                    prio = 0 if form == stages[0] or (level == 4 and form == stages[0].replace(" ", "")) else 1
+                    self._add_stage(level, form, _Entry(drug, code, specific, prio))
+
+        # fuzzy choices: stage-C forms that name one drug
+        table_c = self._stage[3]
+        self._fuzzy_keys: list[str] = []
+        self._fuzzy_entries: list[_Entry] = []
+        for form, entry in table_c.items():
+            if entry is _AMBIGUOUS or len(form) < FUZZY_MIN_LEN:
+                continue
+            self._fuzzy_keys.append(form)
+            self._fuzzy_entries.append(entry)
+        self._fuzzy_numbers = [_numbers(k) for k in self._fuzzy_keys]
+
+    def _add_exact(self, key: str, entry: _Entry) -> None:
+        old = self._exact.get(key)
+        if old is None:
+            self._exact[key] = entry
+        elif old.drug is not entry.drug:
+            raise ValueError(f"drug catalog: name {key!r} is used by {old.drug.key!r} and {entry.drug.key!r}")
+        elif entry.specific and not old.specific:
+            raise ValueError(f"drug catalog: name {key!r} is both a name of {entry.drug.key!r} and a code name")
+
+    def _add_stage(self, level: int, form: str, entry: _Entry) -> None:
+        table = self._stage[level]
+        old = table.get(form)
+        if old is None:
+            table[form] = entry
+            return
+        if old is _AMBIGUOUS:
+            return
+        if entry.priority < old.priority:
+            table[form] = entry
+        elif entry.priority > old.priority:
+            return
+        elif old.drug is not entry.drug:
+            table[form] = _AMBIGUOUS
+            self._ambiguous.add((level, form))
+        elif old.code is not entry.code and old.specific and not entry.specific:
+            table[form] = entry          # same drug, two codes: the generic default wins
+
+    # ------------------------------------------------------------------ container protocol
+
+    def __len__(self) -> int:
+        return len(self._drugs)
+
+    def __iter__(self) -> Iterator[Drug]:
+        return iter(self._drugs)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    @property
+    def drugs(self) -> tuple[Drug, ...]:
+        return self._drugs
+
+    def get(self, key: str) -> Drug | None:
+        """The drug with this catalog key (e.g. ``"immune_globulin"``)."""
+        return self._by_key.get(key)
+
+    def ambiguous_forms(self) -> list[tuple[int, str]]:
+        """Normalised forms (stage, text) that two drugs share; such forms never match."""
+        return sorted(self._ambiguous)
+
+    # ------------------------------------------------------------------ lookups
+
+    def by_hcpcs(self, code: str) -> tuple[Drug, HcpcsCode] | None:
+        if not code:
+            return None
+        return self._by_code.get(code.strip().upper())
+
+    def code_for_volume(self, drug: Drug, volume_ml: float | None) -> HcpcsCode | None:
+        """For a fluid billed per volume: the active code whose unit equals the bag volume
+        (NS 250 -> J7050, 500 -> J7040, 1000 -> J7030), else the default code."""
+        if volume_ml is not None:
+            for c in drug.hcpcs:
+                if c.terminated is None and c.billing_unit.unit == "ml" and c.billing_unit.amount == volume_ml:
+                    return c
+        return drug.default_hcpcs
+
+    def match(self, name: str) -> DrugMatch | None:
+        memo = self._memo
+        hit = memo.get(name, _MISS)
+        if hit is not _MISS:
+            return hit
+        result = self._match(name) if isinstance(name, str) else None
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[name] = result
+        return result
+
+    def _match(self, text: str) -> DrugMatch | None:
+        key = _exact_key(text)
+        if not key:
+            return None
+        entry = self._exact.get(key)
+        if entry is not None:
+            return DrugMatch(entry.drug, text, "exact", 100.0, entry.code)
+
+        entry = self._lookup_stages(text)
+        if entry is _AMBIGUOUS:
+            return None
+        if entry is not None:
+            return DrugMatch(entry.drug, text, "normalized", 100.0, entry.code)
+
+        # bracketed text: "Remicade (infliximab)", "infliximab (Inflectra)"
+        parts = self._parts(text)
+        if parts:
+            hits = [e for e in (self._lookup_stages(p) for p in parts) if e is not None]
+            if any(e is _AMBIGUOUS for e in hits):
+                return None
+            if hits:
+                drugs = {id(e.drug) for e in hits}
+                if len(drugs) > 1:
+                    return None
+                best = next((e for e in hits if e.specific), hits[0])
+                return DrugMatch(best.drug, text, "normalized", 100.0, best.code)
+
+        return self._fuzzy(text, parts)
+
+    @staticmethod
+    def _parts(text: str) -> list[str]:
+        inner = _BRACKETS.findall(text)
+        if not inner:
+            return []
+        outer = _BRACKETS.sub(" ", text)
+        return [p for p in (outer, *inner) if p.strip()]
+
+    def _lookup_stages(self, text: str):
+        exact = self._exact.get(_exact_key(text))
+        if exact is not None:
+            return exact
+        for level, form in enumerate(_stages(text)):
+            if not form:
+                continue
+            entry = self._stage[level].get(form)
+            if entry is not None:
+                return entry
+        return None
+
+    def _fuzzy(self, text: str, parts: list[str]) -> DrugMatch | None:
+        from rapidfuzz import fuzz, process
+
+        queries = [_stages(p)[3] for p in (parts or [text])]
+        best: tuple[float, _Entry] | None = None
+        for q in queries:
+            if len(q) < FUZZY_MIN_LEN:
+                continue
+            # an unknown biosimilar suffix ("infliximab-xyzz"): the drug is known, the code is not
+            m = _BIOSIMILAR_SUFFIX.match(q)
+            if m is not None:
+                entry = self._stage[3].get(m.group(1))
+                if entry is not None and entry is not _AMBIGUOUS and entry.drug.key.replace("_", " ") == m.group(1):
+                    score = fuzz.ratio(q, m.group(1))
+                    if best is None or score > best[0]:
+                        best = (score, entry)
+                    continue
+            qnum = _numbers(q)
+            found = process.extract(q, self._fuzzy_keys, scorer=fuzz.ratio, limit=8,
+                                    score_cutoff=FUZZY_CUTOFF - FUZZY_MARGIN)
+            ranked = [(score, self._fuzzy_entries[i]) for _, score, i in found
+                      if self._fuzzy_numbers[i] == qnum]
+            if not ranked or ranked[0][0] < FUZZY_CUTOFF:
+                continue
+            top_score, top = ranked[0]
+            rival = next((s for s, e in ranked[1:] if e.drug is not top.drug), None)
+            if rival is not None and top_score - rival < FUZZY_MARGIN:
+                continue
+            if best is None or top_score > best[0]:
+                best = (top_score, top)
+        if best is None:
+            return None
+        return DrugMatch(best[1].drug, text, "fuzzy", float(best[0]), None)

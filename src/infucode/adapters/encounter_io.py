@@ -1,0 +1,562 @@
+"""Reading encounters from files: JSON, JSON Lines, YAML and stdin, into :class:`Encounter` objects.
+
+Every problem with one encounter becomes an :class:`InputError` that is *yielded*, not raised, so a
+batch goes on with the next encounter. Error messages carry only what the user can use to find the
+record (encounter id, administration id, line number, field name, the offending enum value) and
+never echo record content such as drug names or times: patient data stays out of logs.
+
+Formats, chosen by the file extension:
+
+* ``.jsonl`` / ``.ndjson`` (and ``-`` for stdin): one encounter object per line, streamed; blank
+  lines are skipped; a broken line is an error for that line only.
+* ``.json``: one encounter object or an array of them.
+* ``.yaml`` / ``.yml``: one document holding an object or a list, or several documents. Loaded
+  with :class:`EncounterYamlLoader`, which keeps unquoted clock times (``8:30``) and dates
+  (``2024-07-01``) as strings.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+import yaml
+
+from infucode.model import Encounter, ErrorResult, InputError, Result
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "EncounterYamlLoader",
+    "code_stream",
+    "decode_encounter",
+    "iter_encounters",
+    "read_encounters",
+]
+
+#: A JSON Lines record longer than this (in bytes) is rejected without being read into memory.
+MAX_LINE_BYTES = 10 * 1024 * 1024
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+JSON_SUFFIXES = (".json",)
+YAML_SUFFIXES = (".yaml", ".yml")
+
+_CHUNK = 1024 * 1024
+_MAX_ENUM_ECHO = 40
+
+
+# --------------------------------------------------------------------------------------------
+# YAML: a safe loader without the YAML 1.1 traps (8:30 -> 510, 2024-07-01 -> date, 0730 -> 472)
+# --------------------------------------------------------------------------------------------
+
+
+class EncounterYamlLoader(yaml.SafeLoader):
+    """SafeLoader that resolves scalars like YAML 1.2's core schema.
+
+    * no sexagesimal numbers: ``8:30`` and ``12:45`` stay the strings ``"8:30"`` and ``"12:45"``;
+    * no implicit timestamps: ``2024-07-01`` stays a string;
+    * no octal/binary/underscored integers: ``0730`` stays a string;
+    * booleans are only ``true``/``false`` (not ``yes``/``no``/``on``/``off``).
+    """
+
+
+_DROPPED_TAGS = {
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:bool",
+}
+EncounterYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+EncounterYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+EncounterYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
+EncounterYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+            |[-+]?[0-9]+[eE][-+]?[0-9]+
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _construct_yaml_bool(loader: yaml.SafeLoader, node: yaml.Node) -> bool:
+    return loader.construct_scalar(node).lower() == "true"  # type: ignore[arg-type]
+
+
+def _construct_yaml_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
+    return int(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+def _construct_yaml_float(loader: yaml.SafeLoader, node: yaml.Node) -> float:
+    text = str(loader.construct_scalar(node)).lower()
+    if text.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text == ".nan":
+        return float("nan")
+    return float(text)
+
+
+# Explicit !!int / !!float / !!bool tags keep working, with the same (1.2 core) meaning.
+EncounterYamlLoader.add_constructor("tag:yaml.org,2002:bool", _construct_yaml_bool)
+EncounterYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_yaml_int)
+EncounterYamlLoader.add_constructor("tag:yaml.org,2002:float", _construct_yaml_float)
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding one encounter object, with readable field-level errors
+# --------------------------------------------------------------------------------------------
+
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "array": "a list",
+    "object": "an object",
+    "bytes": "bytes",
+    "date": "a date",
+    "datetime": "a date-time",
+    "time": "a time",
+}
+
+_RX_EXPECTED = re.compile(r"^Expected `(?P<expected>[^`]+)`(?:, got `(?P<got>[^`]+)`)?")
+_RX_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`")
+_RX_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]*)`")
+_RX_ENUM = re.compile(r"^Invalid enum value (?P<value>.*?)(?: - at `|$)", re.S)
+_RX_AT = re.compile(r" - at `(?P<path>[^`]*)`(?: in `(?P<outer>[^`]*)`)?\s*$")
+
+
+def _words(types: str, *, drop_null: bool) -> str:
+    names = [t.strip() for t in types.split("|")]
+    if drop_null and len(names) > 1:
+        names = [n for n in names if n != "null"]
+    readable = [_TYPE_WORDS.get(n, n) for n in names]
+    if len(readable) == 1:
+        return readable[0]
+    return ", ".join(readable[:-1]) + " or " + readable[-1]
+
+
+def _path_to_field(path: str | None) -> str | None:
+    """``$.administrations[0].start`` -> ``administrations[0].start``; ``$`` -> None."""
+    if not path or path == "$":
+        return None
+    if path.startswith("$."):
+        return path[2:]
+    if path.startswith("$"):
+        return path[1:] or None
+    return path
+
+
+def _join(parent: str | None, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
+
+
+def _info_at(field: str | None) -> msgspec.inspect.Type | None:
+    """The msgspec type found at a field path such as ``administrations[0].route``."""
+    info: Any = msgspec.inspect.type_info(Encounter)
+    if not field:
+        return info
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        info = _strip_optional(info)
+        if part.startswith("["):
+            if not isinstance(info, msgspec.inspect.ListType):
+                return None
+            info = info.item_type
+            continue
+        if not isinstance(info, msgspec.inspect.StructType):
+            return None
+        info = next((f.type for f in info.fields if f.encode_name == part), None)
+        if info is None:
+            return None
+    return _strip_optional(info)
+
+
+def _strip_optional(info: Any) -> Any:
+    if isinstance(info, msgspec.inspect.UnionType):
+        rest = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+        if len(rest) == 1:
+            return rest[0]
+    return info
+
+
+def _field_names(info: Any) -> list[str]:
+    if isinstance(info, msgspec.inspect.StructType):
+        return [f.encode_name for f in info.fields]
+    return []
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_ENUM_ECHO else text[: _MAX_ENUM_ECHO - 3] + "..."
+
+
+def translate_validation_error(message: str) -> tuple[str | None, str]:
+    """Turn a msgspec validation message into ``(field, readable message)``."""
+    at = _RX_AT.search(message)
+    field = _path_to_field(at.group("path")) if at else None
+    if at and at.group("outer") is not None and at.group("path") == "key":
+        # "Expected `str` - at `key` in `$.administrations[0]`": a non-string key in an object
+        field = _path_to_field(at.group("outer"))
+        return field, "object keys must be strings"
+
+    if m := _RX_UNKNOWN.match(message):
+        name = m.group("name")
+        allowed = _field_names(_info_at(field))
+        full = _join(field, name)
+        return full, f"unknown field '{_short(name)}'{_suggest(name, allowed)}" + (
+            f" (allowed: {', '.join(allowed)})" if allowed else ""
+        )
+    if m := _RX_MISSING.match(message):
+        return _join(field, m.group("name")), "required field is missing"
+    if m := _RX_ENUM.match(message):
+        value = m.group("value").strip()
+        info = _info_at(field)
+        allowed = list(info.values) if isinstance(info, msgspec.inspect.LiteralType) else []
+        text = f"invalid value {_short(value)}"
+        if allowed:
+            text += f"; allowed values: {', '.join(str(v) for v in allowed)}"
+        return field, text
+    if m := _RX_EXPECTED.match(message):
+        expected = _words(m.group("expected"), drop_null=True)
+        got = m.group("got")
+        if got is None:
+            return field, f"expected {expected}"
+        return field, f"expected {expected}, got {_words(got, drop_null=False)}"
+    # Unknown wording (a future msgspec): keep msgspec's text without the location suffix.
+    text = _RX_AT.sub("", message).strip() or "invalid value"
+    return field, text[:1].lower() + text[1:]
+
+
+def _user_id(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value)
+
+
+def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
+    """Validate one decoded JSON/YAML value as an :class:`Encounter`.
+
+    Ids (encounter and administration) come back as strings. Raises :class:`InputError` naming
+    the field for anything the model does not accept, and for duplicate administration ids.
+    """
+    if not isinstance(obj, dict):
+        raise InputError(None, "expected an encounter object", line=line)
+    enc_id = _user_id(obj.get("id"))
+    try:
+        encounter = msgspec.convert(obj, Encounter)
+    except msgspec.ValidationError as exc:
+        field, message = translate_validation_error(str(exc))
+        raise InputError(field, message, encounter=enc_id, line=line) from None
+    encounter.id = str(encounter.id)
+    seen: dict[str, int] = {}
+    for i, adm in enumerate(encounter.administrations):
+        adm.id = str(adm.id)
+        if adm.id in seen:
+            raise InputError(
+                f"administrations[{i}].id",
+                f"duplicate administration id '{adm.id}' (first used by administrations[{seen[adm.id]}])",
+                encounter=encounter.id,
+                line=line,
+            )
+        seen[adm.id] = i
+    return encounter
+
+
+# --------------------------------------------------------------------------------------------
+# Reading files
+# --------------------------------------------------------------------------------------------
+
+
+def read_encounters(path: str | Path, *, seen_ids: set[str] | None = None) -> Iterator[Encounter | InputError]:
+    """Stream the encounters of one file (or ``-`` for JSON Lines on stdin).
+
+    Yields an :class:`Encounter` for every readable encounter and an :class:`InputError` for every
+    one that is not; it never raises for bad input. ``seen_ids`` lets several files share one
+    duplicate-id check.
+    """
+    for item, _line in iter_encounters(path, seen_ids=seen_ids):
+        yield item
+
+
+def iter_encounters(
+    path: str | Path, *, seen_ids: set[str] | None = None
+) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    """Like :func:`read_encounters`, with the line each encounter starts on (None when unknown)."""
+    seen = set() if seen_ids is None else seen_ids
+    for item, line in _iter_raw(path):
+        if isinstance(item, InputError):
+            yield item, line
+            continue
+        if item.id in seen:
+            yield InputError(
+                "id", f"duplicate encounter id '{item.id}' (the first one is kept)", encounter=item.id, line=line
+            ), line
+            continue
+        seen.add(item.id)
+        yield item, line
+
+
+def _iter_raw(path: str | Path) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    if str(path) == "-":
+        yield from _iter_jsonl(sys.stdin.buffer, "<stdin>")
+        return
+    p = Path(path)
+    name = str(path)
+    suffix = p.suffix.lower()
+    if suffix not in JSONL_SUFFIXES + JSON_SUFFIXES + YAML_SUFFIXES:
+        yield InputError(
+            None,
+            f"cannot read {name}: unknown file type '{suffix or '(none)'}'; "
+            "use .json, .jsonl, .ndjson, .yaml or .yml",
+        ), None
+        return
+    try:
+        fh = open(p, "rb")  # noqa: SIM115 - closed below, the generator may be abandoned
+    except FileNotFoundError:
+        yield InputError(None, f"cannot read {name}: no such file"), None
+        return
+    except IsADirectoryError:
+        yield InputError(None, f"cannot read {name}: it is a directory"), None
+        return
+    except OSError as exc:
+        yield InputError(None, f"cannot read {name}: {exc.strerror or type(exc).__name__}"), None
+        return
+    with fh:
+        if suffix in JSONL_SUFFIXES:
+            yield from _iter_jsonl(fh, name)
+        elif suffix in JSON_SUFFIXES:
+            yield from _iter_json(fh, name)
+        else:
+            yield from _iter_yaml(fh, name)
+
+
+def _read_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(line number, bytes)``; ``None`` instead of bytes for a line over the size limit.
+
+    Reads at most ``MAX_LINE_BYTES + 1`` bytes of any line, so a giant line never sits in memory.
+    """
+    limit = MAX_LINE_BYTES
+    number = 0
+    while True:
+        raw = fh.readline(limit + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            # oversize: skip to the end of this line in bounded chunks
+            while True:
+                chunk = fh.readline(_CHUNK)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+            yield number, None
+            continue
+        yield number, raw
+
+
+def _iter_jsonl(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    saw_content = False
+    for number, raw in _read_lines(fh):
+        if raw is None:
+            saw_content = True
+            yield InputError(
+                None, f"line is longer than the limit of {MAX_LINE_BYTES} bytes", line=number
+            ), number
+            continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if not raw.strip():
+            continue
+        saw_content = True
+        try:
+            obj = msgspec.json.decode(raw)
+        except msgspec.DecodeError as exc:
+            yield InputError(None, _json_syntax_message(str(exc)), line=number), number
+            continue
+        except UnicodeDecodeError:
+            yield InputError(None, "line is not valid UTF-8 text", line=number), number
+            continue
+        try:
+            yield decode_encounter(obj, line=number), number
+        except InputError as err:
+            yield err, number
+    if not saw_content:
+        yield InputError(None, f"file is empty: {name}"), None
+
+
+def _json_syntax_message(message: str, data: bytes | None = None) -> str:
+    """msgspec's 'JSON is malformed: trailing comma in object (byte 8)' without the byte offset."""
+    text = re.sub(r"\s*\(byte \d+\)\s*$", "", message)
+    text = text.replace("JSON is malformed: ", "")
+    if text.startswith("Input data was truncated"):
+        text = "unexpected end of data"
+    return f"not valid JSON: {text[:1].lower() + text[1:]}"
+
+
+def _byte_to_line(data: bytes, message: str) -> int | None:
+    m = re.search(r"\(byte (\d+)\)", message)
+    if not m:
+        return None
+    return data.count(b"\n", 0, int(m.group(1))) + 1
+
+
+def _iter_json(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    data = fh.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        yield InputError(None, f"file is empty: {name}"), None
+        return
+    try:
+        obj = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        line = _byte_to_line(data, str(exc))
+        yield InputError(None, _json_syntax_message(str(exc)), line=line), line
+        return
+    except UnicodeDecodeError:
+        yield InputError(None, f"{name} is not valid UTF-8 text"), None
+        return
+    del data
+    yield from _decode_items(obj, None)
+
+
+def _decode_items(obj: Any, lines: list[int] | int | None) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    """One value of a .json file or YAML document: an encounter or a list of encounters."""
+    if isinstance(obj, list):
+        for i, item in enumerate(obj):
+            line = lines[i] if isinstance(lines, list) and i < len(lines) else None
+            try:
+                yield decode_encounter(item, line=line), line
+            except InputError as err:
+                if err.encounter is None and line is None:
+                    # no id and no line: the list position is the only way to find the record
+                    err.field = f"[{i}].{err.field}" if err.field else f"[{i}]"
+                yield err, line
+        return
+    line = lines if isinstance(lines, int) else None
+    try:
+        yield decode_encounter(obj, line=line), line
+    except InputError as err:
+        yield err, line
+
+
+def _yaml_error(exc: yaml.YAMLError) -> InputError:
+    # str(exc) would quote the offending source text; build the message from its parts instead.
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, yaml.reader.ReaderError):
+        return InputError(None, "not valid UTF-8 text", line=line)
+    parts = [p for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p]
+    text = "; ".join(parts) if parts else "malformed YAML"
+    return InputError(None, f"not valid YAML: {text}", line=line)
+
+
+def _iter_yaml(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    data = fh.read()  # YAML files are hand-sized; JSON Lines is the streaming format
+    if not data.strip():
+        yield InputError(None, f"file is empty: {name}"), None
+        return
+    loader = EncounterYamlLoader(data)
+    documents = 0
+    try:
+        while True:
+            node = None
+            try:
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+                if node is None:
+                    continue
+                data = loader.construct_document(node)
+            except yaml.YAMLError as exc:
+                err = _yaml_error(exc)
+                yield err, err.line
+                return
+            except (ValueError, TypeError, OverflowError):
+                # e.g. an explicit !!int tag on a non-number
+                line = node.start_mark.line + 1 if node is not None else None
+                yield InputError(None, "not valid YAML: a tagged value cannot be read", line=line), line
+                return
+            if data is None:
+                continue  # an empty document ('---' alone)
+            documents += 1
+            if isinstance(node, yaml.SequenceNode):
+                lines: list[int] | int = [n.start_mark.line + 1 for n in node.value]
+            else:
+                lines = node.start_mark.line + 1
+            yield from _decode_items(data, lines)
+    finally:
+        loader.dispose()
+    if documents == 0:
+        yield InputError(None, f"file is empty: {name}"), None
+
+
+# --------------------------------------------------------------------------------------------
+# Coding a stream
+# --------------------------------------------------------------------------------------------
+
+
+def code_stream(
+    items: Iterable[Encounter | InputError | tuple[Encounter | InputError, int | None]],
+    ruleset: Any,
+    *,
+    catch_internal: bool = True,
+) -> Iterator[tuple[Result | ErrorResult, bool]]:
+    """Code every encounter; yield ``(result, ok)`` in input order.
+
+    ``items`` are what :func:`read_encounters` yields, or the ``(item, line)`` pairs of
+    :func:`iter_encounters` (then errors raised by the engine carry the line too). An
+    :class:`InputError`, read or raised by ``code_encounter``, becomes an :class:`ErrorResult` with
+    ``ok=False``. With ``catch_internal`` an unexpected engine exception is reported the same way
+    (its text is not echoed: it may quote the record); otherwise it propagates.
+    """
+    from infucode import code_encounter  # the engine; imported late so reading works without it
+
+    for entry in items:
+        if isinstance(entry, tuple):
+            item, line = entry
+        else:
+            item, line = entry, getattr(entry, "line", None)
+        if isinstance(item, InputError):
+            yield item.to_result(), False
+            continue
+        try:
+            result = code_encounter(item, ruleset)
+        except InputError as err:
+            if err.encounter is None:
+                err.encounter = str(item.id)
+            if err.line is None:
+                err.line = line
+            yield err.to_result(), False
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken encounter must not stop a batch
+            if not catch_internal:
+                raise
+            err = InputError(
+                None,
+                f"internal error while coding this encounter ({type(exc).__name__}); please report it",
+                encounter=str(item.id),
+                line=line,
+            )
+            yield err.to_result(), False
+            continue
+        yield result, True

@@ -1,0 +1,338 @@
+"""The ``infucode`` command line: ``code``, ``schema``, ``profiles``, ``--version``.
+
+Exit status of ``infucode code``: 0 when every encounter was coded, 1 when any encounter could not
+be read or coded (the others are still written), 2 for a usage error (bad option, unknown profile
+or policy), 3 when the engine or its reference data cannot be loaded. ``INFUCODE_DEBUG=1`` lets
+internal exceptions through with their traceback instead of reporting them per encounter.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Optional
+
+import msgspec
+import typer
+
+from infucode.adapters.encounter_io import code_stream, iter_encounters
+from infucode.adapters.output import error_line, make_writer
+from infucode.model import Encounter, ErrorResult
+
+EXIT_OK = 0
+EXIT_ENCOUNTER_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="infucode",
+    help="CPT drug-administration codes (96360-96549) from documented administrations, "
+    "with the rule and source behind every line.",
+    rich_markup_mode=None,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class ProfilesFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("infucode")
+    except Exception:  # noqa: BLE001 - not installed: fall back to the package attribute
+        import infucode
+
+        return str(getattr(infucode, "__version__", "unknown"))
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"infucode {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Optional[bool] = typer.Option(  # noqa: UP045 - typer reads the annotation
+        None, "--version", help="Show the version and exit.", callback=_version_callback, is_eager=True
+    ),
+) -> None:
+    """CPT drug-administration coding from documented administrations."""
+
+
+def _usage_error(message: str) -> typer.Exit:
+    typer.echo(f"infucode: error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _parse_policies(pairs: list[str]) -> dict[str, str]:
+    policies: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise _usage_error(f"--policy expects name=value, got '{pair}'")
+        policies[name.strip()] = value.strip()
+    return policies
+
+
+def _load_ruleset(profile: str | None, policies: dict[str, str]) -> Any:
+    try:
+        from infucode import load_ruleset
+    except ImportError as exc:  # the engine is not installed/importable
+        typer.echo(f"infucode: internal error: the coding engine cannot be loaded ({exc})", err=True)
+        raise typer.Exit(EXIT_INTERNAL) from None
+    kwargs: dict[str, Any] = {"policies": policies}
+    if profile is not None:
+        kwargs["profile"] = profile
+    try:
+        return load_ruleset(**kwargs)
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        raise _usage_error(f"{message}{_allowed_hint(load_ruleset, profile, policies, str(message))}") from None
+    except Exception as exc:  # broken reference data: not the user's fault, not an encounter error
+        if os.environ.get("INFUCODE_DEBUG"):
+            raise
+        typer.echo(
+            f"infucode: internal error: the rules and reference data cannot be loaded "
+            f"({type(exc).__name__}: {exc}); set INFUCODE_DEBUG=1 for the traceback",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _allowed_hint(load_ruleset: Any, profile: str | None, policies: dict[str, str], message: str) -> str:
+    """List the allowed profiles/policies/values unless the engine's message already does."""
+    try:
+        rs = load_ruleset()
+        names = rs.profile_names()
+        table = rs.policy_table()
+    except Exception:  # noqa: BLE001 - the hint is a courtesy
+        return ""
+    hints = []
+    if profile is not None and profile not in names:
+        hints.append(f"profiles: {', '.join(names)}")
+    known = {row.get("name"): row for row in table}
+    for name, value in policies.items():
+        row = known.get(name)
+        if row is None:
+            hints.append(f"policies: {', '.join(str(n) for n in known)}")
+            break
+        values = _alternative_values(row)
+        if values and value not in values:
+            hints.append(f"values of {name}: {', '.join(values)}")
+    hints = [h for h in hints if h.split(": ", 1)[1] not in message]
+    return ("\n  allowed " + "\n  allowed ".join(hints)) if hints else ""
+
+
+def _alternative_values(row: dict) -> list[str]:
+    alts = row.get("alternatives") or []
+    if isinstance(alts, dict):
+        return [str(k) for k in alts]
+    if isinstance(alts, str):
+        return [a.strip() for a in alts.split(",") if a.strip()]
+    return [str(a) for a in alts]
+
+
+@app.command()
+def code(
+    files: list[Path] = typer.Argument(  # noqa: B008
+        ...,
+        metavar="FILE...",
+        help="Encounter files: .json (object or array), .jsonl/.ndjson (one per line), "
+        ".yaml/.yml; '-' reads JSON Lines from stdin.",
+        show_default=False,
+    ),
+    format: OutputFormat = typer.Option(  # noqa: A002, B008
+        OutputFormat.table, "--format", "-f", help="Output format.", case_sensitive=False
+    ),
+    profile: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--profile", "-p", metavar="NAME", help="Payer profile (see 'infucode profiles')."
+    ),
+    policy: list[str] = typer.Option(  # noqa: B008
+        [], "--policy", metavar="NAME=VALUE", help="Override one policy: name=value (repeatable).", show_default=False
+    ),
+    output: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--output", "-o", metavar="PATH", help="Write the results to this file instead of stdout."
+    ),
+) -> None:
+    """Code encounters and print their charge lines and findings.
+
+    Exit status: 0 every encounter coded; 1 some encounter could not be read or coded (the others
+    are still written; each error is also printed to stderr); 2 usage error; 3 the engine or its
+    reference data cannot be loaded.
+    """
+    policies = _parse_policies(policy)
+    ruleset = _load_ruleset(profile, policies)
+    fmt = format.value
+    several = len(files) > 1
+    debug = bool(os.environ.get("INFUCODE_DEBUG"))
+
+    failed = False
+    with ExitStack() as stack:
+        if output is not None and str(output) != "-":
+            try:
+                stream = stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+            except OSError as exc:
+                raise _usage_error(f"cannot write {output}: {exc.strerror or type(exc).__name__}") from None
+            to_stdout = False
+        else:
+            stream = sys.stdout
+            to_stdout = True
+        options = {"show_errors": not to_stdout} if fmt == "table" else {}
+        writer = make_writer(fmt, stream, **options)
+        seen: set[str] = set()
+        try:
+            for path in files:
+                source = str(path) if several else None
+                pairs = iter_encounters(path, seen_ids=seen)
+                for result, ok in code_stream(pairs, ruleset, catch_internal=not debug):
+                    if not ok:
+                        failed = True
+                        assert isinstance(result, ErrorResult)
+                        typer.echo(error_line(result, source=source), err=True)
+                    writer.write(result)
+            writer.close()
+        except BrokenPipeError:
+            # the reader went away (e.g. '| head'): stop quietly
+            try:
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            except OSError:
+                pass
+            raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK) from None
+    raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of one input encounter.
+
+    A .json file holds one such object or an array of them; a .jsonl file holds one per line; a
+    YAML file holds one, a list, or several documents.
+    """
+    doc = msgspec.json.schema(Encounter)
+    out = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "infucode encounter",
+        "$comment": "One encounter. .json: one object or an array of them; .jsonl/.ndjson: one object "
+        "per line; .yaml/.yml: one object, a list, or several documents.",
+        **doc,
+    }
+    typer.echo(msgspec.json.format(msgspec.json.encode(out), indent=2).decode("utf-8"))
+
+
+def _profiles_data(rs: Any) -> dict[str, Any]:
+    names = list(rs.profile_names())
+    rows = list(rs.policy_table())
+    by_profile: dict[str, dict[str, Any]] = {}
+    if rows and not all("by_profile" in r for r in rows):
+        from infucode import load_ruleset
+
+        for name in names:
+            other = rs.with_profile(name) if hasattr(rs, "with_profile") else load_ruleset(profile=name)
+            by_profile[name] = {r.get("name"): r.get("value") for r in other.policy_table()}
+    policies = []
+    for row in rows:
+        name = row.get("name")
+        values = row.get("by_profile") or {p: by_profile.get(p, {}).get(name) for p in names}
+        alts = row.get("alternatives")
+        entry: dict[str, Any] = {
+            "name": name,
+            "question": row.get("question"),
+            "default": row.get("default"),
+            "by_profile": values,
+            "alternatives": alts,
+        }
+        for key in ("source", "sources", "since"):
+            if key in row:
+                entry[key] = row[key]
+        if "source" not in entry and "sources" not in entry:
+            entry["sources"] = _sources_of(row)
+        policies.append(entry)
+    return {"profiles": names, "policies": policies}
+
+
+def _sources_of(row: dict) -> list[str]:
+    alts = row.get("alternatives")
+    found: list[str] = []
+    if isinstance(alts, dict):
+        for detail in alts.values():
+            if isinstance(detail, dict):
+                for s in detail.get("sources") or []:
+                    if s not in found:
+                        found.append(str(s))
+    return found
+
+
+def _alt_text(row: dict) -> str:
+    alts = row.get("alternatives")
+    if isinstance(alts, dict):
+        parts = []
+        for value, detail in alts.items():
+            since = detail.get("since") if isinstance(detail, dict) else None
+            srcs = ", ".join(detail.get("sources") or []) if isinstance(detail, dict) else ""
+            extra = "; ".join(x for x in (srcs, f"since {since}" if since else "") if x)
+            parts.append(f"{value} ({extra})" if extra else str(value))
+        return "\n".join(parts)
+    return ", ".join(_alternative_values(row))
+
+
+@app.command()
+def profiles(
+    format: ProfilesFormat = typer.Option(  # noqa: A002, B008
+        ProfilesFormat.table, "--format", "-f", help="Output format.", case_sensitive=False
+    ),
+) -> None:
+    """List the payer profiles and every policy: its value under each profile, the default, the
+    alternatives and their sources."""
+    rs = _load_ruleset(None, {})
+    data = _profiles_data(rs)
+    if format is ProfilesFormat.json:
+        typer.echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode("utf-8"))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+    console.print(Text("Profiles: " + ", ".join(data["profiles"]), style="bold"))
+    table = Table(show_header=True, header_style="bold", show_lines=True)
+    table.add_column("Policy")
+    table.add_column("Default")
+    for name in data["profiles"]:
+        table.add_column(name)
+    table.add_column("Alternatives (sources)")
+    for row in data["policies"]:
+        values = row["by_profile"] or {}
+        cells = [Text(str(row["name"])), Text(str(row["default"]))]
+        for name in data["profiles"]:
+            value = values.get(name)
+            style = "" if value == row["default"] else "bold"
+            cells.append(Text("" if value is None else str(value), style=style))
+        cells.append(Text(_alt_text(row)))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def run() -> None:  # pragma: no cover - console entry point alternative
+    app(prog_name="infucode")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,222 @@
+"""code_encounter(encounter, ruleset) -> Result: the rules composed, with no I/O inside.
+
+Order of reasoning, as a coder would read it aloud:
+ 1. who may report (a professional claim in a facility setting reports none of these codes);
+ 2. what was given: each administration's drug, family, method and minutes (documentation findings);
+ 3. continuity: bag changes continue an infusion; hydration alongside a drug does not count;
+ 4. the IV chain per vascular access: the initial service, then the rest in clock order;
+ 5. services beside the chain (injections, SC infusion, intra-arterial, prolonged pump);
+ 6. drug supply lines; then limits (MUE, add-on primaries) and wRVU.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+
+import msgspec
+
+from .model import ChargeLine, Encounter, InputError, Result
+from .rules import method as meth
+from .rules.administration import Service, check_separate_site, prepare_service
+from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump
+from .rules.context import CodingContext
+from .rules.continuity import continuous_infusions, hydration_minutes_alone, hydration_pieces
+from .rules.drug_supply import drug_lines
+from .rules.initial import by_hierarchy, hierarchy_key
+from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
+from .rules.reporting import professional_claim_in_facility
+from .rules.subsequent import EncounterState, code_chain
+from .rules.timing import minutes_between, parse_date
+from .ruleset import Ruleset
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def decode_encounter(obj) -> Encounter:
+    """An Encounter from a plain dict (JSON/YAML already parsed), naming the failing field."""
+    if isinstance(obj, Encounter):
+        return obj
+    if not isinstance(obj, dict):
+        raise InputError(None, "expected an encounter object")
+    eid = obj.get("id")
+    try:
+        return msgspec.convert(obj, Encounter)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = None
+        if " - at `$" in text:
+            text, _, path = text.partition(" - at `$")
+            field = path.rstrip("`").lstrip(".") or None
+        raise InputError(field, text, encounter=None if eid is None else str(eid)) from None
+
+
+def code_encounter(encounter: Encounter | dict, ruleset: Ruleset) -> Result:
+    """Code one encounter. Raises InputError (naming the encounter and field) when it cannot be read."""
+    encounter = decode_encounter(encounter)
+    eid = str(encounter.id)
+    try:
+        return _code(encounter, eid, ruleset)
+    except InputError as exc:
+        exc.encounter = eid
+        raise
+
+
+def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
+    if encounter.payer:
+        try:
+            ruleset = ruleset.with_profile(encounter.payer)
+        except KeyError as exc:
+            raise InputError("payer", str(exc).strip('"')) from None
+    on = parse_date(encounter.date, "date") if encounter.date else None
+    seen: set[str] = set()
+    for i, adm in enumerate(encounter.administrations):
+        aid = str(adm.id)
+        if aid in seen:
+            raise InputError(f"administrations[{i}].id", f"duplicate administration id {aid!r}")
+        seen.add(aid)
+
+    claim = encounter.claim_type
+    ctx = CodingContext(ruleset, claim, encounter.setting, on.isoformat() if on else None)
+
+    prepared: list[tuple[int, Service | None]] = []
+    for i, adm in enumerate(encounter.administrations):
+        prepared.append((i, prepare_service(ctx, adm, i, on)))
+    if ctx.encounter_date is None:
+        starts = [s.start for _, s in prepared if s is not None and s.start is not None]
+        if starts:
+            ctx.encounter_date = min(starts).date().isoformat()
+    services = [s for _, s in prepared if s is not None]
+    if not encounter.administrations:
+        ctx.add_finding("doc.missing_drug", "warning", "the encounter documents no administrations", [])
+
+    if professional_claim_in_facility(encounter.setting, claim):
+        ctx.add_finding("who.facility_setting_professional_claim", "info",
+                        "a professional claim in a facility setting reports no drug-administration codes (96360-96379, 96401-96402, "
+                        "96409-96425, 96521-96523): the hospital reports them; a separately identifiable E/M goes with modifier 25",
+                        [s.id for s in services])
+        return _result(ctx, eid)
+
+    for s in services:
+        check_separate_site(ctx, s)
+    services = continuous_infusions(ctx, services)
+    beside = [s for s in services if s.method not in (meth.INFUSION, meth.PUSH) or is_prolonged_pump(s)]
+    chain = [s for s in services if s.method in (meth.INFUSION, meth.PUSH) and not is_prolonged_pump(s)]
+
+    state = EncounterState()
+    for day_services in _dates_of_service(ctx, chain):
+        day_services = hydration_minutes_alone(ctx, day_services)
+        day_services = hydration_pieces(ctx, day_services)
+        chains = _vascular_accesses(day_services)
+        for n, access in enumerate(chains):
+            code_chain(ctx, access, state, distinct=n > 0)
+    beside_lines = code_beside_chain(ctx, beside)
+    distinct_service_modifiers(ctx, beside_lines)
+
+    _merge_same_lines(ctx)
+    by_adm = {sid: s for s in services for sid in s.ids}
+    for i, adm in enumerate(encounter.administrations):
+        s = by_adm.get(str(adm.id))
+        hcpcs, why_not = _drug_code(ctx, adm)
+        day = s.day(ctx.encounter_date) if s is not None else ctx.encounter_date
+        drug_lines(ctx, adm, hcpcs, day, why_not)
+
+    medically_unlikely_edits(ctx)
+    add_on_primaries(ctx)
+    return _result(ctx, eid)
+
+
+def _drug_code(ctx: CodingContext, adm):
+    drugs = ctx.ruleset.drugs
+    if adm.hcpcs:
+        hit = drugs.by_hcpcs(adm.hcpcs)
+        if hit is None:
+            return None, f"HCPCS {adm.hcpcs} is not in the drug catalog, so its billing unit is unknown"
+        return hit[1], None
+    if not adm.drug:
+        return None, "no drug documented"
+    match = drugs.match(adm.drug)
+    if match is None:
+        return None, "drug not in the catalog; document its HCPCS code"
+    if match.hcpcs is None:
+        return None, ("the drug name was matched approximately; an HCPCS code is never chosen from an approximate match"
+                      if match.how == "fuzzy" else "the catalog has no HCPCS code for this drug; document it")
+    return match.hcpcs, None
+
+
+def _dates_of_service(ctx: CodingContext, chain: list[Service]) -> list[list[Service]]:
+    """One group for the encounter (one initial across midnight), or one per date (policy midnight)."""
+    crossing = [s for s in chain if s.clock and s.start.date() != s.stop.date() and s.stop.time() != time(0, 0)]
+    if not crossing or ctx.policy("midnight") == "one_initial":
+        return [chain] if chain else []
+    pieces: list[Service] = []
+    for s in chain:
+        if s not in crossing:
+            pieces.append(s)
+            continue
+        span = minutes_between(s.start, s.stop)
+        cursor = s.start
+        while cursor < s.stop:
+            midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0, 0))
+            end = min(midnight, s.stop)
+            share = round((s.minutes or 0) * minutes_between(cursor, end) / span) if span else 0
+            pieces.append(replace(s, ids=list(s.ids), start=cursor, stop=end, minutes=share, notes=[]))
+            cursor = end
+    groups: dict[str, list[Service]] = {}
+    for s in pieces:
+        groups.setdefault(s.day(ctx.encounter_date) or "", []).append(s)
+    return [groups[d] for d in sorted(groups)]
+
+
+def _vascular_accesses(services: list[Service]) -> list[list[Service]]:
+    """The main chain first, then one chain per separately required vascular access (by site)."""
+    separate_sites = {s.site for s in services if s.separate_site and s.site}
+    main: list[Service] = []
+    accesses: dict[str, list[Service]] = {}
+    for s in services:
+        if s.separate_site:
+            accesses.setdefault(s.site or f"#{s.id}", []).append(s)
+        elif s.site is not None and s.site in separate_sites:
+            accesses[s.site].append(s)
+        else:
+            main.append(s)
+    chains = [accesses[k] for k in sorted(accesses)]
+    if main:
+        return [main] + chains
+    # Every service needed its own access: the one holding the highest-ranked service goes first.
+    return sorted(chains, key=lambda c: hierarchy_key(by_hierarchy(c)))
+
+
+def _merge_same_lines(ctx: CodingContext) -> None:
+    """One claim line per code, date and modifiers: units add up, administrations are listed together."""
+    merged: dict[tuple, ChargeLine] = {}
+    out: list[ChargeLine] = []
+    for line in ctx.lines:
+        if line.kind != "administration":
+            out.append(line)
+            continue
+        key = (line.code, line.date, tuple(line.modifiers))
+        first = merged.get(key)
+        if first is None:
+            merged[key] = line
+            out.append(line)
+            continue
+        first.units += line.units
+        first.wrvu = round(first.wrvu + line.wrvu, 2)
+        first.administrations.extend(a for a in line.administrations if a not in first.administrations)
+        first.explanation += " + " + line.explanation
+    ctx.lines = out
+
+
+def _result(ctx: CodingContext, eid: str) -> Result:
+    total = wrvu_total(ctx)
+    findings = sorted(ctx.findings, key=lambda f: (_SEVERITY_ORDER[f.severity], f.rule, f.administrations, f.message))
+    return Result(
+        encounter=eid,
+        profile=ctx.ruleset.profile,
+        claim=ctx.claim,
+        policies={name: ctx.policies[name] for name in sorted(ctx.consulted)},
+        lines=ctx.lines,
+        findings=findings,
+        wrvu_total=total,
+        data_releases=ctx.ruleset.data_releases,
+    )

@@ -1,0 +1,1 @@
+"""Dated, sourced reference data (codes, drugs, NCCI edits, rules, policies) and their loaders."""

@@ -1,0 +1,73 @@
+"""Contested rules as named, dated, sourced policies, grouped into payer profiles."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._data import read_yaml
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyOption:
+    value: str
+    summary: str
+    sources: tuple[str, ...]
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    question: str
+    default: str
+    options: dict[str, PolicyOption]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    description: str
+    policies: dict[str, str]  # only the policies this profile sets
+
+
+class PolicyCatalog:
+    def __init__(self, policies: dict[str, Policy], profiles: dict[str, Profile], release: str):
+        self.policies = policies
+        self.profiles = profiles
+        self.release = release
+
+    @classmethod
+    def load(cls) -> "PolicyCatalog":
+        doc = read_yaml("policies.yaml")
+        policies = {}
+        for name, p in doc["policies"].items():
+            options = {
+                str(v): PolicyOption(str(v), o["summary"], tuple(o.get("sources", ())), str(o.get("since", "")))
+                for v, o in p["options"].items()
+            }
+            if str(p["default"]) not in options:
+                raise ValueError(f"policies.yaml: default of {name} is not one of its options")
+            policies[name] = Policy(name, p["question"], str(p["default"]), options)
+        profiles = {}
+        for name, pr in doc["profiles"].items():
+            settings = {k: str(v) for k, v in (pr.get("policies") or {}).items()}
+            for k, v in settings.items():
+                if k not in policies or v not in policies[k].options:
+                    raise ValueError(f"policies.yaml: profile {name} sets unknown policy value {k}={v}")
+            profiles[name] = Profile(name, pr.get("description", ""), settings)
+        return cls(policies, profiles, str(doc.get("release", "")))
+
+    def resolve(self, profile: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
+        """Every policy's value under a profile, with explicit overrides on top."""
+        if profile not in self.profiles:
+            raise KeyError(f"unknown profile {profile!r}; known profiles: {', '.join(sorted(self.profiles))}")
+        values = {name: p.default for name, p in self.policies.items()}
+        values.update(self.profiles[profile].policies)
+        for name, value in (overrides or {}).items():
+            if name not in self.policies:
+                raise KeyError(f"unknown policy {name!r}; known policies: {', '.join(sorted(self.policies))}")
+            value = str(value)
+            if value not in self.policies[name].options:
+                allowed = ", ".join(self.policies[name].options)
+                raise ValueError(f"policy {name!r} has no option {value!r}; allowed: {allowed}")
+            values[name] = value
+        return values

@@ -1,0 +1,232 @@
+"""What was given: one documented administration turned into a codable service (drug, family,
+method, clock window and counted minutes), with the documentation findings it raises on its own.
+
+Cross-administration rules (continuity, overlap, hierarchy) live in ``continuity``, ``initial`` and
+``subsequent``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from ..model import Administration, InputError
+from ..reference.drugs import DrugMatch
+from . import family as fam
+from . import method as meth
+from .context import CodingContext
+from .timing import LONG_DURATION_MINUTES, minutes_between, parse_clock, window
+
+
+@dataclass(slots=True)
+class Service:
+    ids: list[str]
+    order: int                      # input position (last tie-break only)
+    drug_key: str
+    drug_name: str
+    family: str
+    method: str
+    route: str
+    start: datetime | None
+    stop: datetime | None
+    minutes: int | None             # counted minutes (clock less interruptions, or a documented duration)
+    clock: bool                     # minutes come from clock start and stop
+    withhold_added: bool = False    # duration-only policy: first hour only
+    site: str | None = None
+    separate_site: bool = False
+    primary: bool = False
+    planned_53: bool = False        # discontinued early: report the planned infusion with modifier 53
+    pump: bool = False
+    hormonal: bool = False
+    cancer: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.ids[0]
+
+    @property
+    def end(self) -> datetime | None:
+        """When the service was last given: its stop, else its start."""
+        return self.stop or self.start
+
+    def day(self, fallback: str | None) -> str | None:
+        return self.start.date().isoformat() if self.start is not None else fallback
+
+
+def _field(i: int, name: str) -> str:
+    return f"administrations[{i}].{name}"
+
+
+def match_drug(ctx: CodingContext, adm: Administration, aid: str) -> DrugMatch | None:
+    drugs = ctx.ruleset.drugs
+    match = drugs.match(adm.drug) if adm.drug else None
+    if match is None and adm.hcpcs:
+        hit = drugs.by_hcpcs(adm.hcpcs)
+        if hit is not None:
+            match = DrugMatch(drug=hit[0], text=adm.hcpcs, how="hcpcs", score=100.0, hcpcs=hit[1])
+    if match is not None and match.how == "fuzzy":
+        ctx.add_finding("family.fuzzy_match", "info",
+                        f"administration {aid}: drug name matched approximately to {match.drug.name} (score {match.score:.0f}); "
+                        "no HCPCS code is chosen from an approximate match", [aid])
+    if match is None:
+        declared = adm.class_
+        ctx.add_finding("family.unknown_drug", "warning",
+                        f"administration {aid}: drug not in the catalog; "
+                        + (f"its documented class {declared} decides the family" if declared else "add `class` to code it"),
+                        [aid])
+    return match
+
+
+def _interrupted_minutes(ctx: CodingContext, adm: Administration, i: int, start: datetime, stop: datetime, aid: str) -> int:
+    """Minutes the infusion was stopped (paused and restarted): not infusion time [CPT Assistant Sept 2009]."""
+    total = 0
+    for k, gap in enumerate(adm.interruptions):
+        g_start, g_clock = parse_clock(gap.start, start.date(), _field(i, f"interruptions[{k}].start"))
+        g_stop, s_clock = parse_clock(gap.stop, start.date(), _field(i, f"interruptions[{k}].stop"))
+        if g_clock and g_start < start:
+            g_start += timedelta(days=1)
+        g_stop = window(g_start, g_stop, s_clock)
+        if g_start < start or g_stop > stop or g_stop < g_start:
+            ctx.add_finding("doc.interruption", "warning",
+                            f"administration {aid}: interruption {k + 1} lies outside the infusion's start and stop; ignored", [aid])
+            continue
+        total += minutes_between(g_start, g_stop)
+    return total
+
+
+def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | None) -> Service | None:
+    """A codable service, or None when the documentation cannot support a line (finding raised)."""
+    aid = str(adm.id)
+    if not adm.drug and not adm.hcpcs:
+        ctx.add_finding("doc.missing_drug", "error", f"administration {aid}: drug not documented; no line", [aid])
+        return None
+    if adm.route is None:
+        ctx.add_finding("doc.missing_route", "error",
+                        f"administration {aid}: route not documented (push, infusion, SC, IM...); no line", [aid])
+        return None
+
+    match = match_drug(ctx, adm, aid)
+    decision = fam.administration_family(match, adm.class_, adm.indication, ctx.policies)
+    if decision.rule == "family.complex_biologic":
+        ctx.policy("complex_biologics")
+    elif decision.rule == "family.electrolyte_indication":
+        ctx.policy("electrolytes")
+    if decision.note:
+        ctx.add_finding(decision.rule, decision.severity, f"administration {aid}: {decision.note}", [aid])
+    if decision.family is None:
+        return None
+    family = decision.family
+
+    # --- the clock -------------------------------------------------------------------------
+    start = stop = None
+    start_clock = False
+    if adm.start:
+        start, start_clock = parse_clock(adm.start, on, _field(i, "start"))
+    if adm.stop:
+        anchor = start.date() if start is not None else on
+        stop, stop_clock = parse_clock(adm.stop, anchor, _field(i, "stop"))
+        if start is not None:
+            stop = window(start, stop, stop_clock and start_clock)
+            if stop < start:
+                ctx.add_finding("doc.stop_before_start", "error",
+                                f"administration {aid}: field stop is earlier than field start; no line", [aid])
+                return None
+    if adm.minutes is not None and adm.minutes < 0:
+        raise InputError(_field(i, "minutes"), "minutes cannot be negative")
+
+    route = adm.route
+    timed_route = route in ("iv_infusion", "iv", "sc_infusion", "intra_arterial")
+    minutes: int | None = None
+    clock = False
+    withhold = False
+    if start is not None and stop is not None:
+        minutes = minutes_between(start, stop) - _interrupted_minutes(ctx, adm, i, start, stop, aid)
+        clock = True
+    elif adm.minutes is not None and timed_route:
+        minutes = adm.minutes
+        policy = ctx.policy("duration_only")
+        if policy == "initial_only":
+            withhold = True
+            ctx.add_finding("doc.duration_only", "error",
+                            f"administration {aid}: {minutes} minutes documented without clock "
+                            + ("stop" if start is not None else "start and stop") + " times; coded for the first hour only, "
+                            "added hours withheld until clock times are documented (policy duration_only=initial_only)", [aid])
+        else:
+            ctx.add_finding("doc.duration_only", "warning",
+                            f"administration {aid}: {minutes} minutes documented without clock times; coded in full "
+                            "(policy duration_only=full_duration), but contractors require clock times", [aid])
+        if start is not None and stop is None:
+            stop = start + timedelta(minutes=minutes)
+    elif timed_route:
+        # An infusion without a stop (or start) cannot be shown to have run more than 15 minutes.
+        missing = "stop" if start is not None else "start"
+        if family == fam.HYDRATION:
+            ctx.add_finding("doc.missing_stop", "error",
+                            f"administration {aid}: hydration with no {missing} time; hydration has no push code, so no line", [aid])
+            return None
+        policy = ctx.policy("missing_stop")
+        if policy == "volume_rate" and start is not None and adm.volume_ml and adm.rate_ml_per_hr:
+            minutes = round(adm.volume_ml / adm.rate_ml_per_hr * 60)
+            stop = start + timedelta(minutes=minutes)
+            ctx.add_finding("doc.missing_stop", "warning",
+                            f"administration {aid}: no stop time; stop derived from volume and rate as {minutes} minutes "
+                            "(policy missing_stop=volume_rate)", [aid])
+        elif policy == "no_line":
+            ctx.add_finding("doc.missing_stop", "error",
+                            f"administration {aid}: no {missing} time; nothing coded until it is documented (policy missing_stop=no_line)", [aid])
+            return None
+        else:
+            ctx.add_finding("doc.missing_stop", "error",
+                            f"administration {aid}: no {missing} time, so the infusion cannot be shown to exceed 15 minutes; "
+                            "coded as a push and no added hours (policy missing_stop=push). Document the stop time to code the infusion", [aid])
+            if route == "iv_infusion" or route == "iv":
+                route = "iv_push"
+            minutes = None
+    if minutes is not None and minutes > LONG_DURATION_MINUTES:
+        ctx.add_finding("doc.over_24_hours", "warning",
+                        f"administration {aid}: {minutes} minutes is over 24 hours; possible in observation, worth a look", [aid])
+
+    # --- the method ------------------------------------------------------------------------
+    decided = meth.administration_method(route, minutes)
+    method = decided.method
+    planned_53 = False
+    if adm.discontinued and adm.route == "iv_infusion" and method == meth.PUSH and adm.stop:
+        policy = ctx.policy("discontinued")
+        if policy == "modifier_53" and ctx.claim == "professional":
+            method = meth.INFUSION
+            planned_53 = True
+            ctx.add_finding("subsequent.discontinued", "info",
+                            f"administration {aid}: planned infusion stopped early at {minutes} minutes; reported as the planned "
+                            "infusion with modifier 53 (policy discontinued=modifier_53, professional claim)", [aid])
+        else:
+            reason = "a facility claim never takes modifier 53" if policy == "modifier_53" else "policy discontinued=documented_time"
+            ctx.add_finding("subsequent.discontinued", "info",
+                            f"administration {aid}: infusion stopped early at {minutes} minutes; coded on the documented time as a push ({reason})", [aid])
+    elif decided.note:
+        ctx.add_finding(decided.rule, decided.severity, f"administration {aid}: {decided.note}", [aid])
+
+    if family == fam.HYDRATION and method in (meth.PUSH, meth.INJECTION):
+        ctx.add_finding("method.hydration_minimum", "info",
+                        f"administration {aid}: hydration given as a push or in 15 minutes or less is not reported (hydration has no push code)", [aid])
+        return None
+
+    drug = match.drug if match is not None else None
+    hormonal = bool(drug and drug.hormonal)
+    return Service(
+        ids=[aid], order=i,
+        drug_key=drug.key if drug else (adm.drug or adm.hcpcs or aid).strip().lower(),
+        drug_name=drug.name if drug else (adm.drug or adm.hcpcs or "unknown drug"),
+        family=family, method=method, route=adm.route,
+        start=start, stop=stop, minutes=minutes, clock=clock, withhold_added=withhold,
+        site=adm.site, separate_site=adm.separate_site_required, primary=adm.primary,
+        planned_53=planned_53, pump=adm.pump, hormonal=hormonal,
+        cancer=fam.is_cancer_indication(adm.indication) if hormonal else None,
+    )
+
+
+def check_separate_site(ctx: CodingContext, s: Service) -> None:
+    if s.separate_site and not s.site:
+        ctx.add_finding("doc.separate_site", "warning",
+                        f"administration {s.id}: a separate vascular access is required but its site is not documented", s.ids)
+
+

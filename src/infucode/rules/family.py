@@ -1,0 +1,89 @@
+"""Drug family: chemotherapy/complex (96401-96549), therapeutic (96365-96379) or hydration (96360-96361).
+
+Sources: A52953 [S8] and CMS Transmittal 129 [S34] (anti-neoplastics, incl. non-cancer use, and
+certain monoclonal antibodies take the chemotherapy codes); CR 3818 [S12] (anti-emetics and ESAs are
+not chemotherapy); CR 13468 via Noridian [S9] (complex biologics); hydration = prepackaged fluid and
+electrolytes [S25]. Contested points are profile policies (complex_biologics, electrolytes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..reference.drugs import Drug, DrugMatch
+
+CHEMOTHERAPY = "chemotherapy"
+THERAPEUTIC = "therapeutic"
+HYDRATION = "hydration"
+
+# Words that show a fluid was given for dehydration / an electrolyte to correct a deficiency.
+_DEHYDRATION_WORDS = ("dehydrat", "volume depletion", "hypovolem", "fluid loss", "e86")
+_DEFICIENCY_WORDS = ("deficien", "hypokal", "hypomag", "hypocalc", "hypophos", "low potassium", "low magnesium",
+                     "e87.6", "e876", "e83.4", "e834", "e83.5", "e835", "e83.3", "e833", "replace", "repletion")
+_CANCER_WORDS = ("cancer", "carcinoma", "neoplasm", "malignan", "tumor", "tumour", "lymphoma", "leukemia",
+                 "leukaemia", "myeloma", "sarcoma", "metasta", "oncolog")
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyDecision:
+    family: str | None       # None: cannot be decided (unknown drug, no class)
+    rule: str
+    note: str | None = None  # what a finding should say (None: nothing to report)
+    severity: str = "info"
+
+
+def is_cancer_indication(indication: str | None) -> bool | None:
+    """True/False when the indication says; None when it is not documented.
+    ICD-10-CM C00-D49 are neoplasms; text is matched on common words."""
+    if not indication:
+        return None
+    text = indication.strip().lower()
+    code = text.replace(".", "")
+    if len(code) >= 3 and code[0] in "cd" and code[1:3].isdigit():
+        if code[0] == "c" or int(code[1:3]) <= 49:
+            return True
+    return any(w in text for w in _CANCER_WORDS)
+
+
+def electrolyte_family(indication: str | None, policy: str) -> FamilyDecision:
+    """Electrolytes in fluid: hydration for dehydration, therapeutic to correct a deficiency [S24, S25]."""
+    if policy == "always_therapeutic":
+        return FamilyDecision(THERAPEUTIC, "family.electrolyte_indication", "electrolyte coded as a therapeutic infusion (policy electrolytes=always_therapeutic)")
+    text = (indication or "").lower()
+    if any(w in text for w in _DEFICIENCY_WORDS):
+        return FamilyDecision(THERAPEUTIC, "family.electrolyte_indication", "electrolyte given to correct a deficiency: therapeutic infusion")
+    if any(w in text for w in _DEHYDRATION_WORDS):
+        return FamilyDecision(HYDRATION, "family.electrolyte_indication", "electrolyte in fluid given for dehydration: hydration")
+    return FamilyDecision(
+        THERAPEUTIC, "family.electrolyte_indication",
+        "electrolyte without a documented indication: coded as a therapeutic infusion; document whether it treated a deficiency (therapeutic) or dehydration (hydration)",
+        "warning",
+    )
+
+
+def drug_family(drug: Drug, indication: str | None, policies: dict[str, str]) -> FamilyDecision:
+    """The family a catalog drug takes under the profile's policies."""
+    if drug.electrolyte:
+        return electrolyte_family(indication, policies["electrolytes"])
+    if drug.payer_dependent:
+        if policies["complex_biologics"] == "therapeutic":
+            return FamilyDecision(THERAPEUTIC, "family.complex_biologic",
+                                  f"{drug.name} is a complex biologic this profile keeps on the therapeutic codes (policy complex_biologics=therapeutic)")
+        return FamilyDecision(CHEMOTHERAPY, "family.complex_biologic",
+                              f"{drug.name} is a complex biologic this profile pays on the chemotherapy/complex codes (policy complex_biologics=complex)")
+    return FamilyDecision(drug.family, "family.catalog")
+
+
+def administration_family(match: DrugMatch | None, declared: str | None, indication: str | None,
+                          policies: dict[str, str]) -> FamilyDecision:
+    """The documented class overrides the catalog; an unknown drug without a class cannot be coded."""
+    if declared is not None:
+        if match is not None:
+            catalog = drug_family(match.drug, indication, policies).family
+            if catalog != declared:
+                return FamilyDecision(declared, "family.override",
+                                      f"documented class {declared} overrides the catalog's {catalog} for {match.drug.name}")
+        return FamilyDecision(declared, "family.override")
+    if match is None:
+        return FamilyDecision(None, "family.unknown_drug",
+                              "drug not in the catalog and no `class` documented: no code family can be chosen", "error")
+    return drug_family(match.drug, indication, policies)

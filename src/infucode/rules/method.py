@@ -1,0 +1,53 @@
+"""Method: infusion, push or injection, from the documented route and the clock.
+
+Sources: push = the clinician continuously present, or an infusion of 15 minutes or less
+(CPT; CMS Transmittal 573 [S27]; Noridian [S6, S7]); an infusion needs 16+ minutes [S30b, S32];
+SC/IM injections, subcutaneous infusion and intra-arterial administration have their own codes (CPT).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .timing import PUSH_MAX_MINUTES
+
+INFUSION = "infusion"
+PUSH = "push"
+INJECTION = "injection"
+SC_INFUSION = "sc_infusion"
+INTRA_ARTERIAL = "intra_arterial"
+
+
+@dataclass(frozen=True, slots=True)
+class MethodDecision:
+    method: str
+    rule: str
+    note: str | None = None
+    severity: str = "info"
+
+
+def administration_method(route: str, minutes: int | None) -> MethodDecision:
+    """How the drug went in. `minutes` is the documented run time (None when it cannot be known)."""
+    if route == "iv_push":
+        if minutes is not None and minutes > PUSH_MAX_MINUTES:
+            return MethodDecision(PUSH, "method.documented_push",
+                                  f"documented as a push over {minutes} minutes: a push stays a push (clinician present); confirm it was not an infusion")
+        return MethodDecision(PUSH, "method.documented_push")
+    if route == "iv_infusion":
+        if minutes is not None and minutes <= PUSH_MAX_MINUTES:
+            return MethodDecision(PUSH, "method.short_infusion_is_push",
+                                  f"infusion of {minutes} minutes (15 or less) is reported as a push")
+        return MethodDecision(INFUSION, "method.short_infusion_is_push")
+    if route == "iv":
+        if minutes is not None and minutes > PUSH_MAX_MINUTES:
+            return MethodDecision(INFUSION, "method.unclear_route",
+                                  f"route 'iv' does not say push or infusion; {minutes} minutes on the clock is coded as an infusion", "warning")
+        return MethodDecision(PUSH, "method.unclear_route",
+                              "route 'iv' does not say push or infusion; without more than 15 minutes on the clock it is coded as a push", "warning")
+    if route in ("sc", "im"):
+        return MethodDecision(INJECTION, "method.injection")
+    if route == "sc_infusion":
+        if minutes is not None and minutes <= PUSH_MAX_MINUTES:
+            return MethodDecision(INJECTION, "method.sc_infusion",
+                                  f"subcutaneous infusion of {minutes} minutes (15 or less) is reported as an injection")
+        return MethodDecision(SC_INFUSION, "method.sc_infusion")
+    return MethodDecision(INTRA_ARTERIAL, "method.intra_arterial")

@@ -1,0 +1,14 @@
+"""Who may report: CPT reserves the drug-administration codes to the facility when the service is
+given in a facility setting; the physician's professional claim carries none of them (CPT
+guidelines; the facility-PE 'NA' flag of the PFS relative value file [S1-RVU])."""
+from __future__ import annotations
+
+FACILITY_ONLY_RANGES = (("96360", "96379"), ("96401", "96402"), ("96409", "96425"), ("96521", "96523"))
+
+
+def facility_reserved(code: str) -> bool:
+    return any(lo <= code <= hi for lo, hi in FACILITY_ONLY_RANGES)
+
+
+def professional_claim_in_facility(setting: str, claim: str) -> bool:
+    return setting == "facility" and claim == "professional"

@@ -1,0 +1,241 @@
+"""Subsequent services of an IV chain: added hours, sequential and concurrent infusions, sequential
+pushes, pushes of the same drug, hydration after another initial, and the same drug again.
+
+Codes are taken from whichever family fits once the initial is chosen (Select Health [S25]).
+Sources per rule in ``reference/data/rules.yaml``: CPT infusion guidelines; CMS add-on code edits
+[S1-AOC]; AAPC on concurrent infusions [S20] and pushes [S21]; We Are Medical Coders on 96376 [S30a];
+the seed page's facility example for the same drug again (SEED-003).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from . import family as fam
+from . import method as meth
+from .administration import Service
+from .context import CodingContext
+from .initial import INITIAL_CODE, hierarchy_rank, initial_service
+from .timing import (SAME_DRUG_PUSH_GAP, added_hours, hour_start_dates, minutes_between, on_added_hour_threshold,
+                     overlap_minutes)
+
+ADDED_HOUR_CODE = {"96413": "96415", "96417": "96415", "96365": "96366", "96367": "96366", "96360": "96361",
+                   "96361": "96361", "96422": "96423", "96369": "96370"}
+SEQUENTIAL_INFUSION_CODE = {fam.CHEMOTHERAPY: "96417", fam.THERAPEUTIC: "96367"}
+SEQUENTIAL_PUSH_CODE = {fam.CHEMOTHERAPY: "96411", fam.THERAPEUTIC: "96375"}
+CONCURRENT_CODE = "96368"
+SAME_DRUG_PUSH_CODE = "96376"
+HYDRATION_ADDED_CODE = "96361"
+
+
+@dataclass(slots=True)
+class EncounterState:
+    """What the chains of one encounter share: 96368 is reported once per date of service."""
+    concurrent_dates: set = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class TimedLine:
+    """A line whose added hours are computed once every piece of time is known (repeat-infusion policy)."""
+    service: Service
+    added_code: str
+    minutes: int
+    ids: list[str]
+    first_unit_offset: int            # minutes from the start to the first added unit
+    first_unit_minimum: int | None    # every hour is an added unit from this many minutes (hydration after
+                                      # another initial: 31; the same drug again: 16); None: the first hour is the base code
+    rule: str
+    why: str
+
+
+def _span(s: Service) -> str:
+    if s.start is not None and s.stop is not None and s.clock:
+        return f"{s.start:%H:%M}-{s.stop:%H:%M}, {s.minutes} min"
+    if s.minutes is not None:
+        return f"{s.minutes} min documented without clock times"
+    return f"at {s.start:%H:%M}" if s.start is not None else "time not documented"
+
+
+def _clock_order(s: Service):
+    fr, mr = hierarchy_rank(s)
+    return (s.start is None, s.start.isoformat() if s.start else "", -fr, -mr, s.id)
+
+
+def _who(s: Service) -> str:
+    return f"{s.drug_name} ({', '.join(s.ids)})"
+
+
+def _threshold_words(threshold: str) -> str:
+    return "more than 30 minutes" if threshold == "more_than_30" else "at least 30 minutes"
+
+
+def concurrent_with(ctx: CodingContext, s: Service, running: list[Service]) -> Service | None:
+    """The earlier drug infusion this one ran concurrently with, under the overlap policy."""
+    if not s.clock:
+        return None
+    policy = None
+    for other in running:
+        if not other.clock or other.drug_key == s.drug_key:
+            continue
+        together = overlap_minutes(s.start, s.stop, other.start, other.stop)
+        if together <= 0:
+            continue
+        policy = policy or ctx.policy("concurrent_overlap")
+        later = s if (s.start, s.id) >= (other.start, other.id) else other
+        if policy == "over_16_minutes":
+            if together > 16:
+                return other
+        elif together * 2 > (later.minutes or 0):
+            return other
+    return None
+
+
+def code_chain(ctx: CodingContext, services: list[Service], state: EncounterState, distinct: bool) -> None:
+    """Code one chain of IV services (one vascular access): the initial, then the rest in clock order."""
+    threshold = ctx.policies["added_hour_threshold"]
+    initial, chosen_by = initial_service(ctx, services)
+    modifiers = [ctx.policy("distinct_modifier")] if distinct else []
+    plan: list = []  # lines in order: ("line", kwargs) or ("timed", TimedLine)
+    infused: dict[str, TimedLine] = {}       # drug -> its first infusion (for the sum_time policy)
+    given: dict[str, list[Service]] = {}     # drug -> services already coded in this chain
+    running: list[Service] = []              # drug infusions already coded (for concurrency)
+
+    # --- the initial service -----------------------------------------------------------------------
+    code = INITIAL_CODE[(initial.family, initial.method)]
+    how = "the facility hierarchy" if chosen_by == "initial.facility_hierarchy" else "the primary reason for the visit"
+    why = f"{_who(initial)} {initial.method} {_span(initial)}: the initial service, chosen by {how}"
+    if distinct:
+        why += "; a protocol required its own vascular access, so it is a second initial service"
+    mods = list(modifiers)
+    if initial.planned_53:
+        mods.append("53")
+        why += "; stopped early, reported as planned with modifier 53"
+    plan.append(("line", dict(code=code, units=1, administrations=initial.ids,
+                              rule="initial.one_per_encounter" if distinct else chosen_by, why=why,
+                              date=initial.day(ctx.encounter_date), modifiers=mods)))
+    if initial.method == meth.INFUSION and not initial.planned_53:
+        t = TimedLine(initial, ADDED_HOUR_CODE[code], initial.minutes or 0, list(initial.ids), 60, None,
+                      "subsequent.added_hours", f"{_who(initial)} ran {_span(initial)}")
+        plan.append(("timed", t))
+        infused[initial.drug_key] = t
+        if initial.family != fam.HYDRATION:
+            running.append(initial)
+    given.setdefault(initial.drug_key, []).append(initial)
+
+    # --- everything else, in clock order -------------------------------------------------------------
+    rest = sorted((s for s in services if s is not initial), key=_clock_order)
+    for s in rest:
+        day = s.day(ctx.encounter_date)
+        earlier = given.get(s.drug_key)
+        if s.method == meth.INFUSION and s.family == fam.HYDRATION:
+            t = TimedLine(s, HYDRATION_ADDED_CODE, s.minutes or 0, list(s.ids), 0, 31, "subsequent.hydration_after_initial",
+                          f"hydration {_who(s)} {_span(s)} after another initial service")
+            plan.append(("timed", t))
+        elif s.method == meth.INFUSION and earlier:
+            policy = ctx.policy("repeat_infusion")
+            first = infused.get(s.drug_key)
+            if policy == "sum_time" and first is not None:
+                first.minutes += s.minutes or 0
+                first.ids.extend(s.ids)
+                first.why += f"; plus {_who(s)} again {_span(s)} (policy repeat_infusion=sum_time)"
+            else:
+                added = "96415" if s.family == fam.CHEMOTHERAPY else "96366"
+                t = TimedLine(s, added, s.minutes or 0, list(s.ids), 0, 16, "subsequent.repeat_infusion",
+                              f"{_who(s)} infused again {_span(s)}: each later infusion of the same drug is an added hour "
+                              "(policy repeat_infusion=added_hour_each)")
+                plan.append(("timed", t))
+        elif s.method == meth.INFUSION:
+            partner = concurrent_with(ctx, s, running)
+            if partner is not None:
+                if day in state.concurrent_dates:
+                    ctx.add_finding("subsequent.concurrent_infusion", "info",
+                                    f"administration {s.id}: concurrent infusion; 96368 is reported once per date and is already on this date", s.ids)
+                else:
+                    state.concurrent_dates.add(day)
+                    extra = "; there is no concurrent chemotherapy code" if s.family == fam.CHEMOTHERAPY else ""
+                    plan.append(("line", dict(code=CONCURRENT_CODE, units=1, administrations=s.ids, rule="subsequent.concurrent_infusion",
+                                              why=f"{_who(s)} {_span(s)} ran with {_who(partner)} in its own bag{extra}; no added hours for a concurrent infusion",
+                                              date=day, modifiers=[])))
+            else:
+                code = SEQUENTIAL_INFUSION_CODE[s.family]
+                why = f"{_who(s)} infusion {_span(s)}: a new drug after the initial service"
+                mods = []
+                if s.planned_53:
+                    mods.append("53")
+                    why += "; stopped early, reported as planned with modifier 53"
+                plan.append(("line", dict(code=code, units=1, administrations=s.ids, rule="subsequent.sequential_infusion",
+                                          why=why, date=day, modifiers=mods)))
+                if not s.planned_53:
+                    t = TimedLine(s, ADDED_HOUR_CODE[code], s.minutes or 0, list(s.ids), 60, None, "subsequent.added_hours",
+                                  f"{_who(s)} ran {_span(s)}")
+                    plan.append(("timed", t))
+                    infused[s.drug_key] = t
+            running.append(s)
+        else:  # a push
+            if earlier:
+                last = max((e.end for e in earlier if e.end is not None), default=None)
+                gap = minutes_between(last, s.start) if (last is not None and s.start is not None) else None
+                if gap is None or gap <= SAME_DRUG_PUSH_GAP:
+                    when = "the time since the last dose is not documented" if gap is None else f"{gap} minutes after the last dose"
+                    ctx.add_finding("subsequent.same_drug_push", "info",
+                                    f"administration {s.id}: push of the same drug ({s.drug_name}) {when}; not reported "
+                                    "(96376 needs more than 30 minutes)", s.ids)
+                elif s.family == fam.CHEMOTHERAPY:
+                    ctx.add_finding("subsequent.same_drug_push", "info",
+                                    f"administration {s.id}: the same chemotherapy drug pushed again; no code reports it (96411 is for a new drug)", s.ids)
+                elif ctx.claim != "facility":
+                    ctx.add_finding("limits.professional_status", "info",
+                                    f"administration {s.id}: the same drug pushed again {gap} minutes later is 96376, a facility-only code "
+                                    "(PFS status X); not reported on a professional claim", s.ids)
+                else:
+                    plan.append(("line", dict(code=SAME_DRUG_PUSH_CODE, units=1, administrations=s.ids, rule="subsequent.same_drug_push",
+                                              why=f"{_who(s)} pushed again {gap} minutes after its last dose (more than 30)",
+                                              date=day, modifiers=[])))
+            else:
+                code = SEQUENTIAL_PUSH_CODE[s.family]
+                plan.append(("line", dict(code=code, units=1, administrations=s.ids, rule="subsequent.sequential_push",
+                                          why=f"{_who(s)} push {_span(s) if s.start else ''}: a new drug after the initial service".replace("  ", " "),
+                                          date=day, modifiers=[])))
+        given.setdefault(s.drug_key, []).append(s)
+
+    for kind, item in plan:
+        if kind == "line":
+            kw = dict(item)
+            why = kw.pop("why")
+            ctx.add_line(kw.pop("code"), kw.pop("units"), kw.pop("administrations"), kw.pop("rule"), why, **kw)
+        else:
+            emit_added_hours(ctx, item, threshold)
+
+
+def emit_added_hours(ctx: CodingContext, t: TimedLine, threshold: str) -> None:
+    """The added-hour units of one infusion, one line per date of service they fall on."""
+    s = t.service
+    if t.first_unit_minimum is not None:
+        units = 1 + added_hours(t.minutes, threshold) if t.minutes >= t.first_unit_minimum else 0
+    else:
+        units = added_hours(t.minutes, threshold)
+    boundary = on_added_hour_threshold(t.minutes)
+    if boundary:
+        ctx.policy("added_hour_threshold")
+        ctx.add_finding("timing.threshold_boundary", "info",
+                        f"administration {', '.join(t.ids)}: {t.minutes} minutes is exactly 30 minutes past a full hour; "
+                        f"policy added_hour_threshold={threshold} ({_threshold_words(threshold)} past the hour) decided "
+                        + ("that it earns an added hour" if threshold == "at_least_30" else "that it does not earn an added hour"), t.ids)
+    if s.withhold_added and units:
+        ctx.add_finding("doc.duration_only", "error",
+                        f"administration {', '.join(t.ids)}: {units} added hour(s) of {t.added_code} withheld: clock start and stop times are required",
+                        t.ids)
+        return
+    if units <= 0:
+        return
+    dates = hour_start_dates(s.start, t.first_unit_offset, units, ctx.encounter_date)
+    if len(set(dates)) > 1:
+        ctx.policy("midnight")
+    words = _threshold_words(threshold)
+    for day, group in groupby(dates):
+        n = len(list(group))
+        why = (f"{t.why}: {units} added hour(s) beyond the first hour, each a full hour or a tail of {words} past the last full hour"
+               if t.first_unit_minimum is None else f"{t.why}: {units} hour unit(s), each a full hour or a tail of {words}")
+        if len(set(dates)) > 1:
+            why += f"; {n} of them given on {day}"
+        ctx.add_line(t.added_code, n, t.ids, t.rule, why, date=day)

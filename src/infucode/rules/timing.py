@@ -1,0 +1,113 @@
+"""Time: clock times to minutes, and minutes to units of the added-hour codes.
+
+Sources: CPT infusion guidelines (time runs from start to stop; flush not counted; an added hour
+needs more than 30 minutes past the last full hour), CPT Assistant July 2008 / Sept 2009 as cited
+by the seed page, UW Health mini-manual [S24] (1:30 vs 1:31).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from ..model import InputError
+
+MINUTES_PER_HOUR = 60
+PUSH_MAX_MINUTES = 15            # an infusion of 15 minutes or less is a push [S6, S7, S27]
+HYDRATION_MAX_UNREPORTED = 30    # hydration of 30 minutes or less is not reported [S23, S39]
+SAME_DRUG_PUSH_GAP = 30          # 96376 needs more than 30 minutes since the last push [S30a]
+BAG_CHANGE_MAX_GAP = 10          # a new bag of the same drug within 10 min continues the infusion (routine bag change)
+PROLONGED_PUMP_MINUTES = 8 * 60  # 96416: more than 8 hours, started on a pump
+LONG_DURATION_MINUTES = 24 * 60  # over 24 hours: possible in observation, worth a look
+
+
+def parse_date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InputError(field, "not a date: expected YYYY-MM-DD") from None
+
+
+def parse_clock(value: str, on: date | None, field: str) -> tuple[datetime, bool]:
+    """A documented time as a datetime. Returns (moment, was_clock_only).
+
+    "HH:MM" (or "H:MM", "HHMM") is a time on the encounter date; anything longer must be an ISO
+    8601 datetime. A time zone, if given, is dropped: the wall clock is what the nurse documented.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    n = len(text)
+    if 3 <= n <= 5 and "T" not in text and "-" not in text:
+        if ":" in text:
+            hh, _, mm = text.partition(":")
+        elif n == 4 and text.isdigit():
+            hh, mm = text[:2], text[2:]
+        else:
+            hh = mm = ""
+        if hh.isdigit() and mm.isdigit() and len(mm) == 2 and 1 <= len(hh) <= 2:
+            h, m = int(hh), int(mm)
+            if h <= 23 and m <= 59:
+                if on is None:
+                    raise InputError(field, "a clock time (HH:MM) needs the encounter `date`, or give a full ISO 8601 datetime")
+                return datetime(on.year, on.month, on.day, h, m), True
+        raise InputError(field, "not a time: expected HH:MM (00:00-23:59) or an ISO 8601 datetime")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, "not a time: expected HH:MM (00:00-23:59) or an ISO 8601 datetime") from None
+    if moment.tzinfo is not None:
+        moment = moment.replace(tzinfo=None)
+    return moment, False
+
+
+def window(start: datetime, stop: datetime, stop_is_clock: bool) -> datetime:
+    """The stop moment; an HH:MM stop earlier than its start crosses midnight."""
+    if stop_is_clock and stop < start:
+        return stop + timedelta(days=1)
+    return stop
+
+
+def minutes_between(start: datetime, stop: datetime) -> int:
+    """Whole minutes between two documented clock times (documented to the minute)."""
+    return int((stop - start).total_seconds() // 60)
+
+
+def overlap_minutes(a_start: datetime, a_stop: datetime, b_start: datetime, b_stop: datetime) -> int:
+    lo = a_start if a_start > b_start else b_start
+    hi = a_stop if a_stop < b_stop else b_stop
+    return minutes_between(lo, hi) if hi > lo else 0
+
+
+def added_hours(minutes: int, threshold: str) -> int:
+    """Units of the added-hour code beyond the first hour.
+
+    Each full hour past the first is a unit; the tail past the last full hour is one more unit when it
+    is more than 30 minutes (CPT, policy ``more_than_30``) or at least 30 minutes (seed page,
+    ``at_least_30``).
+    """
+    if minutes <= MINUTES_PER_HOUR:
+        return 0
+    full_hours, tail = divmod(minutes - MINUTES_PER_HOUR, MINUTES_PER_HOUR)
+    tail_counts = tail > 30 if threshold == "more_than_30" else tail >= 30
+    return full_hours + (1 if tail_counts else 0)
+
+
+def hours_from_first_unit(minutes: int, threshold: str) -> int:
+    """Units when every hour is an added-hour unit (hydration after another initial service, a repeat
+    infusion of the same drug): the first unit needs more than 30 minutes (31+), then as added_hours."""
+    if minutes <= HYDRATION_MAX_UNREPORTED:
+        return 0
+    return 1 + added_hours(minutes, threshold)
+
+
+def on_added_hour_threshold(minutes: int) -> bool:
+    """Exactly 30 minutes past a full hour (1:30, 2:30, ...): the two readings of the rule disagree here."""
+    return minutes > MINUTES_PER_HOUR and (minutes - MINUTES_PER_HOUR) % MINUTES_PER_HOUR == 30
+
+
+def hour_start_dates(start: datetime | None, first_unit_offset: int, units: int, fallback: str | None) -> list[str | None]:
+    """The date on which each added-hour unit began (hour k starts `first_unit_offset + 60*(k-1)` minutes
+    after the start), so a line item carries the date its service was given [CMS-CLM-4-230.2]."""
+    if start is None:
+        return [fallback] * units
+    return [
+        (start + timedelta(minutes=first_unit_offset + MINUTES_PER_HOUR * k)).date().isoformat()
+        for k in range(units)
+    ]
