@@ -15,7 +15,9 @@ from datetime import datetime, time, timedelta
 
 import msgspec
 
-from .model import ChargeLine, Encounter, InputError, Result
+from typing import get_args
+
+from .model import ChargeLine, ClaimType, DrugClass, Encounter, InputError, Result, Route, Setting
 from .rules import method as meth
 from .rules.administration import Service, check_separate_site, prepare_service
 from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump
@@ -30,6 +32,7 @@ from .rules.timing import minutes_between, parse_date
 from .ruleset import Ruleset
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_ALLOWED = {"route": get_args(Route), "setting": get_args(Setting), "claim": get_args(ClaimType), "class": get_args(DrugClass)}
 
 
 def decode_encounter(obj) -> Encounter:
@@ -47,6 +50,10 @@ def decode_encounter(obj) -> Encounter:
         if " - at `$" in text:
             text, _, path = text.partition(" - at `$")
             field = path.rstrip("`").lstrip(".") or None
+        if text.startswith("Invalid enum value") and field:
+            allowed = _ALLOWED.get(field.rsplit(".", 1)[-1])
+            if allowed:
+                text += f"; allowed: {', '.join(allowed)}"
         raise InputError(field, text, encounter=None if eid is None else str(eid)) from None
 
 

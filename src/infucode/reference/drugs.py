@@ -13,7 +13,9 @@ Matching (``DrugCatalog.match``), in order, first hit wins; results are memoised
                   A punctuation/case ("Solu Medrol", "D5-W"),
                   B route/form words and dose/volume tokens removed ("ondansetron 4 mg IVPB"),
                   B2 a trailing diluent removed ("KCl 20 mEq in NS 1000 mL"),
-                  C salt words removed ("ondansetron HCl"), D spaces removed ("solumedrol").
+                  C salt words removed ("ondansetron HCl"), D spaces removed ("solumedrol"),
+                  E words sorted ("normal saline 0.9%"), P (input only) a concentration dropped
+                  for drugs that are not fluids ("IVIG 10%"; never "dextrose 10%" -> D5W).
                   Bracketed text is tried on its own ("Remicade (infliximab)"): every part that
                   matches must name the same drug; a part naming a specific code wins.
 3. ``fuzzy``      rapidfuzz ``fuzz.ratio`` >= ``FUZZY_CUTOFF`` on the stage-C form (4+ characters),
@@ -111,7 +113,7 @@ _SPACE_PCT = re.compile(r"(?<=\d)\s+%")
 _BRACKETS = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
 
 _DOSE = re.compile(
-    r"\b\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*"
+    r"\b\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:million\s*)?"
     r"(?:mg|mgs|mcg|mcgs|ug|g|gm|gms|gram|grams|kg|ml|mls|cc|l|liter|liters|litre|litres|"
     r"unit|units|u|iu|meq|mmol|h|hr|hrs|hour|hours|min|mins|minute|minutes)\b"
 )
@@ -122,8 +124,10 @@ _FORM_WORDS = frozenset("""
     prefilled pfs single multi dose doses sdv mdv pf preservative free lyophilized powder for bolus drip
     continuous sc subq subcut sq subcutaneous im intramuscular kit rate over at per each stat once prn
     daily po oral tab tabs tablet tablets mg mgs mcg mcgs ug kg ml mls cc units unit iu meq mmol hr hrs
-    hour hours min mins minute minutes give given administer administered
+    hour hours min mins minute minutes give given administer administered l
 """.split())
+_TRAILING_NUMBER = re.compile(r"(?<=[a-z]{3}) \d+(?:\.\d+)?$")   # "Opdivo 480" (a dose without unit)
+_PERCENT = re.compile(r"\b\d+(?:\.\d+)?%")
 _SALT_WORDS = frozenset("""
     hydrochloride hcl sodium sulfate sulphate succinate phosphate acetate calcium disodium tromethamine
     mesylate citrate tartrate bitartrate maleate dimeglumine edisylate pamoate fumarate hydrobromide
@@ -161,14 +165,23 @@ def _strip_forms(a: str) -> str:
     """Stage B: dose/volume tokens and route/form words removed."""
     s = _DOSE.sub(" ", a)
     s = _TIMES.sub(" ", s)
-    return " ".join(w for w in s.split() if w not in _FORM_WORDS)
+    s = " ".join(w for w in s.split() if w not in _FORM_WORDS)
+    return _TRAILING_NUMBER.sub("", s)
+
+
+_FLUID_WORDS = frozenset("d dextrose saline ns nss nacl sodium chloride lr ringers lactated water".split())
 
 
 def _strip_diluent(b: str) -> str:
-    """Stage B2: "<drug> in NS" -> "<drug>"."""
-    s = _DILUENT.sub("", b)
-    s = _TRAILING_DILUENT.sub("", s)
-    return s.strip()
+    """Stage B2: "<drug> in NS" -> "<drug>", unless what is left is itself a fluid or no drug name
+    ("dextrose 5% in 0.9% NaCl" stays: it is D5NS, not D5W; "0.9% NS" stays)."""
+    s = _TRAILING_DILUENT.sub("", _DILUENT.sub("", b)).strip()
+    if s == b:
+        return b
+    words = s.split()
+    if not any(len(w) >= 3 and w.isalpha() for w in words) or any(w in _FLUID_WORDS for w in words):
+        return b
+    return s
 
 
 def _strip_salts(b2: str) -> str:
@@ -176,13 +189,20 @@ def _strip_salts(b2: str) -> str:
     return " ".join(w for w in b2.split() if w not in _SALT_WORDS)
 
 
-def _stages(text: str) -> tuple[str, str, str, str, str]:
+def _stages(text: str) -> tuple[str, str, str, str, str, str]:
+    """A clean, B forms/doses, B2 diluent, C salts, D compact, E token-sorted."""
     a = _clean(text)
     b = _strip_forms(a)
     b2 = _strip_diluent(b)
     c = _strip_salts(b2)
     d = c.replace(" ", "")
-    return a, b, b2, c, d
+    e = " ".join(sorted(c.split()))
+    return a, b, b2, c, d, e
+
+
+def _strip_percent(c: str) -> str:
+    """Stage P (input only): concentration tokens removed ("IVIG 10%" -> "ivig")."""
+    return " ".join(_PERCENT.sub(" ", c).split())
 
 
 def _numbers(s: str) -> tuple[str, ...]:
@@ -286,7 +306,8 @@ class DrugCatalog:
         self._by_key: dict[str, Drug] = {}
         self._by_code: dict[str, tuple[Drug, HcpcsCode]] = {}
         self._exact: dict[str, _Entry] = {}
-        self._stage: tuple[dict, dict, dict, dict, dict] = ({}, {}, {}, {}, {})
+        self._stage: tuple[dict, ...] = ({}, {}, {}, {}, {}, {})
+        self._percent: dict = {}        # stage P: digit-free stage-C forms of non-fluid drugs
         self._memo: dict[str, DrugMatch | None] = {}
         self._ambiguous: set[tuple[int, str]] = set()
         self._build()
@@ -329,11 +350,14 @@ class DrugCatalog:
             for text, code, specific in names:
                 self._add_exact(_exact_key(text), _Entry(drug, code, specific, 0))
                 stages = _stages(text)
+                prio = 0 if stages[3] == stages[0] else 1      # 0: the name needed no reduction
+                entry = _Entry(drug, code, specific, prio)
                 for level, form in enumerate(stages):
-                    if not form:
-                        continue
-                    prio = 0 if form == stages[0] or (level == 4 and form == stages[0].replace(" ", "")) else 1
-                    self._add_stage(level, form, _Entry(drug, code, specific, prio))
+                    if form:
+                        self._add_stage(self._stage[level], level, form, entry)
+                c = stages[3]
+                if c and not re.search(r"\d", c) and drug.family != "hydration" and drug.key != "hypertonic_saline":
+                    self._add_stage(self._percent, 9, c, entry)
 
         # fuzzy choices: stage-C forms that name one drug
         table_c = self._stage[3]
@@ -355,8 +379,7 @@ class DrugCatalog:
         elif entry.specific and not old.specific:
             raise ValueError(f"drug catalog: name {key!r} is both a name of {entry.drug.key!r} and a code name")
 
-    def _add_stage(self, level: int, form: str, entry: _Entry) -> None:
-        table = self._stage[level]
+    def _add_stage(self, table: dict, level: int, form: str, entry: _Entry) -> None:
         old = table.get(form)
         if old is None:
             table[form] = entry
@@ -464,12 +487,17 @@ class DrugCatalog:
         exact = self._exact.get(_exact_key(text))
         if exact is not None:
             return exact
-        for level, form in enumerate(_stages(text)):
+        stages = _stages(text)
+        for level, form in enumerate(stages):
             if not form:
                 continue
             entry = self._stage[level].get(form)
             if entry is not None:
                 return entry
+        if "%" in stages[3]:
+            p = _strip_percent(stages[3])
+            if p and not re.search(r"\d", p):
+                return self._percent.get(p)
         return None
 
     def _fuzzy(self, text: str, parts: list[str]) -> DrugMatch | None:

@@ -222,9 +222,9 @@ def emit_added_hours(ctx: CodingContext, t: TimedLine, threshold: str) -> None:
                         f"policy added_hour_threshold={threshold} ({_threshold_words(threshold)} past the hour) decided "
                         + ("that it earns an added hour" if threshold == "at_least_30" else "that it does not earn an added hour"), t.ids)
     if s.withhold_added and units:
-        ctx.add_finding("doc.duration_only", "error",
-                        f"administration {', '.join(t.ids)}: {units} added hour(s) of {t.added_code} withheld: clock start and stop times are required",
-                        t.ids)
+        ctx.add_finding("doc.duration_only", "info",
+                        f"administration {', '.join(t.ids)}: the documented duration would support {units} added hour(s) of {t.added_code}; "
+                        "withheld until clock start and stop times are documented", t.ids)
         return
     if units <= 0:
         return
