@@ -124,20 +124,21 @@ def _allowed_hint(load_ruleset: Any, profile: str | None, policies: dict[str, st
         table = rs.policy_table()
     except Exception:  # noqa: BLE001 - the hint is a courtesy
         return ""
-    hints = []
+    hints: list[tuple[str, list[str]]] = []
     if profile is not None and profile not in names:
-        hints.append(f"profiles: {', '.join(names)}")
+        hints.append(("profiles", [str(n) for n in names]))
     known = {row.get("name"): row for row in table}
     for name, value in policies.items():
         row = known.get(name)
         if row is None:
-            hints.append(f"policies: {', '.join(str(n) for n in known)}")
+            hints.append(("policies", [str(n) for n in known]))
             break
         values = _alternative_values(row)
         if values and value not in values:
-            hints.append(f"values of {name}: {', '.join(values)}")
-    hints = [h for h in hints if h.split(": ", 1)[1] not in message]
-    return ("\n  allowed " + "\n  allowed ".join(hints)) if hints else ""
+            hints.append((f"values of {name}", values))
+    # the engine's message may already list them
+    lines = [f"{what}: {', '.join(vals)}" for what, vals in hints if not all(v in message for v in vals)]
+    return ("\n  allowed " + "\n  allowed ".join(lines)) if lines else ""
 
 
 def _alternative_values(row: dict) -> list[str]:

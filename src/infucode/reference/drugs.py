@@ -19,8 +19,9 @@ Matching (``DrugCatalog.match``), in order, first hit wins; results are memoised
                   Bracketed text is tried on its own ("Remicade (infliximab)"): every part that
                   matches must name the same drug; a part naming a specific code wins.
 3. ``fuzzy``      rapidfuzz ``fuzz.ratio`` >= ``FUZZY_CUTOFF`` on the stage-C form (4+ characters),
-                  only when the numbers in both strings agree ("D5 1/4 NS" never becomes "D5 1/2 NS")
-                  and the runner-up from another drug is clearly worse; ``hcpcs`` is always None.
+                  only when the numbers in both strings agree, the runner-up from another drug is
+                  clearly worse, and never onto a fluid or flush ("D5 1/4 NS" is not "D5 1/2 NS");
+                  an unknown biosimilar suffix ("infliximab-xyzz") is fuzzy too. ``hcpcs`` is None.
 
 The HCPCS code a name selects: a code's ``names`` entry selects that code; any other name selects
 the drug's default code (its first code that is not terminated).
@@ -107,7 +108,7 @@ _UNICODE = str.maketrans({"½": " 1/2 ", "¼": " 1/4 ", "µ": "mc", "μ": "mc", 
 _SPLIT_ALNUM = re.compile(r"(?<=[a-z])(?=\d)|(?<=[\d%])(?=[a-z])")
 _BAD_CHARS = re.compile(r"[^a-z0-9%./ ]+")
 _LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
-_LONE_SLASH = re.compile(r"(?<!\d)/|/(?!\d)")
+_LONE_SLASH = re.compile(r"(?<!\b1)/|/(?![234]\b)")      # keeps only 1/2, 1/3, 1/4
 _LONE_PCT = re.compile(r"(?<![\d])%")
 _SPACE_PCT = re.compile(r"(?<=\d)\s+%")
 _BRACKETS = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
@@ -126,7 +127,8 @@ _FORM_WORDS = frozenset("""
     daily po oral tab tabs tablet tablets mg mgs mcg mcgs ug kg ml mls cc units unit iu meq mmol hr hrs
     hour hours min mins minute minutes give given administer administered l
 """.split())
-_TRAILING_NUMBER = re.compile(r"(?<=[a-z]{3}) \d+(?:\.\d+)?$")   # "Opdivo 480" (a dose without unit)
+_TRAILING_NUMBER = re.compile(r"(?:(?<=[a-z]{2})|(?<=\bw)) \d+(?:\.\d+)?$")   # "Opdivo 480": a dose without unit
+_CONNECTORS = frozenset("and in with w".split())
 _PERCENT = re.compile(r"\b\d+(?:\.\d+)?%")
 _SALT_WORDS = frozenset("""
     hydrochloride hcl sodium sulfate sulphate succinate phosphate acetate calcium disodium tromethamine
@@ -169,7 +171,7 @@ def _strip_forms(a: str) -> str:
     return _TRAILING_NUMBER.sub("", s)
 
 
-_FLUID_WORDS = frozenset("d dextrose saline ns nss nacl sodium chloride lr ringers lactated water".split())
+_FLUID_WORDS = frozenset("d dextrose saline ns nss nacl lr ringers lactated water".split())
 
 
 def _strip_diluent(b: str) -> str:
@@ -179,7 +181,8 @@ def _strip_diluent(b: str) -> str:
     if s == b:
         return b
     words = s.split()
-    if not any(len(w) >= 3 and w.isalpha() for w in words) or any(w in _FLUID_WORDS for w in words):
+    if (not any(len(w) >= 3 and w.isalpha() for w in words) or any(w in _FLUID_WORDS for w in words)
+            or "sodium chloride" in s):
         return b
     return s
 
@@ -196,7 +199,7 @@ def _stages(text: str) -> tuple[str, str, str, str, str, str]:
     b2 = _strip_diluent(b)
     c = _strip_salts(b2)
     d = c.replace(" ", "")
-    e = " ".join(sorted(c.split()))
+    e = " ".join(sorted(w for w in c.split() if w not in _CONNECTORS))
     return a, b, b2, c, d, e
 
 
@@ -292,6 +295,12 @@ def _drug_from(raw: dict, where: str) -> Drug:
     )
 
 
+def _no_fuzzy(drug: Drug) -> bool:
+    """Fluids (and saline look-alikes) never match fuzzily: one letter turns LR into water or NS
+    into 1/2NS, so their names must match exactly or after normalisation."""
+    return drug.family == "hydration" or drug.flush or drug.key == "hypertonic_saline"
+
+
 class DrugCatalog:
     """Indexed drug catalog. ``DrugCatalog.load()`` reads the bundled release (once per process)."""
 
@@ -364,7 +373,7 @@ class DrugCatalog:
         self._fuzzy_keys: list[str] = []
         self._fuzzy_entries: list[_Entry] = []
         for form, entry in table_c.items():
-            if entry is _AMBIGUOUS or len(form) < FUZZY_MIN_LEN:
+            if entry is _AMBIGUOUS or len(form) < FUZZY_MIN_LEN or _no_fuzzy(entry.drug):
                 continue
             self._fuzzy_keys.append(form)
             self._fuzzy_entries.append(entry)

@@ -161,7 +161,7 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
         # An infusion without a stop (or start) cannot be shown to have run more than 15 minutes.
         missing = "stop" if start is not None else "start"
         if family == fam.HYDRATION:
-            ctx.add_finding("doc.missing_stop", "error",
+            ctx.add_finding(f"doc.missing_{missing}", "error",
                             f"administration {aid}: hydration with no {missing} time; hydration has no push code, so no line", [aid])
             return None
         policy = ctx.policy("missing_stop")
@@ -172,13 +172,13 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
                             f"administration {aid}: no stop time; stop derived from volume and rate as {minutes} minutes "
                             "(policy missing_stop=volume_rate)", [aid])
         elif policy == "no_line":
-            ctx.add_finding("doc.missing_stop", "error",
+            ctx.add_finding(f"doc.missing_{missing}", "error",
                             f"administration {aid}: no {missing} time; nothing coded until it is documented (policy missing_stop=no_line)", [aid])
             return None
         else:
-            ctx.add_finding("doc.missing_stop", "error",
+            ctx.add_finding(f"doc.missing_{missing}", "error",
                             f"administration {aid}: no {missing} time, so the infusion cannot be shown to exceed 15 minutes; "
-                            "coded as a push and no added hours (policy missing_stop=push). Document the stop time to code the infusion", [aid])
+                            f"coded as a push and no added hours (policy missing_stop=push). Document the {missing} time to code the infusion", [aid])
             if route == "iv_infusion" or route == "iv":
                 route = "iv_push"
             minutes = None

@@ -43,16 +43,26 @@ def medically_unlikely_edits(ctx: CodingContext) -> None:
 
 
 def add_on_primaries(ctx: CodingContext) -> None:
-    """Every add-on line needs an eligible primary among the encounter's lines (CMS add-on code edits)."""
-    codes = {l.code for l in ctx.lines}
-    for line in ctx.lines:
-        info = ctx.ruleset.codes.get(line.code)
-        if info is None or not info.add_on:
-            continue
-        if not (info.primaries & codes):
-            ctx.add_finding("limits.add_on_primary", "error",
-                            f"{line.code} is an add-on code but none of its eligible primaries ({', '.join(sorted(info.primaries))}) is on the claim",
+    """Every add-on line needs an eligible primary among the encounter's lines (CMS add-on code edits).
+
+    An add-on whose eligible primaries are all absent (e.g. 96368 beside a chemotherapy push, which is not
+    one of its primaries) would be denied by the edit: it is withdrawn and the finding says why.
+    """
+    changed = True
+    while changed:
+        changed = False
+        codes = {l.code for l in ctx.lines if l.kind == "administration"}
+        for line in ctx.lines:
+            info = ctx.ruleset.codes.get(line.code) if line.kind == "administration" else None
+            if info is None or not info.add_on or (info.primaries & codes):
+                continue
+            ctx.lines.remove(line)
+            ctx.add_finding("limits.add_on_primary", "warning",
+                            f"{line.code} x{line.units} not reported: it is an add-on code and none of its eligible primaries "
+                            f"({', '.join(sorted(info.primaries))}) is on the claim, so the CMS add-on edit would deny it",
                             line.administrations)
+            changed = True
+            break
 
 
 def wrvu_total(ctx: CodingContext) -> float:

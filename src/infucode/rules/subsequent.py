@@ -131,7 +131,7 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
             t = TimedLine(s, HYDRATION_ADDED_CODE, s.minutes or 0, list(s.ids), 0, 31, "subsequent.hydration_after_initial",
                           f"hydration {_who(s)} {_span(s)} after another initial service")
             plan.append(("timed", t))
-        elif s.method == meth.INFUSION and earlier:
+        elif s.method == meth.INFUSION and any(e.method == meth.INFUSION for e in (earlier or ())):
             policy = ctx.policy("repeat_infusion")
             first = infused.get(s.drug_key)
             if policy == "sum_time" and first is not None:
