@@ -144,9 +144,17 @@ def _drug_code(ctx: CodingContext, adm):
     match = drugs.match(adm.drug)
     if match is None:
         return None, "drug not in the catalog; document its HCPCS code"
+    if match.drug.flush:
+        return None, None  # a flush's drug is bundled too (J1642 is an NCCI column-2 code under the infusion codes)
     if match.hcpcs is None:
         return None, ("the drug name was matched approximately; an HCPCS code is never chosen from an approximate match"
                       if match.how == "fuzzy" else "the catalog has no HCPCS code for this drug; document it")
+    if match.drug.family == "hydration":
+        # Fluids are billed per bag size (NS 250/500/1000 ml are different codes).
+        volume = adm.volume_ml
+        if volume is None and adm.dose is not None and adm.dose.unit.strip().lower() in ("ml", "cc"):
+            volume = adm.dose.value
+        return drugs.code_for_volume(match.drug, volume) or match.hcpcs, None
     return match.hcpcs, None
 
 

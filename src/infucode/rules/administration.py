@@ -106,6 +106,10 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
         return None
 
     match = match_drug(ctx, adm, aid)
+    if match is not None and match.drug.flush:
+        ctx.add_finding("method.flush", "info",
+                        f"administration {aid}: a line flush is part of the administration and is not reported separately", [aid])
+        return None
     decision = fam.administration_family(match, adm.class_, adm.indication, ctx.policies)
     if decision.rule == "family.complex_biologic":
         ctx.policy("complex_biologics")

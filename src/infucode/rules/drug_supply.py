@@ -41,6 +41,8 @@ def drug_lines(ctx: CodingContext, adm: Administration, hcpcs: HcpcsCode | None,
     aid = str(adm.id)
     if adm.dose is None:
         return  # no dose, no drug line: the administration lines stand on their own
+    if hcpcs is None and why_no_code is None:
+        return  # bundled (a flush): nothing to bill
     if hcpcs is None:
         ctx.add_finding("drug.not_built", "info", f"administration {aid}: drug line not built: {why_no_code}", [aid])
         return
