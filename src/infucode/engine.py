@@ -13,11 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 
-import msgspec
-
-from typing import get_args
-
-from .model import ChargeLine, ClaimType, DrugClass, Encounter, InputError, Result, Route, Setting
+from .decoding import decode_encounter
+from .model import ChargeLine, Encounter, InputError, Result
 from .rules import method as meth
 from .rules.administration import Service, check_separate_site, prepare_service
 from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump
@@ -32,29 +29,6 @@ from .rules.timing import minutes_between, parse_date
 from .ruleset import Ruleset
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-_ALLOWED = {"route": get_args(Route), "setting": get_args(Setting), "claim": get_args(ClaimType), "class": get_args(DrugClass)}
-
-
-def decode_encounter(obj) -> Encounter:
-    """An Encounter from a plain dict (JSON/YAML already parsed), naming the failing field."""
-    if isinstance(obj, Encounter):
-        return obj
-    if not isinstance(obj, dict):
-        raise InputError(None, "expected an encounter object")
-    eid = obj.get("id")
-    try:
-        return msgspec.convert(obj, Encounter)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = None
-        if " - at `$" in text:
-            text, _, path = text.partition(" - at `$")
-            field = path.rstrip("`").lstrip(".") or None
-        if text.startswith("Invalid enum value") and field:
-            allowed = _ALLOWED.get(field.rsplit(".", 1)[-1])
-            if allowed:
-                text += f"; allowed: {', '.join(allowed)}"
-        raise InputError(field, text, encounter=None if eid is None else str(eid)) from None
 
 
 def code_encounter(encounter: Encounter | dict, ruleset: Ruleset) -> Result:
