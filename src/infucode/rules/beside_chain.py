@@ -44,7 +44,7 @@ def code_beside_chain(ctx: CodingContext, services: list[Service]) -> list[int]:
     sc_started: list[Service] = []
     for s in sorted(services, key=lambda s: (s.start is None, s.start.isoformat() if s.start else "", s.id)):
         day = s.day(ctx.encounter_date)
-        who = f"{s.drug_name} ({', '.join(s.ids)})"
+        who = f"{s.drug_name} (administration {', '.join(s.ids)})"
         if is_prolonged_pump(s):
             code = "96425" if s.method == meth.INTRA_ARTERIAL else "96416"
             ctx.add_line(code, 1, s.ids, "subsequent.prolonged_pump",

@@ -62,7 +62,7 @@ def _clock_order(s: Service):
 
 
 def _who(s: Service) -> str:
-    return f"{s.drug_name} ({', '.join(s.ids)})"
+    return f"{s.drug_name} (administration {', '.join(s.ids)})"
 
 
 def _threshold_words(threshold: str) -> str:
