@@ -127,6 +127,22 @@ def _mue_columns(header: list[str], rows: _Rows) -> tuple[int, int, int]:
     return i_val, i_mai, i_rat
 
 
+def _data_rows(rows, expected: str, shown: int):
+    """(code, row) for each data row after the copyright preamble and header rows, which are skipped;
+    a non-code row once data has started is an error naming the row."""
+    started = False
+    for row in rows:
+        if _blank(row):
+            continue
+        first = row[0].upper()
+        if not _is_code(first):
+            if started:
+                raise rows.error(f"expected {expected}, got {row[:shown]!r}")
+            continue
+        started = True
+        yield first, row
+
+
 # ------------------------------------------------------------------------------------------- PFS RVU
 def read_pfs_rvu_file(path: str | Path) -> dict[str, float]:
     """Read the work RVU of each code from a CMS PPRRVU CSV into {code: wRVU}.
@@ -137,16 +153,7 @@ def read_pfs_rvu_file(path: str | Path) -> dict[str, float]:
     """
     rows = _Rows(path, delimiter=",")
     result: dict[str, float] = {}
-    started = False
-    for row in rows:
-        if _blank(row):
-            continue
-        first = row[0].upper()
-        if not _is_code(first):
-            if started:
-                raise rows.error(f"expected a data row starting with a HCPCS code, got {row[:6]!r}")
-            continue            # preamble / header rows
-        started = True
+    for first, row in _data_rows(rows, "a data row starting with a HCPCS code", 6):
         if len(row) < 6:
             raise rows.error(f"expected at least 6 columns (HCPCS, MOD, DESCRIPTION, STATUS, "
                              f"NOT USED, WORK RVU), got {len(row)}")
@@ -187,14 +194,7 @@ def iter_ptp_file(path: str | Path, setting: str, as_of: date | str | None = Non
     day = _as_yyyymmdd(as_of)
     rows = _Rows(path)
     started = False
-    for row in rows:
-        if _blank(row):
-            continue
-        first = row[0].upper()
-        if not _is_code(first):
-            if started:
-                raise rows.error(f"expected a PTP row starting with a column-1 code, got {row[:7]!r}")
-            continue            # copyright preamble and the wrapped header
+    for first, row in _data_rows(rows, "a PTP row starting with a column-1 code", 7):
         started = True
         if len(row) < 6:
             raise rows.error(f"expected 7 columns (column 1, column 2, prior-1996 flag, effective date, "
