@@ -1,0 +1,104 @@
+"""Flat tables: one administration per row (CSV, Parquet, Spark) in, one charge line per row out.
+
+Input columns (the encounter's fields repeat on each of its rows; blank = not documented):
+``encounter_id, setting, date, claim, payer, administration_id, drug, hcpcs, class, route, indication,
+start, stop, minutes, site, separate_site_required, primary, discontinued, pump, volume_ml,
+rate_ml_per_hr, dose_value, dose_unit, vial_size, vial_unit, vial_single_dose, discarded``.
+Interruptions are not representable in one row; use JSON Lines for them.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from ..decoding import decode_encounter
+from ..model import Encounter, ErrorResult, InputError, Result
+
+ENCOUNTER_COLUMNS = ("encounter_id", "setting", "date", "claim", "payer")
+ADMINISTRATION_COLUMNS = (
+    "administration_id", "drug", "hcpcs", "class", "route", "indication", "start", "stop", "minutes", "site",
+    "separate_site_required", "primary", "discontinued", "pump", "volume_ml", "rate_ml_per_hr",
+    "dose_value", "dose_unit", "vial_size", "vial_unit", "vial_single_dose", "discarded",
+)
+INPUT_COLUMNS = ENCOUNTER_COLUMNS + ADMINISTRATION_COLUMNS
+_BOOLEAN = {"separate_site_required", "primary", "discontinued", "pump", "vial_single_dose"}
+_NUMBER = {"volume_ml", "rate_ml_per_hr", "dose_value", "vial_size", "discarded"}
+
+LINE_COLUMNS = ("encounter", "line_index", "kind", "code", "units", "modifiers", "date", "administrations",
+                "rule", "wrvu", "explanation", "error_field", "error")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+
+
+def _boolean(value: Any, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y"):
+        return True
+    if text in ("false", "0", "no", "n"):
+        return False
+    raise InputError(field, "expected true or false")
+
+
+def _number(value: Any, field: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(field, "expected a number") from None
+
+
+def encounter_from_rows(rows: Iterable[dict[str, Any]]) -> Encounter:
+    """One encounter from its administration rows (in the order given)."""
+    rows = list(rows)
+    if not rows:
+        raise InputError(None, "an encounter needs at least one row")
+    first = rows[0]
+    enc: dict[str, Any] = {"id": first.get("encounter_id")}
+    for col in ENCOUNTER_COLUMNS[1:]:
+        if not _blank(first.get(col)):
+            enc[col] = str(first[col]).strip()
+    administrations = []
+    for i, row in enumerate(rows):
+        adm: dict[str, Any] = {}
+        for col in ADMINISTRATION_COLUMNS:
+            value = row.get(col)
+            if _blank(value):
+                continue
+            field = f"administrations[{i}].{col}"
+            if col in _BOOLEAN:
+                value = _boolean(value, field)
+            elif col in _NUMBER:
+                value = _number(value, field)
+            elif col == "minutes":
+                value = int(_number(value, field))
+            else:
+                value = str(value).strip()
+            adm[col] = value
+        if "administration_id" in adm:
+            adm["id"] = adm.pop("administration_id")
+        if "dose_value" in adm or "dose_unit" in adm:
+            adm["dose"] = {"value": adm.pop("dose_value", None), "unit": adm.pop("dose_unit", None)}
+        if "vial_size" in adm or "vial_unit" in adm:
+            vial = {"size": adm.pop("vial_size", None), "unit": adm.pop("vial_unit", None)}
+            if "vial_single_dose" in adm:
+                vial["single_dose"] = adm.pop("vial_single_dose")
+            adm["vial"] = vial
+        adm.pop("vial_single_dose", None)
+        administrations.append(adm)
+    enc["administrations"] = administrations
+    return decode_encounter(enc)
+
+
+def line_rows(item: Result | ErrorResult) -> list[dict[str, Any]]:
+    """One row per charge line (an unreadable encounter: one row with the error)."""
+    if isinstance(item, ErrorResult):
+        return [{"encounter": item.encounter, "line_index": -1, "kind": None, "code": None, "units": None,
+                 "modifiers": None, "date": None, "administrations": None, "rule": None, "wrvu": None,
+                 "explanation": None, "error_field": item.error.field, "error": item.error.message}]
+    return [{"encounter": item.encounter, "line_index": i, "kind": line.kind, "code": line.code, "units": line.units,
+             "modifiers": ";".join(line.modifiers), "date": line.date, "administrations": ";".join(line.administrations),
+             "rule": line.rule, "wrvu": line.wrvu, "explanation": line.explanation, "error_field": None, "error": None}
+            for i, line in enumerate(item.lines)]
