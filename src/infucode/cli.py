@@ -331,6 +331,26 @@ def profiles(
     console.print(table)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind; loopback unless told otherwise."),
+    port: int = typer.Option(8000, help="TCP port."),
+    db: str = typer.Option("sqlite:///infucode-cases.db", help="SQLAlchemy URL of the saved-cases database."),
+    token_file: Optional[Path] = typer.Option(None, help="File holding the bearer token (else INFUCODE_TOKEN)."),
+) -> None:
+    """Serve the REST API and the web page (http://HOST:PORT/)."""
+    from .web.app import create_app, is_loopback, read_token
+
+    token = read_token(str(token_file) if token_file else None)
+    if not is_loopback(host) and not token:
+        typer.echo("refusing to bind a non-loopback address without a bearer token "
+                   "(set INFUCODE_TOKEN or --token-file)", err=True)
+        raise typer.Exit(2)
+    import uvicorn
+
+    uvicorn.run(create_app(db_url=db, token=token), host=host, port=port, log_level="warning", access_log=False)
+
+
 def run() -> None:  # pragma: no cover - console entry point alternative
     app(prog_name="infucode")
 
