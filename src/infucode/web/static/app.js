@@ -129,8 +129,8 @@ function drawTimeline(enc, result) {
   if (!items.length) { box.textContent = "No clock times to draw."; return; }
   const lo = Math.floor(Math.min(...items.map((x) => x.s)) / 60) * 60;
   const hi = Math.ceil(Math.max(...items.map((x) => (x.e ?? x.s) + 1)) / 60) * 60;
-  const W = 1000, left = 170, rowH = 34, H = 30 + items.length * rowH;
-  const X = (m) => left + ((m - lo) / (hi - lo)) * (W - left - 10);
+  const W = 1000, left = 170, right = 190, rowH = 34, H = 30 + items.length * rowH;
+  const X = (m) => left + ((m - lo) / (hi - lo)) * (W - left - right);
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("role", "img");

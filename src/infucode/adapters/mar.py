@@ -1,0 +1,467 @@
+"""MAR action logs (CSV) in: one row per action on an order, turned into administrations.
+
+A medication administration record export has one row per nurse action: *Given*, *New Bag*,
+*Rate Change*, *Paused*, *Restarted*, *Stopped*/*Completed* (Epic's ``MAR_ACTION_C_NAME`` values;
+MIMIC-IV ``emar`` has the same shape). :func:`read_mar` folds the rows of each order into
+administrations:
+
+* rows are grouped by encounter (``encounter_id`` column; without it the whole file is one
+  encounter) and by order (``order_id``), and read in time order (file order breaks ties);
+* the first *given* (or *new bag*) starts the administration; *stopped*/*completed* ends it;
+* *paused* ... *restarted* is an interruption (its minutes are not infusion time);
+* *rate change* and *new bag* continue the same infusion; the first documented rate is kept;
+* doses on *given*/*new bag* rows add up (same unit); drug, HCPCS, route, site, indication come from
+  the first row of the order that has them;
+* a *given* after a stop starts a second administration of the order (``<order>-2``); for
+  push-type routes (IV push, SC, IM) every *given* is its own administration;
+* route "IV" with no rate and no infusion action (stop, pause, new bag, rate change) is a push; with
+  any of them it is an infusion. Route words are read as in :func:`infucode.adapters.fhir.map_route`
+  (IV, IVP, IVPB, IV push, SC, SQ, IM...);
+* *stopped* while paused ends the infusion at the pause.
+
+Rows that contradict the ones before (a restart without a pause, a stop before any start, a second
+stop, an unparseable time, an unknown action) are findings naming the **row number** (the
+spreadsheet row: the header is row 1), never exceptions; the row is then ignored. Findings never
+quote cell contents other than the action name.
+
+A site maps its own export with a YAML file (see ``examples/mar/epic-style-mapping.yaml``)::
+
+    columns:               # our name: the export's column header (only the ones that differ)
+      order_id: "Order ID"
+      action: "MAR Action"
+      time: "Action Time"
+    actions:               # our action: the export's values (case-insensitive), replacing ours
+      given: ["Given", "Started"]
+      stopped: ["Stopped", "Completed"]
+    time_format: "%m/%d/%Y %H:%M"   # or a list; ISO 8601 is always accepted
+    setting: office                 # when the export has no setting column
+
+Columns (our names): ``encounter_id, setting, order_id, action, time, rate, route, drug, hcpcs,
+site, dose, dose_unit, indication`` plus an optional ``date`` (then ``time`` may be a clock time).
+``order_id``, ``action`` and ``time`` are required.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import yaml
+
+from infucode.model import Administration, Encounter, InputError, Interruption, Quantity
+
+__all__ = ["DEFAULT_MAPPING", "MarFinding", "MarMapping", "MarRead", "encounters_from_mar", "load_mapping", "read_mar"]
+
+Severity = Literal["error", "warning", "info"]
+
+ACTIONS = ("given", "new_bag", "rate_change", "paused", "restarted", "stopped", "not_given", "ignore")
+
+DEFAULT_MAPPING: dict[str, Any] = {
+    "columns": {name: name for name in ("encounter_id", "setting", "order_id", "action", "time", "date", "rate", "route",
+                                        "drug", "hcpcs", "site", "dose", "dose_unit", "indication")},
+    "actions": {
+        "given": ["given", "started", "start", "administered", "push", "bolus given"],
+        "new_bag": ["new bag", "new bag hung", "bag change"],
+        "rate_change": ["rate change", "rate changed", "rate/dose change"],
+        "paused": ["paused", "pause", "stopped temporarily", "interrupted"],
+        "restarted": ["restarted", "restart", "resumed", "resume"],
+        "stopped": ["stopped", "stop", "completed", "complete", "infusion complete", "discontinued"],
+        "not_given": ["not given", "held", "refused", "missed", "canceled entry", "cancelled entry"],
+        "ignore": ["rate verify", "see alternative", "due", "pending", "patient's own med"],
+    },
+    "time_format": ["%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%m/%d/%y %H:%M", "%Y%m%d %H%M",
+                    "%Y-%m-%d %H%M"],
+    "setting": None,
+}
+_REQUIRED = ("order_id", "action", "time")
+_SETTINGS = ("facility", "office")
+_INSTANT = ("iv_push", "sc", "im")
+
+
+@dataclass
+class MarFinding:
+    """A problem with one row (or the file). Names the row, never quotes patient data."""
+
+    row: int | None
+    severity: Severity
+    code: str           # mar.time, mar.sequence, mar.action, mar.columns, ...
+    message: str
+    encounter: str | None = None
+    order: str | None = None
+
+    def to_input_error(self) -> InputError:
+        return InputError(f"row {self.row}" if self.row is not None else None, self.message,
+                          encounter=self.encounter, line=self.row)
+
+
+class MarRead(NamedTuple):
+    encounter: Encounter | None
+    findings: list[MarFinding]
+
+
+@dataclass
+class MarMapping:
+    columns: dict[str, str]
+    actions: dict[str, str]          # normalized export value -> our action
+    time_formats: list[str]
+    setting: str | None = None
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).strip().lower().split())
+
+
+def load_mapping(source: str | Path | dict | None = None) -> MarMapping:
+    """A :class:`MarMapping` from a YAML file, a dict, or None (the defaults). Raises ValueError for a
+    malformed mapping (a usage error, not a row problem)."""
+    data: dict = {}
+    if isinstance(source, (str, Path)):
+        data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
+    elif isinstance(source, dict):
+        data = source
+    elif source is not None:
+        raise ValueError("mapping: expected a YAML file path or a dict")
+    if not isinstance(data, dict):
+        raise ValueError("mapping: expected a mapping with columns/actions")
+    unknown = set(data) - {"columns", "actions", "time_format", "setting"}
+    if unknown:
+        raise ValueError(f"mapping: unknown keys {sorted(unknown)} (allowed: columns, actions, time_format, setting)")
+    columns = dict(DEFAULT_MAPPING["columns"])
+    for ours, theirs in (data.get("columns") or {}).items():
+        if ours not in columns:
+            raise ValueError(f"mapping: unknown column {ours!r} (ours are: {', '.join(columns)})")
+        columns[ours] = str(theirs)
+    action_lists = {k: list(v) for k, v in DEFAULT_MAPPING["actions"].items()}
+    for ours, values in (data.get("actions") or {}).items():
+        if ours not in ACTIONS:
+            raise ValueError(f"mapping: unknown action {ours!r} (ours are: {', '.join(ACTIONS)})")
+        action_lists[ours] = [values] if isinstance(values, str) else [str(v) for v in values]
+    site_actions = data.get("actions") or {}
+    actions: dict[str, str] = {}
+    for ours in ACTIONS:
+        if ours not in site_actions:
+            for v in action_lists[ours]:
+                actions.setdefault(_norm(v), ours)
+    for ours in site_actions:  # a site's own lists win over our defaults for the same value
+        for v in action_lists[ours]:
+            actions[_norm(v)] = ours
+    fmt = data.get("time_format", DEFAULT_MAPPING["time_format"])
+    formats = [fmt] if isinstance(fmt, str) else [str(f) for f in fmt]
+    setting = data.get("setting")
+    if setting is not None and setting not in _SETTINGS:
+        raise ValueError(f"mapping: setting must be one of {', '.join(_SETTINGS)}")
+    return MarMapping(columns=columns, actions=actions, time_formats=formats, setting=setting)
+
+
+def _parse_time(text: str, formats: list[str]) -> datetime | None:
+    text = " ".join(text.strip().split())
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        if len(text) > 10:  # a date alone has no time of day
+            return moment.replace(tzinfo=None)
+    except ValueError:
+        pass
+    for f in formats:
+        try:
+            return datetime.strptime(text, f)
+        except ValueError:
+            continue
+    return None
+
+
+_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)")
+
+
+def _number(text: str) -> float | None:
+    m = _NUMBER.match(text or "")
+    return float(m.group(1)) if m else None
+
+
+@dataclass
+class _Row:
+    row: int
+    action: str
+    raw_action: str
+    time: datetime
+    cells: dict[str, str]
+
+
+@dataclass
+class _Adm:
+    id: str
+    start: datetime
+    stop: datetime | None = None
+    interruptions: list[tuple[datetime, datetime]] = field(default_factory=list)
+    paused_at: datetime | None = None
+    stopped: bool = False
+    dose: float | None = None
+    dose_unit: str | None = None
+    infusion_evidence: bool = False
+
+
+def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | Path | dict | None = None,
+             setting: str | None = None, encounter_id: str | None = None, claim: str | None = None,
+             payer: str | None = None) -> list[MarRead]:
+    """Read a MAR action-log CSV into encounters; never raises for bad rows.
+
+    ``setting``: used when the file has no setting column (default: the mapping's, else
+    ``"facility"``). ``encounter_id``: the id when the file has no encounter column (default: the
+    file name without extension). Returns one :class:`MarRead` per encounter in order of first
+    appearance, preceded by one with ``encounter=None`` for file-level findings and rows that belong
+    to no encounter.
+    """
+    m = mapping if isinstance(mapping, MarMapping) else load_mapping(mapping)
+    default_setting = setting or m.setting or "facility"
+    if isinstance(source, (str, Path)):
+        default_eid = encounter_id or Path(source).stem
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or type(exc).__name__)
+            return [MarRead(None, [MarFinding(None, "error", "mar.file", f"cannot read the file: {why}")])]
+    else:
+        default_eid = encounter_id or "mar"
+        text = source.read()
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    loose: list[MarFinding] = []
+    missing = [f"{ours} (column {m.columns[ours]!r})" for ours in _REQUIRED if m.columns[ours] not in header]
+    if missing:
+        return [MarRead(None, [MarFinding(1, "error", "mar.columns", "required columns missing: " + ", ".join(missing))])]
+    col = {ours: theirs for ours, theirs in m.columns.items() if theirs in header}
+
+    # encounter -> order -> rows; settings per encounter
+    encounters: dict[str, dict[str, list[_Row]]] = {}
+    settings: dict[str, str] = {}
+    findings: dict[str, list[MarFinding]] = {}
+    for n, record in enumerate(reader, start=2):
+        cells = {ours: (record.get(theirs) or "").strip() for ours, theirs in col.items()}
+        if not any(cells.values()):
+            continue
+        eid = cells.get("encounter_id") or ("" if "encounter_id" in col else default_eid)
+        if not eid:
+            loose.append(MarFinding(n, "error", "mar.encounter", "no encounter id; row ignored"))
+            continue
+        bucket = findings.setdefault(eid, [])
+        encounters.setdefault(eid, {})
+
+        def note(severity: Severity, code: str, message: str, order: str | None = None) -> None:
+            bucket.append(MarFinding(n, severity, code, message, encounter=eid, order=order))  # noqa: B023
+
+        if cells.get("setting"):
+            value = cells["setting"].lower()
+            if value not in _SETTINGS:
+                note("error", "mar.setting", f"setting must be one of {', '.join(_SETTINGS)}; row's setting ignored")
+            elif eid in settings and settings[eid] != value:
+                note("error", "mar.setting", "a different setting than earlier rows of this encounter; the first is kept")
+            else:
+                settings.setdefault(eid, value)
+        order = cells.get("order_id", "")
+        if not order:
+            note("error", "mar.order", "no order id; row ignored")
+            continue
+        raw_action = cells.get("action", "")
+        action = m.actions.get(_norm(raw_action))
+        if action is None:
+            shown = raw_action if len(raw_action) <= 30 else raw_action[:27] + "..."
+            note("warning", "mar.action", f"unknown action {shown!r}; row ignored (map it in the mapping file)", order)
+            continue
+        time_text = cells.get("time", "")
+        if cells.get("date") and time_text and not re.search(r"\d{4}-\d{2}-\d{2}|/", time_text):
+            time_text = f"{cells['date']} {time_text}"
+        moment = _parse_time(time_text, m.time_formats)
+        if moment is None:
+            note("error", "mar.time", "time missing or not readable (ISO 8601 or the mapping's time_format); row ignored", order)
+            continue
+        encounters[eid].setdefault(order, []).append(_Row(n, action, raw_action, moment, cells))
+
+    out: list[MarRead] = []
+    if loose:
+        out.append(MarRead(None, loose))
+    for eid, orders in encounters.items():
+        bucket = findings[eid]
+        administrations: list[Administration] = []
+        for order, rows in orders.items():
+            administrations.extend(_fold(order, rows, bucket, eid))
+        bucket.sort(key=lambda f: (f.row or 0))
+        if not administrations:
+            out.append(MarRead(None, bucket))
+            continue
+        first = min(a.start for a in administrations if a.start)
+        out.append(MarRead(Encounter(
+            id=eid,
+            setting=settings.get(eid, default_setting),  # type: ignore[arg-type]
+            administrations=administrations,
+            date=first[:10],
+            claim=claim,  # type: ignore[arg-type]
+            payer=payer,
+        ), bucket))
+    return out
+
+
+def _first(rows: list[_Row], name: str) -> str | None:
+    return next((r.cells[name] for r in rows if r.cells.get(name)), None)
+
+
+def _route_of(rows: list[_Row]) -> str | None:
+    from infucode.adapters.fhir import map_route  # word rules shared with FHIR (no fhir.resources needed)
+
+    text = _first(rows, "route")
+    if text is None:
+        return None
+    route, _problem = map_route((), [text], ())
+    return route
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="minutes" if moment.second == 0 else "seconds")
+
+
+def _fold(order: str, rows: list[_Row], bucket: list[MarFinding], eid: str) -> list[Administration]:
+    """The administrations of one order, from its rows in time order."""
+    rows = sorted(rows, key=lambda r: (r.time, r.row))
+
+    def note(r: _Row, severity: Severity, code: str, message: str) -> None:
+        bucket.append(MarFinding(r.row, severity, code, f"order {order}: {message}", encounter=eid, order=order))
+
+    route = _route_of(rows)
+    if _first(rows, "route") is not None and route is None:
+        note(rows[0], "warning", "mar.route", "route not recognised (IV, IV push, IVPB, SC, IM...) or not parenteral")
+    has_rate = any(_number(r.cells.get("rate", "")) is not None for r in rows)
+    instant = route in _INSTANT
+    adms: list[_Adm] = []
+    current: _Adm | None = None
+    first_rate: float | None = None
+
+    def start_new(r: _Row) -> _Adm:
+        a = _Adm(id=order if not adms else f"{order}-{len(adms) + 1}", start=r.time)
+        adms.append(a)
+        return a
+
+    for r in rows:
+        rate = _number(r.cells.get("rate", ""))
+        if r.cells.get("rate") and rate is None:
+            note(r, "warning", "mar.rate", "rate is not a number; ignored")
+        act = r.action
+        if act in ("ignore",):
+            continue
+        if act == "not_given":
+            note(r, "info", "mar.not_given", f"action {r.raw_action!r}: not given, nothing coded for this row")
+            continue
+        if act in ("given", "new_bag"):
+            if instant:
+                current = start_new(r)
+                current.stopped = True
+            elif current is None or current.stopped:
+                current = start_new(r)
+            elif current.paused_at is not None:
+                note(r, "warning", "mar.sequence", f"{r.raw_action!r} while paused: read as the restart")
+                current.interruptions.append((current.paused_at, r.time))
+                current.paused_at = None
+            elif act == "given":
+                note(r, "warning", "mar.sequence", "given again while the infusion was running: read as continuing it")
+            if act == "new_bag" and current is not None:
+                current.infusion_evidence = True
+            _add_dose(r, current, note)
+            if rate is not None and first_rate is None:
+                first_rate = rate
+            continue
+        if current is None or (current.stopped and act != "stopped"):
+            what = {"rate_change": "a rate change", "paused": "a pause", "restarted": "a restart",
+                    "stopped": "a stop"}[act]
+            note(r, "error", "mar.sequence", f"{what} before any start (given or new bag); row ignored")
+            continue
+        if act == "rate_change":
+            current.infusion_evidence = True
+            if current.paused_at is not None:
+                note(r, "warning", "mar.sequence", "rate change while paused: read as the restart")
+                current.interruptions.append((current.paused_at, r.time))
+                current.paused_at = None
+            if rate is not None and first_rate is None:
+                first_rate = rate
+        elif act == "paused":
+            current.infusion_evidence = True
+            if current.paused_at is not None:
+                note(r, "error", "mar.sequence", "paused again without a restart; row ignored")
+            else:
+                current.paused_at = r.time
+        elif act == "restarted":
+            if current.paused_at is None:
+                note(r, "error", "mar.sequence", "restart without a pause; row ignored")
+            else:
+                current.interruptions.append((current.paused_at, r.time))
+                current.paused_at = None
+        elif act == "stopped":
+            if current.stopped:
+                note(r, "error", "mar.sequence", "stopped again after the administration ended; row ignored")
+                continue
+            current.infusion_evidence = True
+            if current.paused_at is not None:
+                note(r, "info", "mar.sequence", "stopped while paused: the infusion ends at the pause")
+                current.stop = current.paused_at
+                current.paused_at = None
+            else:
+                current.stop = r.time
+            current.stopped = True
+    # a stop row earlier than every start: reported by the loop above as "with no running administration"
+
+    drug, hcpcs = _first(rows, "drug"), _first(rows, "hcpcs")
+    if not drug and not hcpcs:
+        note(rows[0], "error", "mar.drug", "no drug or HCPCS on any row of the order")
+    out: list[Administration] = []
+    for a in adms:
+        if a.paused_at is not None:
+            note(rows[-1], "warning", "mar.sequence", "paused and never restarted or stopped: no stop time")
+        r_route = route
+        if route == "iv":
+            r_route = "iv_infusion" if (has_rate or a.infusion_evidence or a.stop is not None) else "iv_push"
+        out.append(Administration(
+            id=a.id,
+            drug=drug,
+            hcpcs=hcpcs.upper() if hcpcs else None,
+            route=r_route,  # type: ignore[arg-type]
+            indication=_first(rows, "indication"),
+            start=_iso(a.start),
+            stop=_iso(a.stop) if a.stop is not None and not instant else None,
+            site=_first(rows, "site"),
+            rate_ml_per_hr=first_rate if not instant else None,
+            dose=Quantity(value=a.dose, unit=a.dose_unit or "unit") if a.dose is not None else None,
+            interruptions=[Interruption(start=_iso(s), stop=_iso(e)) for s, e in a.interruptions],
+        ))
+    return out
+
+
+def _add_dose(r: _Row, a: _Adm, note) -> None:
+    value = _number(r.cells.get("dose", ""))
+    if r.cells.get("dose") and value is None:
+        note(r, "warning", "mar.dose", "dose is not a number; ignored")
+        return
+    if value is None:
+        return
+    unit = r.cells.get("dose_unit") or None
+    if a.dose is None:
+        a.dose, a.dose_unit = value, unit
+    elif (unit or "").lower() != (a.dose_unit or "").lower():
+        note(r, "warning", "mar.dose", "dose in a different unit than the order's first dose; not added")
+    else:
+        a.dose += value
+
+
+def encounters_from_mar(source: str | Path | io.TextIOBase, **kwargs: Any) -> Iterator[Encounter | InputError]:
+    """For the command line: the encounters of a MAR CSV, and an :class:`InputError` (``field`` =
+    ``row N``, ``line`` = N) for every warning or error finding. Arguments as :func:`read_mar`."""
+    for read in read_mar(source, **kwargs):
+        if read.encounter is not None:
+            yield read.encounter
+        for f in read.findings:
+            if f.severity != "info":
+                yield f.to_input_error()
