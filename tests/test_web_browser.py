@@ -13,7 +13,15 @@ import pytest
 
 CHROMIUM = os.environ.get("INFUCODE_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
+# Screenshots for the README: written to docs/ only when asked (INFUCODE_SCREENSHOTS=1), so a test run
+# does not rewrite committed files.
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def shot(page, name: str, tmp_dir: Path) -> None:
+    target = DOCS if os.environ.get("INFUCODE_SCREENSHOTS") == "1" else tmp_dir
+    target.mkdir(exist_ok=True)
+    page.screenshot(path=str(target / name), full_page=True)
 
 
 def _free_port() -> int:
@@ -64,10 +72,9 @@ def _fill_row(page, i, drug, route, start, stop):
     row.locator("input[name=stop]").fill(stop)
 
 
-def test_blank_page_then_seed_ivig_scenario(page, server):
+def test_blank_page_then_seed_ivig_scenario(page, server, tmp_path):
     page.goto(server + "/")
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "screenshot-blank.png"), full_page=True)
+    shot(page, "screenshot-blank.png", tmp_path)
     _fill_row(page, 0, "Gammagard", "iv_infusion", "08:30", "12:45")
     page.keyboard.press("Enter")   # submit from the keyboard
     page.wait_for_selector("#results:not([hidden]) tr.line")
@@ -77,10 +84,10 @@ def test_blank_page_then_seed_ivig_scenario(page, server):
     assert page.locator("#timeline svg rect.bar").count() == 1
     assert "96366 x3" in page.locator("#timeline svg").text_content()
     assert page.locator("#timeline svg line.threshold").count() >= 3
-    page.screenshot(path=str(DOCS / "screenshot-coded.png"), full_page=True)
+    shot(page, "screenshot-coded.png", tmp_path)
 
 
-def test_bad_time_shows_error_next_to_the_field(page, server):
+def test_bad_time_shows_error_next_to_the_field(page, server, tmp_path):
     page.goto(server + "/")
     _fill_row(page, 0, "Gammagard", "iv_infusion", "25:99", "12:45")
     page.click("#code-btn")
@@ -88,7 +95,7 @@ def test_bad_time_shows_error_next_to_the_field(page, server):
     error.wait_for(state="visible")
     assert "HH:MM" in error.inner_text()
     assert "invalid" in page.locator("#adm-rows tr").nth(0).locator("input[name=start]").get_attribute("class")
-    page.screenshot(path=str(DOCS / "screenshot-error.png"), full_page=True)
+    shot(page, "screenshot-error.png", tmp_path)
 
 
 def test_upload_a_file(page, server, tmp_path):
