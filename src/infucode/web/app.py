@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import yaml
-from fastapi import Body, FastAPI, File, Request, UploadFile
+from fastapi import Body, FastAPI, File, Path as PathParam, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -27,6 +27,7 @@ from .store import CaseStore
 MAX_BODY_BYTES = 2 * 1024 * 1024          # one encounter or a case
 MAX_BATCH_BODY_BYTES = 20 * 1024 * 1024   # a batch or an uploaded file
 MAX_BATCH_ENCOUNTERS = 5000
+CASE_ID = PathParam(..., ge=1, le=2**62, description="Saved case id")
 STATIC = Path(str(resources.files("infucode.web").joinpath("static")))
 
 
@@ -167,12 +168,12 @@ def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAP
         return store.list()
 
     @app.get("/v1/cases/{case_id}")
-    def get_case(case_id: int):
+    def get_case(case_id: int = CASE_ID):
         case = store.get(case_id)
         return case if case is not None else problem(404, "Unknown case", f"no case {case_id}", field="case_id")
 
     @app.post("/v1/cases/{case_id}/revisions", status_code=201)
-    def revise_case(case_id: int, body: dict = Body(...), profile: str = "medicare"):
+    def revise_case(body: dict = Body(...), profile: str = "medicare", case_id: int = CASE_ID):
         encounter, result, decision, author, reason = _case_body(body, profile)
         if not reason:
             raise InputError("reason", "a revision needs a reason")
@@ -180,7 +181,7 @@ def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAP
         return case if case is not None else problem(404, "Unknown case", f"no case {case_id}", field="case_id")
 
     @app.get("/v1/cases/{case_id}/export")
-    def export_case(case_id: int):
+    def export_case(case_id: int = CASE_ID):
         case = store.get(case_id)
         if case is None:
             return problem(404, "Unknown case", f"no case {case_id}", field="case_id")
