@@ -121,6 +121,9 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
         if initial.family != fam.HYDRATION:
             running.append(initial)
     given.setdefault(initial.drug_key, []).append(initial)
+    # 96376: the 30 minutes run from the last *reported* dose of the drug (CPT: not within 30 minutes of a
+    # reported push of the same drug), so an unreported repeat does not restart the clock.
+    reported_end: dict[str, object] = {initial.drug_key: initial.end}
 
     # --- everything else, in clock order -------------------------------------------------------------
     rest = sorted((s for s in services if s is not initial), key=_clock_order)
@@ -173,10 +176,10 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
             running.append(s)
         else:  # a push
             if earlier:
-                last = max((e.end for e in earlier if e.end is not None), default=None)
+                last = reported_end.get(s.drug_key)
                 gap = minutes_between(last, s.start) if (last is not None and s.start is not None) else None
                 if gap is None or gap <= SAME_DRUG_PUSH_GAP:
-                    when = "the time since the last dose is not documented" if gap is None else f"{gap} minutes after the last dose"
+                    when = "the time since the last reported dose is not documented" if gap is None else f"{gap} minutes after the last reported dose"
                     ctx.add_finding("subsequent.same_drug_push", "info",
                                     f"administration {s.id}: push of the same drug ({s.drug_name}) {when}; not reported "
                                     "(96376 needs more than 30 minutes)", s.ids)
@@ -189,14 +192,17 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
                                     "(PFS status X); not reported on a professional claim", s.ids)
                 else:
                     plan.append(("line", dict(code=SAME_DRUG_PUSH_CODE, units=1, administrations=s.ids, rule="subsequent.same_drug_push",
-                                              why=f"{_who(s)} pushed again {gap} minutes after its last dose (more than 30)",
+                                              why=f"{_who(s)} pushed again {gap} minutes after its last reported dose (more than 30)",
                                               date=day, modifiers=[])))
+                    reported_end[s.drug_key] = s.end
             else:
                 code = SEQUENTIAL_PUSH_CODE[s.family]
                 plan.append(("line", dict(code=code, units=1, administrations=s.ids, rule="subsequent.sequential_push",
                                           why=f"{_who(s)} push {_span(s) if s.start else ''}: a new drug after the initial service".replace("  ", " "),
                                           date=day, modifiers=[])))
         given.setdefault(s.drug_key, []).append(s)
+        if s.drug_key not in reported_end and s.end is not None:
+            reported_end[s.drug_key] = s.end
 
     for kind, item in plan:
         if kind == "line":
