@@ -126,3 +126,14 @@ def test_server_refuses_public_address_without_token(monkeypatch):
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2
     assert is_loopback("127.0.0.1") and not is_loopback("0.0.0.0")
+
+
+def test_file_upload_csv_rows_grouped_by_encounter(client):
+    text = ("encounter_id,setting,date,administration_id,drug,route,start,stop\n"
+            "c1,office,2024-07-01,a1,Gammagard,iv_infusion,08:30,12:45\n"
+            "c2,facility,2024-07-01,a1,ondansetron,iv_push,09:00,\n")
+    body = client.post("/v1/files/parse", files={"file": ("mar.csv", text, "text/csv")}).json()
+    assert [e["id"] for e in body["encounters"]] == ["c1", "c2"]
+    assert codes(client.post("/v1/code", json=body["encounters"][0]).json()) == [("96365", 1), ("96366", 3)]
+    bad = client.post("/v1/files/parse", files={"file": ("bad.csv", "drug,route\nx,iv_push\n", "text/csv")})
+    assert bad.status_code == 422 and bad.json()["field"] == "encounter_id"

@@ -92,6 +92,29 @@ def encounter_from_rows(rows: Iterable[dict[str, Any]]) -> Encounter:
     return decode_encounter(enc)
 
 
+def encounters_from_csv(text: str) -> list[Encounter | InputError]:
+    """Encounters from a CSV of administration rows (the columns above), grouped by encounter_id in
+    first-seen order; a bad encounter is an InputError naming its row, the others still come through."""
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "encounter_id" not in reader.fieldnames:
+        return [InputError("encounter_id", "a CSV of administrations needs an encounter_id column")]
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for n, row in enumerate(reader, start=2):
+        groups.setdefault((row.get("encounter_id") or "").strip(), []).append((n, row))
+    out: list[Encounter | InputError] = []
+    for eid, rows in groups.items():
+        try:
+            out.append(encounter_from_rows(r for _, r in rows))
+        except InputError as exc:
+            exc.encounter = exc.encounter or eid or None
+            exc.line = rows[0][0]
+            out.append(exc)
+    return out
+
+
 def line_rows(item: Result | ErrorResult) -> list[dict[str, Any]]:
     """One row per charge line (an unreadable encounter: one row with the error)."""
     if isinstance(item, ErrorResult):

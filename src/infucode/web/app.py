@@ -133,6 +133,14 @@ def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAP
         from ..adapters.encounter_io import EncounterYamlLoader
         name = (file.filename or "").lower()
         try:
+            if name.endswith(".csv"):
+                from ..adapters.flat import encounters_from_csv
+                parsed = encounters_from_csv(data.decode("utf-8-sig"))
+                bad = [p for p in parsed if isinstance(p, InputError)]
+                if bad:
+                    return problem(422, "File could not be read", bad[0].message, field=bad[0].field,
+                                   encounter=bad[0].encounter, line=bad[0].line)
+                return {"encounters": [msgspec.to_builtins(p) for p in parsed]}
             if name.endswith((".jsonl", ".ndjson")):
                 docs = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
             elif name.endswith(".json"):
