@@ -156,12 +156,18 @@ def _iter_raw(path: str | Path) -> Iterator[tuple[Encounter | InputError, int | 
     p = Path(path)
     name = str(path)
     suffix = p.suffix.lower()
-    if suffix not in JSONL_SUFFIXES + JSON_SUFFIXES + YAML_SUFFIXES:
+    if suffix not in JSONL_SUFFIXES + JSON_SUFFIXES + YAML_SUFFIXES + (".csv",):
         yield InputError(
             None,
             f"cannot read {name}: unknown file type '{suffix or '(none)'}'; "
-            "use .json, .jsonl, .ndjson, .yaml or .yml",
+            "use .json, .jsonl, .ndjson, .yaml, .yml or .csv",
         ), None
+        return
+    if suffix == ".csv":
+        if not p.is_file():
+            yield InputError(None, f"cannot read {name}: no such file"), None
+            return
+        yield from _iter_csv(p, name)
         return
     try:
         fh = open(p, "rb")  # noqa: SIM115 - closed below, the generator may be abandoned
@@ -269,7 +275,40 @@ def _iter_json(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputErro
         yield InputError(None, f"{name} is not valid UTF-8 text"), None
         return
     del data
+    if _is_fhir(obj):
+        yield from _fhir_items(obj)
+        return
     yield from _decode_items(obj, None)
+
+
+def _is_fhir(obj: Any) -> bool:
+    from .fhir import looks_like_fhir
+    return looks_like_fhir(obj)
+
+
+def _fhir_items(obj: Any) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    """A FHIR R4 Bundle (or resources) of MedicationAdministration: grouped into encounters by context."""
+    from .fhir import encounters_from_fhir_json
+    for item in encounters_from_fhir_json(obj):
+        yield item, getattr(item, "line", None) if isinstance(item, InputError) else None
+
+
+def _iter_csv(p: Path, name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    """A CSV of a MAR action log (an `action` column) or of administration rows (`encounter_id`,
+    `administration_id`, ...; see adapters.flat)."""
+    text = p.read_text(encoding="utf-8-sig")
+    if not text.strip():
+        yield InputError(None, f"file is empty: {name}"), None
+        return
+    header = text.splitlines()[0].lower()
+    if "administration_id" in header:
+        from .flat import encounters_from_csv
+        for item in encounters_from_csv(text):
+            yield item, item.line if isinstance(item, InputError) else None
+        return
+    from .mar import encounters_from_mar
+    for item in encounters_from_mar(p):
+        yield item, item.line if isinstance(item, InputError) else None
 
 
 def _decode_items(obj: Any, lines: list[int] | int | None) -> Iterator[tuple[Encounter | InputError, int | None]]:

@@ -51,23 +51,31 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from infucode.model import Administration, Encounter, InputError, Interruption, Quantity, Result  # noqa: F401
+from infucode.model import (  # noqa: F401
+    Administration,
+    Encounter,
+    InputError,
+    Interruption,
+    Quantity,
+    Result,
+)
 
 __all__ = [
     "CPT_SYSTEM",
+    "EXTENSION_BASE",
     "HCPCS_SYSTEM",
     "SNOMED_SYSTEM",
-    "EXTENSION_BASE",
     "FhirFinding",
     "FhirRead",
-    "read_fhir",
-    "looks_like_fhir",
     "encounters_from_fhir_json",
-    "to_fhir_bundle",
+    "looks_like_fhir",
     "map_route",
+    "read_fhir",
+    "to_fhir_bundle",
 ]
 
 HCPCS_SYSTEM = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
@@ -142,7 +150,7 @@ def _words(text: str | None) -> set[str]:
     low = text.lower().replace("intra-arterial", "intraarterial").replace("i.v.", "iv").replace("s.c.", "sc")
     tokens = re.findall(r"[a-z0-9]+", low)
     out = set(tokens)
-    out.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))
+    out.update(f"{a} {b}" for a, b in pairwise(tokens))
     return out
 
 
@@ -351,7 +359,7 @@ def _moment(value: Any) -> datetime | None | Literal[False]:
         return False
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return datetime.fromisoformat(value)
         except ValueError:
             return False
     return False

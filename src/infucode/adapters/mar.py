@@ -128,7 +128,7 @@ def load_mapping(source: str | Path | dict | None = None) -> MarMapping:
     elif source is not None:
         raise ValueError("mapping: expected a YAML file path or a dict")
     if not isinstance(data, dict):
-        raise ValueError("mapping: expected a mapping with columns/actions")
+        raise ValueError("mapping: expected a mapping with columns/actions")  # noqa: TRY004 - bad file content
     unknown = set(data) - {"columns", "actions", "time_format", "setting"}
     if unknown:
         raise ValueError(f"mapping: unknown keys {sorted(unknown)} (allowed: columns, actions, time_format, setting)")
@@ -313,7 +313,9 @@ def _first(rows: list[_Row], name: str) -> str | None:
 
 
 def _route_of(rows: list[_Row]) -> str | None:
-    from infucode.adapters.fhir import map_route  # word rules shared with FHIR (no fhir.resources needed)
+    from infucode.adapters.fhir import (
+        map_route,  # word rules shared with FHIR (no fhir.resources needed)
+    )
 
     text = _first(rows, "route")
     if text is None:
@@ -378,7 +380,8 @@ def _fold(order: str, rows: list[_Row], bucket: list[MarFinding], eid: str) -> l
         if current is None or (current.stopped and act != "stopped"):
             what = {"rate_change": "a rate change", "paused": "a pause", "restarted": "a restart",
                     "stopped": "a stop"}[act]
-            note(r, "error", "mar.sequence", f"{what} before any start (given or new bag); row ignored")
+            when = "before any start (given or new bag)" if current is None else "after the administration was stopped"
+            note(r, "error", "mar.sequence", f"{what} {when}; row ignored")
             continue
         if act == "rate_change":
             current.infusion_evidence = True

@@ -1,0 +1,45 @@
+"""`infucode code` detects FHIR bundles and MAR/administration CSVs and codes them like our own format."""
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from infucode.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _codes(output: str) -> dict:
+    out = {}
+    for line in output.splitlines():
+        d = json.loads(line)
+        out[d["encounter"]] = [(x["code"], x["units"]) for x in d.get("lines", []) if x["kind"] == "administration"]
+    return out
+
+
+def test_fhir_bundle_codes_like_its_equivalent():
+    runner = CliRunner()
+    fhir = runner.invoke(app, ["code", str(ROOT / "examples/fhir/chemo-day-bundle.json"), "--format", "jsonl"])
+    ours = runner.invoke(app, ["code", str(ROOT / "examples/fhir/chemo-day-equivalent.yaml"), "--format", "jsonl"])
+    assert fhir.exit_code == 0 and ours.exit_code == 0
+    assert list(_codes(fhir.stdout).values()) == list(_codes(ours.stdout).values())
+
+
+def test_mar_csv_codes_like_its_equivalent():
+    runner = CliRunner()
+    mar = runner.invoke(app, ["code", str(ROOT / "examples/mar/ivig-mar.csv"), "--format", "jsonl"])
+    ours = runner.invoke(app, ["code", str(ROOT / "examples/mar/ivig-equivalent.yaml"), "--format", "jsonl"])
+    assert mar.exit_code == 0
+    assert list(_codes(mar.stdout).values()) == list(_codes(ours.stdout).values()) == [[("96365", 1), ("96366", 3)]]
+
+
+def test_administration_rows_csv(tmp_path):
+    f = tmp_path / "rows.csv"
+    f.write_text("encounter_id,setting,date,administration_id,drug,route,start,stop\n"
+                 "c1,office,2024-07-01,a1,Gammagard,iv_infusion,08:30,12:45\n"
+                 "c2,office,2024-07-01,a1,ondansetron,iv_drip,09:00,\n")
+    result = CliRunner().invoke(app, ["code", str(f), "--format", "jsonl"])
+    assert result.exit_code == 1                       # c2 is bad, c1 still coded
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [(x["code"], x["units"]) for x in lines[0]["lines"]] == [("96365", 1), ("96366", 3)]
+    assert lines[1]["encounter"] == "c2" and lines[1]["error"]["field"] == "administrations[0].route"
