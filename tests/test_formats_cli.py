@@ -43,3 +43,9 @@ def test_administration_rows_csv(tmp_path):
     lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert [(x["code"], x["units"]) for x in lines[0]["lines"]] == [("96365", 1), ("96366", 3)]
     assert lines[1]["encounter"] == "c2" and lines[1]["error"]["field"] == "administrations[0].route"
+
+
+def test_audit_command_is_registered():
+    result = CliRunner().invoke(app, ["audit", str(ROOT / "examples/claims/documented.yaml"), "--format", "json"])
+    assert result.exit_code in (0, 1)
+    assert json.loads(result.stdout)[0]["claim"]

@@ -137,3 +137,11 @@ def test_file_upload_csv_rows_grouped_by_encounter(client):
     assert codes(client.post("/v1/code", json=body["encounters"][0]).json()) == [("96365", 1), ("96366", 3)]
     bad = client.post("/v1/files/parse", files={"file": ("bad.csv", "drug,route\nx,iv_push\n", "text/csv")})
     assert bad.status_code == 422 and bad.json()["field"] == "encounter_id"
+
+
+def test_audit_endpoint_flags_an_add_on_without_primary(client):
+    claim = {"id": "c1", "claim_type": "professional", "place_of_service": "11", "date": "2024-07-01",
+             "lines": [{"code": "96366", "units": 2}]}
+    body = client.post("/v1/audit", json=claim).json()
+    assert body["claim"] == "c1"
+    assert any(f["rule"] == "audit.add_on_without_primary" and f["severity"] == "error" for f in body["findings"])

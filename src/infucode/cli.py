@@ -351,6 +351,15 @@ def serve(
     uvicorn.run(create_app(db_url=db, token=token), host=host, port=port, log_level="warning", access_log=False)
 
 
+def _register_subcommands() -> None:
+    """Commands whose code lives beside the features they serve (audit, batch, knowledge)."""
+    from .audit.cli import audit as audit_command
+    app.command(name="audit", help="Audit billed claim lines against the documentation and CMS edits.")(audit_command)
+
+
+_register_subcommands()
+
+
 def run() -> None:  # pragma: no cover - console entry point alternative
     app(prog_name="infucode")
 

@@ -105,6 +105,12 @@ def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAP
                 out.append(exc.to_result())
         return _encode(out)
 
+    @app.post("/v1/audit")
+    def audit(claim: dict = Body(..., description="One claim in the audit's format (billed lines, optional encounter)"),
+              profile: str = "medicare"):
+        from ..audit import audit_claim
+        return _encode(audit_claim(claim, ruleset(profile)))
+
     @app.get("/v1/codes/{code}")
     def code_reference(code: str):
         info = ruleset("medicare").codes.get(code)

@@ -1,0 +1,427 @@
+"""The audit checks: one small pure function per check (no I/O), each taking the prepared
+:class:`AuditContext` and returning findings. Every rule id resolves in ``reference/data/rules.yaml``
+(keys ``audit.*``) to a statement in our own words and its sources.
+
+wRVU delta: on a professional claim, (supported minus billed units) x the code's work RVU, so a
+negative value is over-billing; on an institutional claim it is 0 (work RVUs do not price OPPS) and
+the message states the difference in lines and units instead.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import permutations
+
+from infucode.model import ChargeLine, Result
+from infucode.reference.codes import CodeInfo, CodeTable
+from infucode.reference.drugs import DrugCatalog
+from infucode.reference.ncci import PtpTable
+
+from .model import AuditFinding, Claim
+
+DISTINCT_MODIFIERS = frozenset({"59", "XE", "XS", "XP", "XU"})
+DRUG_MODIFIERS = frozenset({"JA", "JW", "JZ"})
+#: Places of service the physician fee schedule prices at the facility rate (CMS PFS facility POS list).
+FACILITY_POS = frozenset({"19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53", "56", "61"})
+#: Codes a professional claim does not report in a facility setting (CPT: the facility reports them).
+_FACILITY_ONLY_RANGES = ((96360, 96379), (96401, 96402), (96409, 96425), (96521, 96523))
+_ADMIN_RANGE = (96360, 96549)
+
+THERAPEUTIC_CODES = frozenset({"96365", "96366", "96367", "96368"})
+CHEMO_CODES = frozenset({"96413", "96415", "96417"})
+_IV_KINDS = frozenset({"initial_infusion", "sequential_infusion", "concurrent_infusion", "initial_push",
+                       "sequential_push", "added_hour"})
+_MAI = {
+    1: "MAI 1, a claim-line edit: the units on one line are limited",
+    2: "MAI 2, a date-of-service edit set by policy: absolute, no appeal can exceed it",
+    3: "MAI 3, a date-of-service edit set on clinical grounds: it may be exceeded on appeal with documentation",
+}
+
+
+def in_admin_range(code: str) -> bool:
+    return code.isdigit() and len(code) == 5 and _ADMIN_RANGE[0] <= int(code) <= _ADMIN_RANGE[1]
+
+
+def _facility_only(code: str) -> bool:
+    return code.isdigit() and len(code) == 5 and any(lo <= int(code) <= hi for lo, hi in _FACILITY_ONLY_RANGES)
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """One billed line, with the claim's date filled in and its code-table entry (None outside 96360-96549)."""
+
+    index: int
+    code: str
+    units: int
+    modifiers: frozenset[str]
+    date: str
+    info: CodeInfo | None
+
+    @property
+    def admin(self) -> bool:
+        return self.info is not None
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    claim: Claim
+    claim_kind: str                      # the engine's claim: "professional" | "facility"
+    lines: tuple[Billed, ...]
+    codes: CodeTable
+    ptp: PtpTable
+    drugs: DrugCatalog
+    policies: dict[str, str]
+    supported: tuple[ChargeLine, ...] | None = None     # the engine's lines, None without documentation
+    coded: Result | None = None
+
+    @property
+    def professional(self) -> bool:
+        return self.claim_kind == "professional"
+
+    @property
+    def admin_lines(self) -> list[Billed]:
+        return [b for b in self.lines if b.admin]
+
+    def wrvu(self, code: str, unit_delta: int) -> float:
+        """Supported minus billed units, in wRVU (professional claims only; 0 on institutional claims)."""
+        info = self.codes.get(code)
+        if not self.professional or info is None or info.wrvu is None:
+            return 0.0
+        return round(unit_delta * info.wrvu, 2)
+
+    def supported_units(self) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for line in self.supported or ():
+            if line.kind == "administration":
+                out[(line.code, line.date or self.claim.date)] += line.units
+        return dict(out)
+
+    def billed_units(self) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for b in self.admin_lines:
+            out[(b.code, b.date)] += b.units
+        return dict(out)
+
+    def indexes(self, code: str, date: str | None = None) -> list[int]:
+        return [b.index for b in self.lines if b.code == code and (date is None or b.date == date)]
+
+
+def _find(rule: str, severity: str, message: str, lines: Iterable[int], wrvu_delta: float = 0.0) -> AuditFinding:
+    return AuditFinding(rule=rule, severity=severity, message=message, lines=sorted(set(lines)),
+                        wrvu_delta=round(wrvu_delta, 2) or 0.0)
+
+
+def _units_text(ctx: AuditContext, code: str, units: int) -> str:
+    return "" if ctx.professional else f" (institutional claim: {units} unit(s) of {code}; wRVU does not price OPPS)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks on the billed lines alone
+# ---------------------------------------------------------------------------------------------
+
+
+def unknown_admin_codes(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.unknown_code [INFUCODE]: a code in 96360-96549 that the code table does not hold."""
+    return [_find("audit.unknown_code", "warning",
+                  f"line {b.index}: {b.code} is in the drug-administration range but not in the code table; it was not checked", [b.index])
+            for b in ctx.lines if b.info is None and in_admin_range(b.code)]
+
+
+def add_on_without_primary(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.add_on_without_primary [S1-AOC, SEED-003]: an add-on code needs one of its eligible primaries
+    on the same date; on an institutional claim (e.g. an observation stay) anywhere on the same claim."""
+    out = []
+    for b in ctx.admin_lines:
+        if not b.info.add_on or not b.info.primaries:
+            continue
+        others = {o.code for o in ctx.lines if o.index != b.index and (not ctx.professional or o.date == b.date)}
+        if b.info.primaries & others:
+            continue
+        where = "on the claim" if not ctx.professional else f"on {b.date}"
+        out.append(_find("audit.add_on_without_primary", "error",
+                         f"line {b.index}: {b.code} x{b.units} is an add-on code and none of its eligible primaries "
+                         f"({', '.join(sorted(b.info.primaries))}) is billed {where}; the CMS add-on edit denies it"
+                         + _units_text(ctx, b.code, b.units),
+                         [b.index], ctx.wrvu(b.code, -b.units)))
+    return out
+
+
+def mue_exceeded(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.mue [S1-MUE, S38b, S38c]: units above the MUE of the claim's table (practitioner for a
+    professional claim, outpatient hospital for an institutional one), read by the MAI: 1 per line,
+    2 and 3 per date of service summed over lines. The whole line is denied, not only the excess."""
+    table = "practitioner" if ctx.professional else "outpatient hospital"
+    groups: dict[tuple[str, str], list[Billed]] = defaultdict(list)
+    for b in ctx.admin_lines:
+        groups[(b.code, b.date)].append(b)
+    out = []
+    for (code, day), lines in groups.items():
+        mue = lines[0].info.mue(ctx.claim_kind)
+        if mue.value is None or mue.value == 0:
+            continue  # no MUE, or 0 = not payable in this setting (see audit.facility_only_code)
+        for group in ([[b] for b in lines] if mue.mai == 1 else [lines]):
+            units = sum(b.units for b in group)
+            if units <= mue.value:
+                continue
+            out.append(_find("audit.mue", "error",
+                             f"{code} x{units} on {day} is above the {table} MUE of {mue.value} "
+                             f"({_MAI.get(mue.mai, f'MAI {mue.mai}')}); the whole line is denied, not only the excess"
+                             + _units_text(ctx, code, units),
+                             [b.index for b in group], ctx.wrvu(code, -units)))
+    return out
+
+
+def concurrent_more_than_once(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.concurrent_once [CPT-INF-GUIDE, S29c]: 96368 is reported once per date of service."""
+    per_day: dict[str, list[Billed]] = defaultdict(list)
+    for b in ctx.admin_lines:
+        if b.code == "96368":
+            per_day[b.date].append(b)
+    out = []
+    for day, lines in per_day.items():
+        units = sum(b.units for b in lines)
+        if units > 1:
+            out.append(_find("audit.concurrent_once", "error",
+                             f"96368 x{units} on {day}: a concurrent infusion is reported once per date, however many drugs ran together; "
+                             f"{units - 1} unit(s) too many" + _units_text(ctx, "96368", units - 1),
+                             [b.index for b in lines], ctx.wrvu("96368", -(units - 1))))
+    return out
+
+
+def facility_only_code(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.facility_only_code [S1-RVU, S19]: a code with PFS status X (96376) is not paid on a professional claim."""
+    if not ctx.professional:
+        return []
+    return [_find("audit.facility_only_code", "error",
+                  f"line {b.index}: {b.code} has PFS status {b.info.pfs_status} (not paid on the physician fee schedule); "
+                  "only the hospital reports it", [b.index], ctx.wrvu(b.code, -b.units))
+            for b in ctx.admin_lines if b.info.pfs_status == "X"]
+
+
+def facility_place_of_service(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.facility_pos_professional [CPT-INF-GUIDE, SEED-003]: on a professional claim with a facility
+    place of service, 96360-96379, 96401-96402, 96409-96425 and 96521-96523 are the hospital's to report."""
+    pos = ctx.claim.place_of_service
+    if not ctx.professional or pos not in FACILITY_POS:
+        return []
+    return [_find("audit.facility_pos_professional", "error",
+                  f"line {b.index}: {b.code} on a professional claim with facility place of service {pos}: the facility reports "
+                  "drug administration; the physician reports a separately identifiable E/M with modifier 25",
+                  [b.index], ctx.wrvu(b.code, -b.units))
+            for b in ctx.admin_lines if _facility_only(b.code) and b.info.pfs_status != "X"]
+
+
+def hydration_as_initial(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.hydration_as_initial [CPT-FAC-HIERARCHY, S13, S4, S24]: 96360 is the initial service only when
+    no therapeutic or chemotherapy infusion or push was given. Facility claim: always an error (the
+    hierarchy); professional claim: a warning under the office_initial policy ``primary_reason`` (CPT lets
+    the office choose the reason for the visit), an error under ``hierarchy``."""
+    hyd = [b for b in ctx.admin_lines if b.code == "96360"]
+    if not hyd:
+        return []
+    ranked = [b for b in ctx.admin_lines
+              if b.info.family in ("therapeutic", "chemotherapy") and b.info.kind in _IV_KINDS]
+    if ctx.supported is not None and not ranked:
+        ranked_codes = sorted({l.code for l in ctx.supported if (i := ctx.codes.get(l.code)) is not None
+                               and i.family in ("therapeutic", "chemotherapy") and i.kind in _IV_KINDS})
+    else:
+        ranked_codes = sorted({b.code for b in ranked})
+    if not ranked_codes:
+        return []
+    office_policy = ctx.policies.get("office_initial", "primary_reason")
+    severity = "error" if (not ctx.professional or office_policy == "hierarchy") else "warning"
+    why = ("on a facility claim the hierarchy puts the therapeutic/chemotherapy service first" if not ctx.professional
+           else f"office_initial policy '{office_policy}': " + (
+               "the hierarchy decides" if office_policy == "hierarchy"
+               else "allowed only when hydration was the documented primary reason for the visit; otherwise bill 96361"))
+    delta = ctx.wrvu("96360", -1) + ctx.wrvu("96361", 1) if severity == "error" else 0.0
+    return [_find("audit.hydration_as_initial", severity,
+                  f"96360 billed as the initial service while {', '.join(ranked_codes)} was given: hydration is then an add-on "
+                  f"(96361) at most; {why}", [b.index for b in hyd], delta)]
+
+
+def ptp_pairs(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.ptp [S1-PTP, S38a, NCCI-CH11]: NCCI procedure-to-procedure pairs billed on the same date.
+    Modifier indicator 0: never bypassed (error); 1: bypassed only by 59/XE/XS/XP/XU on either line, or by
+    25 on a column-2 E/M line (info when 59/X{EPSU} bypasses it, silent for 25 on the E/M, error when absent);
+    9: the edit does not apply."""
+    out = []
+    by_day: dict[str, list[Billed]] = defaultdict(list)
+    for b in ctx.lines:
+        by_day[b.date].append(b)
+    seen: set[tuple[int, int]] = set()
+    for day, lines in by_day.items():
+        for one, two in permutations(lines, 2):
+            if one.code == two.code or (one.index, two.index) in seen:
+                continue
+            edit = ctx.ptp.pair(one.code, two.code, ctx.claim_kind)
+            if edit is None or edit.modifier_indicator == 9:
+                continue
+            seen.add((one.index, two.index))
+            em = two.code.startswith("99") or two.code == "G0463"
+            bypass = (one.modifiers | two.modifiers) & DISTINCT_MODIFIERS
+            if edit.modifier_indicator == 1 and em and "25" in two.modifiers and not bypass:
+                continue  # a separately identifiable E/M with 25: the edit's intended bypass, nothing to report
+            lines_at = [one.index, two.index]
+            if edit.modifier_indicator == 0:
+                out.append(_find("audit.ptp", "error",
+                                 f"{two.code} (line {two.index}) is bundled into {one.code} (line {one.index}) on {day}: NCCI PTP edit "
+                                 f"with modifier indicator 0, no modifier bypasses it ({edit.rationale})" + _units_text(ctx, two.code, two.units),
+                                 lines_at, ctx.wrvu(two.code, -two.units)))
+            elif bypass:
+                out.append(_find("audit.ptp", "info",
+                                 f"{one.code}/{two.code} on {day} is an NCCI PTP pair (indicator 1) bypassed by modifier "
+                                 f"{', '.join(sorted(bypass))}; the record must show a distinct service (separate site, access or encounter)",
+                                 lines_at))
+            else:
+                allowed = "59/XE/XS/XP/XU" + (" or 25 on the E/M line" if em else "")
+                out.append(_find("audit.ptp", "error",
+                                 f"{two.code} (line {two.index}) is bundled into {one.code} (line {one.index}) on {day}: NCCI PTP edit "
+                                 f"with modifier indicator 1 and no {allowed}; it is denied unless the services were distinct "
+                                 f"({edit.rationale})" + _units_text(ctx, two.code, two.units),
+                                 lines_at, ctx.wrvu(two.code, -two.units)))
+    return out
+
+
+def modifiers_on_administration(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.modifier_misplaced [CMS-JW-JZ-FAQ, NCCI-CH11]: 25 belongs on the E/M line and JA/JW/JZ on the
+    drug line, not on an administration line."""
+    out = []
+    for b in ctx.admin_lines:
+        wrong = sorted(b.modifiers & (DRUG_MODIFIERS | {"25"}))
+        if wrong:
+            out.append(_find("audit.modifier_misplaced", "warning",
+                             f"line {b.index}: modifier {', '.join(wrong)} on administration code {b.code}: 25 goes on the "
+                             "separately identifiable E/M line, JA/JW/JZ on the drug (J-code) line", [b.index]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks against the documentation (the engine's supported lines)
+# ---------------------------------------------------------------------------------------------
+
+
+def no_documentation(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.no_documentation [INFUCODE]: without the encounter, units, drug families and sequence cannot be
+    verified; the checks on the billed lines alone still ran."""
+    if ctx.supported is not None or not ctx.admin_lines:
+        return []
+    return [_find("audit.no_documentation", "info",
+                  "no documented encounter on the claim: units against the clock, drug family and sequence could not be "
+                  "verified; only the billed-line edits (add-on, MUE, NCCI, setting) were checked",
+                  [b.index for b in ctx.admin_lines])]
+
+
+def encounter_mismatch(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.encounter_mismatch [INFUCODE]: the embedded encounter's setting/claim or date disagrees with the claim."""
+    enc = ctx.claim.encounter
+    if enc is None:
+        return []
+    out = []
+    if enc.claim_type != ctx.claim_kind:
+        out.append(_find("audit.encounter_mismatch", "warning",
+                         f"the documented encounter is coded for a {enc.claim_type} claim (setting {enc.setting}) but this is a "
+                         f"{ctx.claim.claim_type} claim; the documentation was coded as the claim says ({ctx.claim_kind})", []))
+    if enc.date and enc.date != ctx.claim.date and not any(b.date == enc.date for b in ctx.lines):
+        out.append(_find("audit.encounter_mismatch", "warning",
+                         f"the documented encounter is dated {enc.date}, the claim {ctx.claim.date}, and no billed line carries that date", []))
+    return out
+
+
+def billed_vs_supported(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.units_unsupported / audit.under_coded [SEED-003, CPT-INF-GUIDE, S26]: per code and date, billed
+    units above what the documented clock supports are an error (negative wRVU delta); fewer units than
+    supported are under-coding (warning when the code is missing altogether, info when units are short)."""
+    if ctx.supported is None:
+        return []
+    billed, supported = ctx.billed_units(), ctx.supported_units()
+    out = []
+    for key in sorted(set(billed) | set(supported)):
+        code, day = key
+        b, s = billed.get(key, 0), supported.get(key, 0)
+        if b > s:
+            tail = f"{b - s} unit(s) above the documentation" + _units_text(ctx, code, b - s)
+            out.append(_find("audit.units_unsupported", "error",
+                             f"{code} x{b} billed on {day}, the documentation supports {s}: {tail}",
+                             ctx.indexes(code, day), ctx.wrvu(code, s - b)))
+        elif s > b:
+            severity = "warning" if b == 0 else "info"
+            out.append(_find("audit.under_coded", severity,
+                             f"{code} x{s} supported on {day} but {b} billed: {s - b} unit(s) under-coded"
+                             + _units_text(ctx, code, s - b), ctx.indexes(code, day), ctx.wrvu(code, s - b)))
+    return out
+
+
+def sequential_for_same_drug(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.sequential_same_drug [SEED-003, CPT-INF-GUIDE]: 96367 with 96366 billed where the documentation
+    shows one drug continuing (96366, no 96367): a new-drug code for a continuing infusion is unbundling.
+    (96366 after a 96367 for a different drug is correct and supported by the documentation.) The wRVU is
+    counted by audit.units_unsupported."""
+    if ctx.supported is None:
+        return []
+    billed = ctx.billed_units()
+    supported = ctx.supported_units()
+    out = []
+    for (code, day), units in billed.items():
+        if code != "96367" or units <= supported.get(("96367", day), 0):
+            continue
+        if supported.get(("96366", day), 0):
+            out.append(_find("audit.sequential_same_drug", "error",
+                                 f"96367 billed on {day} for an infusion the documentation shows continuing the same drug "
+                                 "(96366): 96367 is for a different drug given in sequence", ctx.indexes("96367", day)))
+    return out
+
+
+def family_mismatch(ctx: AuditContext) -> list[AuditFinding]:
+    """audit.family_mismatch [SEED-003, S8, S34, CPT-CHEMO-GUIDE]: 96365-96368 billed where the drug is
+    chemotherapy (96413/96415/96417), and the reverse. With documentation the engine's codes decide; without it,
+    the claim's J-code lines do when every drug on the claim belongs to one family. The wRVU is counted by
+    audit.units_unsupported when documentation is present."""
+    billed_codes = {b.code for b in ctx.admin_lines}
+    if ctx.supported is not None:
+        sup = {l.code for l in ctx.supported if l.kind == "administration"}
+        chemo_doc = bool(sup & CHEMO_CODES) and not (sup & THERAPEUTIC_CODES)
+        ther_doc = bool(sup & THERAPEUTIC_CODES) and not (sup & CHEMO_CODES)
+        basis, severity = "the documented drug", "error"
+    else:
+        families = set()
+        for b in ctx.lines:
+            hit = ctx.drugs.by_hcpcs(b.code) if b.info is None else None
+            if hit is not None and hit[0].family in ("chemotherapy", "therapeutic") and not hit[0].payer_dependent:
+                families.add(hit[0].family)
+        chemo_doc, ther_doc = families == {"chemotherapy"}, families == {"therapeutic"}
+        basis, severity = "every drug (J-code) on the claim", "warning"
+    out = []
+    wrong = sorted(billed_codes & THERAPEUTIC_CODES) if chemo_doc else []
+    if wrong:
+        out.append(_find("audit.family_mismatch", severity,
+                         f"{', '.join(wrong)} billed but {basis} is chemotherapy or a complex biologic: it takes 96413, "
+                         "96415 for an added hour and 96417 for a sequential drug, not 96365-96368", [i for c in wrong for i in ctx.indexes(c)]))
+    wrong = sorted(billed_codes & CHEMO_CODES) if ther_doc else []
+    if wrong:
+        out.append(_find("audit.family_mismatch", severity,
+                         f"{', '.join(wrong)} billed but {basis} is a therapeutic drug: it takes 96365, 96366 for an added "
+                         "hour and 96367 for a new drug in sequence, not the chemotherapy codes", [i for c in wrong for i in ctx.indexes(c)]))
+    return out
+
+
+Check = Callable[[AuditContext], list[AuditFinding]]
+
+#: Every check, in the order the findings are reported before sorting by severity.
+CHECKS: tuple[Check, ...] = (
+    unknown_admin_codes,
+    add_on_without_primary,
+    mue_exceeded,
+    concurrent_more_than_once,
+    facility_only_code,
+    facility_place_of_service,
+    hydration_as_initial,
+    ptp_pairs,
+    modifiers_on_administration,
+    no_documentation,
+    encounter_mismatch,
+    billed_vs_supported,
+    sequential_for_same_drug,
+    family_mismatch,
+)
