@@ -49,3 +49,14 @@ def test_audit_command_is_registered():
     result = CliRunner().invoke(app, ["audit", str(ROOT / "examples/claims/documented.yaml"), "--format", "json"])
     assert result.exit_code in (0, 1)
     assert json.loads(result.stdout)[0]["claim"]
+
+
+def test_knowledge_commands_are_registered():
+    runner = CliRunner()
+    look = runner.invoke(app, ["lookup", "96366"])
+    assert look.exit_code == 0 and "0.18" in look.stdout and "24" in look.stdout
+    ask = runner.invoke(app, ["ask", "how many units of 96366 for 2 hours 15 minutes?"])
+    assert ask.exit_code == 0 and "96366" in ask.stdout
+    case = runner.invoke(app, ["case", str(ROOT / "examples/cases/seed-scenario-2.txt")])
+    assert case.exit_code == 0 and "96366" in case.stdout
+    assert runner.invoke(app, ["search", "sequntial push"]).exit_code == 0

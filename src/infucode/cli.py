@@ -355,6 +355,11 @@ def _register_subcommands() -> None:
     """Commands whose code lives beside the features they serve (audit, batch, knowledge)."""
     from .audit.cli import audit as audit_command
     app.command(name="audit", help="Audit billed claim lines against the documentation and CMS edits.")(audit_command)
+    from .knowledge import cli as knowledge
+    app.command(name="lookup", help="The code reference: what a code means, its rules, wRVU, MUE, scenarios.")(knowledge.lookup_cmd)
+    app.command(name="search", help="Find codes and rules by number, keyword or description (typo-tolerant).")(knowledge.search_cmd)
+    app.command(name="ask", help="Answer a drug-administration coding question from the rule base.")(knowledge.ask_cmd)
+    app.command(name="case", help="Turn a free-text case note (.txt or .eml) into codes and a memo.")(knowledge.case_cmd)
 
 
 _register_subcommands()
