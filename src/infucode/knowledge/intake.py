@@ -443,14 +443,12 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
     masked = [(a, b) for a, b, _ in dates] + [(m.start, m.end) for m in merged]
     all_times = _find_times(text, masked)
     adms: list[dict] = []
-    adm_meta: list[dict] = []
     for i, (m, (s0, s1)) in enumerate(zip(merged, segments)):
         seg = text[s0:s1]
         aid = f"a{len(adms) + 1}"
         adm: dict = {"id": aid, "drug": m.name if m.how == "hcpcs" else m.text.split("(")[0].strip() or m.name}
         if m.how == "hcpcs":
             adm["hcpcs"] = m.text
-        meta = {"mention": m, "route_how": None, "ex": []}
         local: list[Extraction] = []
 
         def lnote(fld, value, a, b, _aid=aid, _local=local):
