@@ -45,10 +45,14 @@ Item = tuple[Claim | InputError, int | None]
 
 
 def iter_claims(path: str | Path) -> Iterator[Item]:
-    """Claims of one file, chosen by extension: .json, .jsonl/.ndjson, .yaml/.yml, .csv."""
+    """Claims of one file, chosen by extension: .json, .jsonl/.ndjson, .yaml/.yml, .csv, .x12/.837/.edi (837P/837I)."""
     p = Path(path)
     suffix = p.suffix.lower()
     try:
+        if suffix in (".x12", ".837", ".edi"):
+            from .x12 import read_837
+            yield from read_837(p)
+            return
         if suffix == ".csv":
             with p.open(encoding="utf-8-sig", newline="") as fh:
                 yield from read_csv_claims(fh)
@@ -71,7 +75,7 @@ def iter_claims(path: str | Path) -> Iterator[Item]:
     elif suffix in (".yaml", ".yml"):
         yield from _iter_yaml(data)
     else:
-        yield InputError(None, f"unsupported file type {suffix or '(none)'}: use .json, .jsonl, .yaml or .csv"), None
+        yield InputError(None, f"unsupported file type {suffix or '(none)'}: use .json, .jsonl, .yaml, .csv or .x12 (837P/837I)"), None
 
 
 def _decode(obj: Any, line: int | None, position: int | None = None) -> Item:
