@@ -60,3 +60,14 @@ def test_knowledge_commands_are_registered():
     case = runner.invoke(app, ["case", str(ROOT / "examples/cases/seed-scenario-2.txt")])
     assert case.exit_code == 0 and "96366" in case.stdout
     assert runner.invoke(app, ["search", "sequntial push"]).exit_code == 0
+
+
+def test_fhir_output_validates(tmp_path):
+    from fhir.resources.R4B.bundle import Bundle
+
+    result = CliRunner().invoke(app, ["code", str(ROOT / "examples/ivig-office.json"), "--format", "fhir"])
+    assert result.exit_code == 0
+    bundle = json.loads(result.stdout)
+    Bundle.model_validate(bundle)
+    codes = [e["resource"]["code"]["coding"][0]["code"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ChargeItem"]
+    assert codes == ["96365", "96366", "J1569"]

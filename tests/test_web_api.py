@@ -145,3 +145,12 @@ def test_audit_endpoint_flags_an_add_on_without_primary(client):
     body = client.post("/v1/audit", json=claim).json()
     assert body["claim"] == "c1"
     assert any(f["rule"] == "audit.add_on_without_primary" and f["severity"] == "error" for f in body["findings"])
+
+
+def test_file_upload_fhir_bundle(client):
+    from pathlib import Path
+    data = (Path(__file__).resolve().parents[1] / "examples/fhir/chemo-day-bundle.json").read_bytes()
+    body = client.post("/v1/files/parse", files={"file": ("bundle.json", data, "application/fhir+json")}).json()
+    assert len(body["encounters"]) == 1
+    coded = client.post("/v1/code?profile=medicare", json=body["encounters"][0]).json()
+    assert ("96413", 1) in codes(coded)

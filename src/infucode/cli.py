@@ -43,6 +43,7 @@ class OutputFormat(str, enum.Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    fhir = "fhir"
 
 
 class ProfilesFormat(str, enum.Enum):
@@ -195,6 +196,9 @@ def code(
         else:
             stream = sys.stdout
             to_stdout = True
+        if fmt == "fhir":
+            failed = _write_fhir(files, ruleset, stream, several)
+            raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
         options = {"show_errors": not to_stdout} if fmt == "table" else {}
         writer = make_writer(fmt, stream, **options)
         seen: set[str] = set()
@@ -217,6 +221,28 @@ def code(
                 pass
             raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK) from None
     raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
+
+
+def _write_fhir(files: list[Path], ruleset: Any, stream, several: bool) -> bool:
+    """One FHIR R4 Bundle of ChargeItems per encounter (a JSON array for several); errors to stderr."""
+    from .adapters.fhir import to_fhir_bundle
+    from .engine import code_encounter
+    from .model import InputError
+
+    bundles, failed, seen = [], False, set()
+    for path in files:
+        for item, line in iter_encounters(path, seen_ids=seen):
+            try:
+                if isinstance(item, InputError):
+                    raise item
+                bundles.append(to_fhir_bundle(code_encounter(item, ruleset), item))
+            except InputError as exc:
+                exc.line = exc.line or line
+                failed = True
+                typer.echo(error_line(exc.to_result(), source=str(path) if several else None), err=True)
+    doc = bundles[0] if len(bundles) == 1 else bundles
+    stream.write(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode() + "\n")
+    return failed
 
 
 @app.command()

@@ -151,6 +151,15 @@ def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAP
                 docs = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
             elif name.endswith(".json"):
                 doc = json.loads(data)
+                from ..adapters.fhir import encounters_from_fhir_json, looks_like_fhir
+                if looks_like_fhir(doc):  # a FHIR R4 Bundle of MedicationAdministration
+                    items = list(encounters_from_fhir_json(doc))
+                    bad = [i for i in items if isinstance(i, InputError)]
+                    good = [msgspec.to_builtins(i) for i in items if not isinstance(i, InputError)]
+                    if not good and bad:
+                        return problem(422, "File could not be read", bad[0].message, field=bad[0].field,
+                                       encounter=bad[0].encounter)
+                    return {"encounters": good, "warnings": [{"field": b.field, "detail": b.message} for b in bad]}
                 docs = doc if isinstance(doc, list) else [doc]
             else:
                 docs = [d for d in yaml.load_all(data.decode(), Loader=EncounterYamlLoader) if d is not None]
