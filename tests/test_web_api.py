@@ -72,6 +72,7 @@ def test_code_reference(client):
     body = client.get("/v1/codes/96366").json()
     assert body["wrvu"] == 0.18 and body["mue"]["practitioner"]["value"] == 8 and body["mue"]["hospital"]["value"] == 24
     assert set(body["primaries"]) == {"96360", "96365", "96367", "96413"}
+    assert body["scenarios"], "worked scenarios are coded live"
     assert client.get("/v1/codes/99213").status_code == 404
 
 
@@ -154,3 +155,13 @@ def test_file_upload_fhir_bundle(client):
     assert len(body["encounters"]) == 1
     coded = client.post("/v1/code?profile=medicare", json=body["encounters"][0]).json()
     assert ("96413", 1) in codes(coded)
+
+
+def test_search_and_ask(client):
+    hits = client.get("/v1/search", params={"q": "sequntial push"}).json()
+    assert any(h["id"] == "96375" for h in hits[:3])
+    answer = client.post("/v1/ask", json={"question": "how many units of 96366 for 2 hours 15 minutes?"}).json()
+    assert "96366" in answer["text"] and answer["rule_ids"] and not answer["refused"]
+    refused = client.post("/v1/ask", json={"question": "what E/M level should I bill?"}).json()
+    assert refused["refused"]
+    assert client.post("/v1/ask", json={}).json()["field"] == "question"

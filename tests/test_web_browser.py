@@ -108,3 +108,16 @@ def test_upload_a_file(page, server, tmp_path):
     page.wait_for_selector("#results:not([hidden]) tr.line")
     codes = page.locator("#lines-table tbody tr.line-administration").evaluate_all("rs => rs.map(r => r.dataset.code)")
     assert codes == ["96413", "96415", "96367"]
+
+
+def test_lookup_and_ask_on_the_page(page, server):
+    page.goto(server + "/")
+    page.fill("#lookup-code", "96366")
+    page.press("#lookup-code", "Enter")
+    page.wait_for_function("document.querySelector('#reference').textContent.includes('0.18')")
+    text = page.locator("#reference").inner_text()
+    assert "outpatient hospital 24" in text and "96366 vs 96367 (top confusion point)" in text
+    page.fill("#ask-text", "how many units of 96366 for 2 hours 15 minutes?")
+    page.press("#ask-text", "Enter")
+    page.wait_for_function("document.querySelector('#reference').textContent.includes('Rules:')")
+    assert "96366" in page.locator("#reference").inner_text()

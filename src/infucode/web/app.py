@@ -112,17 +112,30 @@ def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAP
         return _encode(audit_claim(claim, ruleset(profile)))
 
     @app.get("/v1/codes/{code}")
-    def code_reference(code: str):
-        info = ruleset("medicare").codes.get(code)
-        if info is None:
-            return problem(404, "Unknown code", f"{code} is not a drug-administration code infucode knows (96360-96549)",
+    def code_reference(code: str, profile: str = "medicare", scenarios: bool = True):
+        """The code reference (our own words): family, add-on rules, time rule, wRVU, MUE/MAI, related codes,
+        documentation, denials and worked scenarios coded live by the engine."""
+        from ..knowledge.lookup import UnknownCode, lookup
+        try:
+            return _encode(lookup(code, ruleset(profile), with_scenarios=scenarios))
+        except UnknownCode:
+            return problem(404, "Unknown code", "not a drug-administration code infucode knows (96360-96549)",
                            field="code")
-        return {"code": info.code, "description": info.description, "family": info.family, "kind": info.kind,
-                "add_on": info.add_on, "primaries": sorted(info.primaries), "wrvu": info.wrvu,
-                "mue": {"practitioner": {"value": info.mue_practitioner.value, "mai": info.mue_practitioner.mai},
-                        "hospital": {"value": info.mue_hospital.value, "mai": info.mue_hospital.mai}},
-                "time_rule": getattr(info, "time_rule", None), "sources": dict(info.sources),
-                "unconfirmed": list(info.unconfirmed)}
+
+    @app.get("/v1/search")
+    def search_codes(q: str, limit: int = 10):
+        from dataclasses import asdict
+
+        from ..knowledge.search import search
+        return [asdict(h) for h in search(q[:400], ruleset("medicare"), limit=max(1, min(limit, 50)))]
+
+    @app.post("/v1/ask")
+    def ask_question(body: dict = Body(..., examples=[{"question": "96366 vs 96367?"}]), profile: str = "medicare"):
+        from ..knowledge.ask import ask
+        question = body.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("question", "ask a question in words")
+        return ask(question[:2000], ruleset(profile)).to_dict()
 
     @app.get("/v1/profiles")
     def profiles():

@@ -193,6 +193,34 @@ async function saveCase() {
   $("#save-status").textContent = res.ok ? `Saved as case ${body.id}.` : `Not saved: ${body.detail}`;
 }
 
+async function lookupCode(ev) {
+  ev.preventDefault();
+  const code = $("#lookup-code").value.trim();
+  const res = await fetch(`/v1/codes/${encodeURIComponent(code)}`);
+  const r = await res.json();
+  if (!res.ok) { $("#reference").textContent = r.detail; return; }
+  const mue = (m) => `${m.value ?? "none"} (MAI ${m.mai ?? "-"})`;
+  const lines = [`${r.code}: ${r.description}`, `family ${r.family}, ${r.add_on ? "add-on" : "not an add-on"}` +
+    (r.primaries.length ? `; eligible primaries ${r.primaries.join(" ")}` : ""),
+    `wRVU ${r.wrvu}; MUE practitioner ${mue(r.mue.practitioner)}, outpatient hospital ${mue(r.mue.hospital)}`];
+  if (r.time_rule) lines.push(`time: ${r.time_rule}`);
+  for (const d of r.differentiation || []) lines.push(`${d.codes.join(" vs ")}${d.top_confusion ? " (top confusion point)" : ""}: ${d.decides} ${d.explanation}`);
+  for (const x of r.related || []) lines.push(`related ${x.code}: ${x.how_it_differs}`);
+  for (const x of r.documentation || []) lines.push(`document: ${x}`);
+  for (const x of r.denials || []) lines.push(`denial risk: ${x}`);
+  $("#reference").textContent = lines.join("\n");
+}
+
+async function askQuestion(ev) {
+  ev.preventDefault();
+  const res = await fetch("/v1/ask", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ question: $("#ask-text").value }) });
+  const a = await res.json();
+  $("#reference").textContent = res.ok ? `${a.text}\n\nRules: ${a.rule_ids.join(", ")}\nSources: ${a.sources.join("; ")}` : a.detail;
+}
+
+$("#lookup-form").addEventListener("submit", lookupCode);
+$("#ask-form").addEventListener("submit", askQuestion);
 $("#add-row").addEventListener("click", () => addRow().querySelector("input[name=drug]").focus());
 $("#encounter-form").addEventListener("submit", codeIt);
 $("#paste-btn").addEventListener("click", usePaste);
