@@ -78,7 +78,7 @@ def _hhmm(minute: int) -> str:
 class _Builder:
     """Builds one encounter's administrations on a clock that only moves forward (no midnight)."""
 
-    __slots__ = ("adms", "rng", "clock")
+    __slots__ = ("adms", "clock", "rng")
 
     def __init__(self, rng: random.Random, clock: int) -> None:
         self.rng = rng

@@ -71,3 +71,8 @@ def test_fhir_output_validates(tmp_path):
     Bundle.model_validate(bundle)
     codes = [e["resource"]["code"]["coding"][0]["code"] for e in bundle["entry"] if e["resource"]["resourceType"] == "ChargeItem"]
     assert codes == ["96365", "96366", "J1569"]
+
+
+def test_batch_command_is_registered_with_both_engines():
+    result = CliRunner().invoke(app, ["batch", "--help"])
+    assert result.exit_code == 0 and "--engine" in result.stdout and "--workers" in result.stdout

@@ -53,10 +53,14 @@ def test_jsonl_batch_on_spark_matches_single_machine(spark, tmp_path):
     assert (coded, failed) == (300, 1)
     rs = load_ruleset()
     expected = [msgspec.json.encode(code_encounter(e, rs)).decode() for e in encounters]
-    got = out.read_text().splitlines()
-    assert len(got) == 301
-    assert json.loads(got[10])["error"]["line"] == 11
-    assert got[:10] + got[11:] == expected
+    assert out.read_text().splitlines() == expected
+    [error] = (tmp_path / "out.jsonl.errors.jsonl").read_text().splitlines()
+    assert json.loads(error)["error"]["line"] == 11
+    # the single-machine batch gives the same records, byte for byte
+    from infucode.batch.runner import run_batch
+    local = tmp_path / "local.jsonl"
+    run_batch(src, local, workers=1, progress=False)
+    assert local.read_bytes() == out.read_bytes()
 
 
 def test_administrations_dataframe_on_spark_matches_single_machine(spark):

@@ -381,6 +381,8 @@ def _register_subcommands() -> None:
     """Commands whose code lives beside the features they serve (audit, batch, knowledge)."""
     from .audit.cli import audit as audit_command
     app.command(name="audit", help="Audit billed claim lines against the documentation and CMS edits.")(audit_command)
+    from .batch.cli import batch as batch_command
+    app.command(name="batch", help="Code a large file of encounters on every core (or on Spark), streaming.")(batch_command)
     from .knowledge import cli as knowledge
     app.command(name="lookup", help="The code reference: what a code means, its rules, wRVU, MUE, scenarios.")(knowledge.lookup_cmd)
     app.command(name="search", help="Find codes and rules by number, keyword or description (typo-tolerant).")(knowledge.search_cmd)

@@ -97,6 +97,7 @@ def spark_session(master: str | None = None):
     from pyspark.sql import SparkSession
     builder = (SparkSession.builder.appName("infucode").master(master or "local[*]")
                .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.driver.bindAddress", "127.0.0.1")
                .config("spark.driver.host", "127.0.0.1"))
@@ -105,14 +106,27 @@ def spark_session(master: str | None = None):
 
 def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | None = None,
                     profile: str = "medicare") -> tuple[int, int]:
-    """JSON Lines in, JSON Lines out (input order, blank lines skipped); returns (coded, failed)."""
+    """JSON Lines in, JSON Lines out in input order (blank lines skipped), as `infucode batch` writes it:
+    results in OUT, unreadable encounters in OUT.errors.jsonl. Returns (coded, failed)."""
     spark = spark_session(master)
     text = spark.read.text(str(in_path)).rdd.zipWithIndex().map(lambda r: (r[1] + 1, r[0].value))
     df = spark.createDataFrame(text, "line long, value string").filter("trim(value) != ''")
     coded = failed = 0
-    with open(out_path, "w", encoding="utf-8") as out:
-        for row in code_jsonl(df, profile).orderBy("line").toLocalIterator():
-            out.write(row.result + "\n")
-            coded += row.ok
-            failed += not row.ok
+    errors_path = Path(f"{out_path}.errors.jsonl")
+    errors = None
+    try:
+        with open(out_path, "w", encoding="utf-8") as out:
+            for row in code_jsonl(df, profile).orderBy("line").toLocalIterator():
+                if row.ok:
+                    out.write(row.result + "\n")
+                    coded += 1
+                else:
+                    errors = errors or open(errors_path, "w", encoding="utf-8")
+                    errors.write(row.result + "\n")
+                    failed += 1
+    finally:
+        if errors is not None:
+            errors.close()
+    if errors is None and errors_path.exists():
+        errors_path.unlink()  # a stale file from an earlier run
     return coded, failed
