@@ -21,6 +21,7 @@ class Rule:
     statement: str
     sources: tuple[str, ...]
     citation: str  # the sources in words, precomputed once for every line that cites the rule
+    tag: str = ""  # "[title; S1, S2]", appended to every explanation citing the rule (built once)
 
 
 class RuleRegistry:
@@ -44,7 +45,8 @@ class RuleRegistry:
             if missing:
                 raise ValueError(f"rules.yaml: rule {rid} cites unknown source keys {missing}")
             citation = "; ".join(f"{k}: {sources[k].cite}" for k in keys)
-            rules[rid] = Rule(rid, v["title"], " ".join(str(v.get("statement", "")).split()), keys, citation)
+            rules[rid] = Rule(rid, v["title"], " ".join(str(v.get("statement", "")).split()), keys, citation,
+                              f" [{v['title']}; {', '.join(keys)}]")
         return cls(rules, sources, str(doc.get("release", "")))
 
     def __getitem__(self, rule_id: str) -> Rule:

@@ -36,7 +36,7 @@ class CodingContext:
         line = ChargeLine(
             code=code, units=units, modifiers=list(modifiers), date=date,
             administrations=list(administrations), rule=rule,
-            explanation=f"{why} [{r.title}; {', '.join(r.sources)}]",
+            explanation=why + r.tag,
             wrvu=wrvu, kind=kind, source=r.citation,
         )
         self.lines.append(line)

@@ -48,12 +48,16 @@ class TimedLine:
     why: str
 
 
+def _hm(moment) -> str:
+    return f"{moment.hour:02d}:{moment.minute:02d}"  # cheaper than strftime in the hot path
+
+
 def _span(s: Service) -> str:
     if s.start is not None and s.stop is not None and s.clock:
-        return f"{s.start:%H:%M}-{s.stop:%H:%M}, {s.minutes} min"
+        return f"{_hm(s.start)}-{_hm(s.stop)}, {s.minutes} min"
     if s.minutes is not None:
         return f"{s.minutes} min documented without clock times"
-    return f"at {s.start:%H:%M}" if s.start is not None else "time not documented"
+    return f"at {_hm(s.start)}" if s.start is not None else "time not documented"
 
 
 def _clock_order(s: Service):
