@@ -146,7 +146,8 @@ def translate_validation_error(message: str) -> tuple[str | None, str]:
     return field, text[:1].lower() + text[1:]
 
 
-def _user_id(value: Any) -> str | None:
+def user_id(value: Any) -> str | None:
+    """The id the user gave (string or integer), as text; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     return str(value)
@@ -162,7 +163,7 @@ def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
         return obj
     if not isinstance(obj, dict):
         raise InputError(None, "expected an encounter object", line=line)
-    enc_id = _user_id(obj.get("id"))
+    enc_id = user_id(obj.get("id"))
     try:
         encounter = msgspec.convert(obj, Encounter)
     except msgspec.ValidationError as exc:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from infucode.decoding import user_id
 from infucode.model import ChargeLine, Encounter, ErrorDetail, InputError, Severity
 
 ClaimKind = Literal["professional", "institutional"]
@@ -124,12 +125,6 @@ def _translate(message: str) -> tuple[str | None, str]:
     return translate_validation_error(message)
 
 
-def _user_id(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return str(value)
-
-
 def decode_claim(obj: Any, line: int | None = None) -> Claim:
     """Validate one parsed JSON/YAML value as a :class:`Claim`; raises :class:`InputError` naming the field.
 
@@ -139,7 +134,7 @@ def decode_claim(obj: Any, line: int | None = None) -> Claim:
         return obj
     if not isinstance(obj, dict):
         raise InputError(None, "expected a claim object", line=line)
-    cid = _user_id(obj.get("id"))
+    cid = user_id(obj.get("id"))
     try:
         claim = msgspec.convert(obj, Claim)
     except msgspec.ValidationError as exc:
