@@ -165,3 +165,9 @@ def test_search_and_ask(client):
     refused = client.post("/v1/ask", json={"question": "what E/M level should I bill?"}).json()
     assert refused["refused"]
     assert client.post("/v1/ask", json={}).json()["field"] == "question"
+
+
+def test_profiles_endpoint(client):
+    rows = client.get("/v1/profiles").json()
+    threshold = next(r for r in rows if r["name"] == "added_hour_threshold")
+    assert threshold["default"] == "more_than_30" and threshold["by_profile"]["seed-page"] == "at_least_30"
