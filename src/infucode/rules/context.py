@@ -6,7 +6,8 @@ from ..model import ChargeLine, Finding
 
 
 class CodingContext:
-    __slots__ = ("ruleset", "claim", "setting", "policies", "lines", "findings", "encounter_date", "consulted")
+    __slots__ = ("ruleset", "claim", "setting", "policies", "lines", "findings", "encounter_date", "consulted",
+                 "_rules", "_codes")
 
     def __init__(self, ruleset, claim: str, setting: str, encounter_date: str | None):
         self.ruleset = ruleset
@@ -17,6 +18,9 @@ class CodingContext:
         self.lines: list[ChargeLine] = []
         self.findings: list[Finding] = []
         self.consulted: set[str] = set()  # policies that decided something (named in the result)
+        # plain dicts for the hot path: one lookup per line instead of a method call
+        self._rules = ruleset.rules.rules
+        self._codes = ruleset.codes._codes
 
     def policy(self, name: str) -> str:
         """A policy's value under the profile, remembered so the result names what decided it."""
@@ -24,14 +28,14 @@ class CodingContext:
         return self.policies[name]
 
     def add_finding(self, rule: str, severity: str, message: str, administrations) -> None:
-        r = self.ruleset.rules[rule]
+        r = self._rules[rule]
         self.findings.append(Finding(rule=rule, severity=severity, message=message,
                                      administrations=list(administrations), source=r.citation))
 
     def add_line(self, code: str, units: int, administrations, rule: str, why: str, *,
                  date: str | None, modifiers=(), kind: str = "administration") -> ChargeLine:
-        r = self.ruleset.rules[rule]
-        info = self.ruleset.codes.get(code) if kind == "administration" else None
+        r = self._rules[rule]
+        info = self._codes.get(code) if kind == "administration" else None
         wrvu = round((info.wrvu or 0.0) * units, 2) if info is not None else 0.0
         line = ChargeLine(
             code=code, units=units, modifiers=list(modifiers), date=date,

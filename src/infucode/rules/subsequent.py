@@ -9,6 +9,7 @@ the seed page's facility example for the same drug again (SEED-003).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import groupby
 
 from . import family as fam
@@ -48,8 +49,11 @@ class TimedLine:
     why: str
 
 
+_HH_MM = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in range(60))
+
+
 def _hm(moment) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"  # cheaper than strftime in the hot path
+    return _HH_MM[moment.hour * 60 + moment.minute]  # a table lookup: formatting is the hot path's cost
 
 
 def _span(s: Service) -> str:
@@ -60,9 +64,12 @@ def _span(s: Service) -> str:
     return f"at {_hm(s.start)}" if s.start is not None else "time not documented"
 
 
+_NO_START = datetime.min
+
+
 def _clock_order(s: Service):
     fr, mr = hierarchy_rank(s)
-    return (s.start is None, s.start.isoformat() if s.start else "", -fr, -mr, s.id)
+    return (s.start is None, s.start or _NO_START, -fr, -mr, s.id)
 
 
 def _who(s: Service) -> str:

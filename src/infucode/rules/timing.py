@@ -107,6 +107,10 @@ def hour_start_dates(start: datetime | None, first_unit_offset: int, units: int,
     after the start), so a line item carries the date its service was given [CMS-CLM-4-230.2]."""
     if start is None:
         return [fallback] * units
+    first = start + timedelta(minutes=first_unit_offset)
+    last = first + timedelta(minutes=MINUTES_PER_HOUR * (units - 1))
+    if first.date() == last.date():  # the usual case: every unit begins on one date
+        return [first.date().isoformat()] * units
     return [
         (start + timedelta(minutes=first_unit_offset + MINUTES_PER_HOUR * k)).date().isoformat()
         for k in range(units)
