@@ -1,6 +1,7 @@
 """Seeded generator of realistic synthetic infusion encounters, written as JSON Lines.
 
     python benchmarks/generate.py N OUT.jsonl [--seed 1]
+    python benchmarks/generate.py N OUT.parquet [--seed 1]     # or OUT.csv: one administration per row
 
 The mix (by share of encounters): hydration alone; therapeutic infusions with pushes (antiemetics,
 steroids, antihistamines, antibiotics, IVIG, iron, infliximab); chemotherapy days with
@@ -10,6 +11,9 @@ missing route (~0.5%) and a bad time string (~0.1%, an input error). Settings ar
 facility; times are ``HH:MM`` on the encounter's date; nothing crosses midnight.
 
 Writing streams (constant memory) and uses msgspec; the same N and seed give the same bytes.
+The flat form (``flat_rows``, ``write_flat``, ``jsonl_to_flat``) has the columns of
+``infucode.adapters.flat.INPUT_COLUMNS``, one administration per row; in Parquet the columns are
+typed (``minutes`` int64, the flags bool, the quantities float64, the rest strings).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import msgspec
 
-__all__ = ["generate", "iter_encounters", "write_jsonl"]
+__all__ = ["flat_rows", "generate", "iter_encounters", "jsonl_to_flat", "write_flat", "write_jsonl"]
 
 _DAY0 = date(2024, 1, 1)
 
@@ -251,16 +255,141 @@ def write_jsonl(n: int, out: str | Path, seed: int = 1, *, batch: int = 5000) ->
 
 generate = write_jsonl
 
+# --------------------------------------------------------------------------------------------
+# The flat form: one administration per row (CSV, Parquet)
+# --------------------------------------------------------------------------------------------
+
+FLAT_COLUMNS = (
+    "encounter_id", "setting", "date", "claim", "payer",
+    "administration_id", "drug", "hcpcs", "class", "route", "indication", "start", "stop", "minutes", "site",
+    "separate_site_required", "primary", "discontinued", "pump", "volume_ml", "rate_ml_per_hr",
+    "dose_value", "dose_unit", "vial_size", "vial_unit", "vial_single_dose", "discarded",
+)
+_FLAT_BOOL = ("separate_site_required", "primary", "discontinued", "pump", "vial_single_dose")
+_FLAT_FLOAT = ("volume_ml", "rate_ml_per_hr", "dose_value", "vial_size", "discarded")
+_ADM_PLAIN = ("drug", "hcpcs", "class", "route", "indication", "start", "stop", "minutes", "site",
+              "separate_site_required", "primary", "discontinued", "pump", "volume_ml", "rate_ml_per_hr", "discarded")
+
+
+def flat_rows(enc: dict) -> list[dict]:
+    """One encounter dict -> one row per administration (interruptions cannot be flattened)."""
+    head = {"encounter_id": enc["id"], "setting": enc.get("setting"), "date": enc.get("date"),
+            "claim": enc.get("claim"), "payer": enc.get("payer")}
+    rows = []
+    for adm in enc["administrations"]:
+        row = dict(head)
+        row["administration_id"] = adm.get("id")
+        for key in _ADM_PLAIN:
+            row[key] = adm.get(key)
+        dose = adm.get("dose") or {}
+        row["dose_value"], row["dose_unit"] = dose.get("value"), dose.get("unit")
+        vial = adm.get("vial") or {}
+        row["vial_size"], row["vial_unit"], row["vial_single_dose"] = vial.get("size"), vial.get("unit"), vial.get("single_dose")
+        rows.append(row)
+    return rows
+
+
+def _flat_schema():
+    import pyarrow as pa
+
+    def kind(c: str):
+        if c == "minutes":
+            return pa.int64()
+        if c in _FLAT_BOOL:
+            return pa.bool_()
+        if c in _FLAT_FLOAT:
+            return pa.float64()
+        return pa.string()
+
+    return pa.schema([pa.field(c, kind(c)) for c in FLAT_COLUMNS])
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _FlatWriter:
+    """Rows to CSV (text cells) or Parquet (typed columns, one row group per ``flush``)."""
+
+    def __init__(self, out: str | Path, fmt: str) -> None:
+        self.fmt = fmt
+        self.rows: list[dict] = []
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self.schema = _flat_schema()
+            self.writer = pq.ParquetWriter(str(out), self.schema, compression="zstd")
+        elif fmt == "csv":
+            import csv
+
+            self.fh = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
+            self.csv = csv.writer(self.fh, lineterminator="\n")
+            self.csv.writerow(FLAT_COLUMNS)
+        else:
+            raise ValueError(f"unknown flat format {fmt!r}")
+
+    def add(self, enc: dict) -> None:
+        self.rows.extend(flat_rows(enc))
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        if self.fmt == "parquet":
+            import pyarrow as pa
+
+            table = pa.Table.from_arrays(
+                [pa.array([r[c] for r in self.rows], f.type) for c, f in zip(FLAT_COLUMNS, self.schema)], schema=self.schema)
+            self.writer.write_table(table)
+        else:
+            self.csv.writerows([_csv_cell(r[c]) for c in FLAT_COLUMNS] for r in self.rows)
+        self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        (self.writer if self.fmt == "parquet" else self.fh).close()
+
+
+def write_flat(n: int, out: str | Path, seed: int = 1, *, fmt: str = "parquet", batch: int = 5000) -> int:
+    """Write ``n`` encounters in the flat form (``fmt`` csv or parquet); returns the file's size."""
+    writer = _FlatWriter(out, fmt)
+    for i, enc in enumerate(iter_encounters(n, seed), 1):
+        writer.add(enc)
+        if i % batch == 0:
+            writer.flush()
+    writer.close()
+    return Path(out).stat().st_size
+
+
+def jsonl_to_flat(src: str | Path, out: str | Path, *, fmt: str = "parquet", batch: int = 5000) -> int:
+    """Stream a JSON Lines file of encounters into the flat form; returns the output's size."""
+    writer = _FlatWriter(out, fmt)
+    with open(src, "rb") as fh:
+        for i, line in enumerate(fh, 1):
+            if line.strip():
+                writer.add(msgspec.json.decode(line))
+            if i % batch == 0:
+                writer.flush()
+    writer.close()
+    return Path(out).stat().st_size
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("n", type=int, help="number of encounters")
-    parser.add_argument("out", help="output .jsonl file")
+    parser.add_argument("out", help="output file: .jsonl, or .csv/.parquet for the flat form")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.n < 0:
         parser.error("N must be 0 or more")
-    size = write_jsonl(args.n, args.out, args.seed)
+    suffix = Path(args.out).suffix.lower()
+    if suffix in (".csv", ".parquet"):
+        size = write_flat(args.n, args.out, args.seed, fmt=suffix[1:])
+    else:
+        size = write_jsonl(args.n, args.out, args.seed)
     print(f"wrote {args.n} encounters ({size / 1e6:.1f} MB) to {args.out}", file=sys.stderr)
     return 0
 

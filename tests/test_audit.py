@@ -219,3 +219,202 @@ def test_cli_bundled_examples(tmp_path):
     assert "Findings by rule" in out.read_text(encoding="utf-8")
     result = runner.invoke(audit_app, [*map(str, files), "--format", "csv"])
     assert "audit.units_unsupported" in result.stdout
+    # the new checks show in the bundled batch (CSV without documentation) and the documented claims
+    for rule in ("audit.second_initial", "audit.jw_jz_both", "audit.unknown_code", "audit.hydration_kvo",
+                 "audit.hydration_necessity", "audit.drug_units", "audit.jz_with_waste", "audit.jw_jz_multi_dose"):
+        assert rule in result.stdout, rule
+    clean = [line for line in result.stdout.splitlines() if line.startswith("DOC-2001,")]
+    assert clean == ["DOC-2001,professional,,,,,,,,,,"]
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: a clear error naming the claim and the line; every other claim still audited
+# --------------------------------------------------------------------------------------------
+
+
+def test_csv_missing_column_names_the_column_and_the_file(tmp_path, rs):
+    path = _write(tmp_path, "billing-export.csv", "claim_id,claim_type,date,code,unit\nc1,professional,2024-07-01,96365,1\n")
+    [err] = list(audit_stream(iter_claims(path), rs))
+    assert isinstance(err, AuditError) and err.error.field == "units" and err.error.line == 1
+    assert "billing-export.csv" in err.error.message and "missing column(s) units" in err.error.message
+    assert "unknown column(s): unit" in err.error.message
+
+
+def test_csv_bad_rows_are_reported_and_the_other_claims_audited(tmp_path, rs):
+    path = _write(tmp_path, "claims.csv",
+                  "claim_id,claim_type,date,code,units,modifiers\n"
+                  "c1,professional,2024-07-01,96365,1,\n"
+                  "c2,professional,2024-07-01,9636,1,\n"            # not a 5-character code
+                  "c3,professional,2024-07-01,96365,1,XU,extra\n"   # one field too many
+                  "c4,professional,2024-07-01,96366,2,\n")
+    out = {o.claim: o for o in audit_stream(iter_claims(path), rs)}
+    assert isinstance(out["c1"], AuditResult) and isinstance(out["c4"], AuditResult)
+    assert (out["c2"].error.field, out["c2"].error.line) == ("lines[0].code", 3)
+    assert "5-character CPT or HCPCS code" in out["c2"].error.message
+    assert out["c3"].error.line == 4 and "more fields than the header" in out["c3"].error.message
+
+
+def test_unknown_code_is_a_finding_and_the_next_claim_is_audited(tmp_path, rs):
+    path = _write(tmp_path, "claims.jsonl",
+                  '{"id": "u1", "claim_type": "institutional", "date": "2024-07-01", "lines": [{"code": "96365", "units": 1}, {"code": "96379", "units": 1}]}\n'
+                  '{"id": "u2", "claim_type": "professional", "date": "2024-07-01", "lines": [{"code": "96366", "units": 2}]}\n')
+    one, two = audit_stream(iter_claims(path), rs)
+    [unknown] = [f for f in one.findings if f.rule == "audit.unknown_code"]
+    assert unknown.severity == "warning" and unknown.lines == [1] and "96379" in unknown.message
+    assert "audit.add_on_without_primary" in {f.rule for f in two.findings}
+
+
+# --------------------------------------------------------------------------------------------
+# The new checks: every rule has a worked claim; no double counting
+# --------------------------------------------------------------------------------------------
+
+NEW_RULES = ("audit.hydration_kvo", "audit.hydration_necessity", "audit.second_initial", "audit.drug_units",
+             "audit.jw_jz_both", "audit.jw_missing", "audit.jz_with_waste", "audit.jw_without_waste", "audit.jz_missing",
+             "audit.jw_jz_multi_dose")
+
+
+def test_every_new_rule_has_a_worked_claim(rs):
+    expected = {want["rule"] for case in CASES for want in case.get("expect", [])}
+    assert not [r for r in NEW_RULES if r not in expected]
+    for rule in NEW_RULES:
+        assert rs.rules[rule].sources and rs.rules[rule].citation
+
+
+def test_clean_claims_cover_the_new_checks(rs):
+    clean = [c["claim"] for c in CASES if c.get("clean")]
+    assert len(clean) >= 5
+    lines = [l for c in clean for l in c["lines"]]
+    assert any("JW" in l.get("modifiers", []) for l in lines) and any("JZ" in l.get("modifiers", []) for l in lines)
+    assert any("XU" in l.get("modifiers", []) for l in lines)
+    assert any(l["code"] in ("96360", "96361") for l in lines)
+
+
+def test_second_initial_without_documentation_counts_wrvu_once(rs):
+    # three initial services, no modifier and no documentation: 96413 ranks first, 96365 and 96374 are the extra
+    # initials; each is in an NCCI PTP pair with another initial, so audit.ptp counts their wRVU, not this check.
+    claim = {"id": "w", "claim_type": "professional", "date": "2024-07-01",
+             "lines": [{"code": "96365", "units": 1}, {"code": "96374", "units": 1}, {"code": "96413", "units": 1}]}
+    result = audit_claim(claim, rs)
+    [second] = [f for f in result.findings if f.rule == "audit.second_initial"]
+    assert second.severity == "error" and second.lines == [0, 1]   # 96413 ranks first; 96365 and 96374 are extra
+    assert second.wrvu_delta == 0   # both are in an NCCI PTP pair with another initial: audit.ptp counts them
+
+
+def test_kvo_counted_once_when_the_engine_does_not_support_the_hydration(rs):
+    # 20 minutes of KVO saline: the engine supports no hydration (30 minutes or less), units_unsupported counts the
+    # wRVU, the KVO finding explains why without counting it again.
+    claim = {"id": "k", "claim_type": "professional", "date": "2024-07-01", "lines": [{"code": "96360", "units": 1}],
+             "encounter": {"id": "e", "setting": "office", "administrations": [
+                 {"id": "a1", "drug": "normal saline", "route": "iv_infusion", "start": "8:00", "stop": "8:20", "indication": "TKO"}]}}
+    result = audit_claim(claim, rs)
+    by_rule = {f.rule: f for f in result.findings}
+    assert by_rule["audit.units_unsupported"].wrvu_delta == pytest.approx(-0.17)
+    assert by_rule["audit.hydration_kvo"].severity == "error" and by_rule["audit.hydration_kvo"].wrvu_delta == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Batch report: summary, summary CSV, HTML chart
+# --------------------------------------------------------------------------------------------
+
+
+def _batch(rs) -> list:
+    items = [audit_claim(c["claim"], rs) for c in CASES]
+    items.append(AuditError(claim="broken-1", error=ErrorDetail(field="lines[0].units", message="expected an integer", line=7)))
+    return items
+
+
+def test_summary_counts_rules_wrvu_and_worst_claims(rs):
+    from infucode.audit.io import summary
+
+    items = _batch(rs)
+    s = summary(items)
+    results = [i for i in items if isinstance(i, AuditResult)]
+    assert (s["claims"], s["audited"], s["unreadable"]) == (len(items), len(results), 1)
+    assert s["with_errors"] == sum(1 for r in results if r.has_errors)
+    assert s["clean"] == sum(1 for r in results if not any(f.severity != "info" for f in r.findings))
+    assert s["clean"] >= sum(1 for c in CASES if c.get("clean"))
+    assert s["unreadable_claims"] == [{"claim": "broken-1", "field": "lines[0].units", "line": 7, "message": "expected an integer"}]
+    mue = s["findings_by_rule"]["audit.mue"]
+    assert mue["error"] >= 2 and mue["claims"] >= 2 and mue["wrvu_overcoded"] < 0
+    # rules with the most errors first
+    errors = [row["error"] for row in s["findings_by_rule"].values()]
+    assert errors == sorted(errors, reverse=True)
+    assert s["wrvu_at_risk"]["overcoded"] < 0 < s["wrvu_at_risk"]["undercoded"]
+    assert s["institutional"]["units_overbilled"] > 0 and s["institutional"]["lines_with_errors"] > 0
+    worst = s["worst_claims"]
+    assert len(worst) == 10 and all(w["error"] for w in worst)
+    assert worst[0]["wrvu_overcoded"] == min(w["wrvu_overcoded"] for w in worst)
+
+
+def test_summary_counts_a_code_once_per_claim(rs):
+    from infucode.audit.io import summary
+
+    # 96366 x9 above the clock and above the MUE: audit.mue and audit.units_unsupported both report the same units
+    claim = {"id": "dup", "claim_type": "professional", "date": "2024-07-01",
+             "lines": [{"code": "96365", "units": 1}, {"code": "96366", "units": 9}],
+             "encounter": {"id": "e", "setting": "office", "administrations": [
+                 {"id": "a1", "drug": "Gammagard", "route": "iv_infusion", "start": "8:30", "stop": "11:45"}]}}
+    result = audit_claim(claim, rs)
+    deltas = {f.rule: f.wrvu_delta for f in result.findings if f.wrvu_delta < 0}
+    assert deltas == {"audit.mue": pytest.approx(-1.62), "audit.units_unsupported": pytest.approx(-1.26)}
+    s = summary([result])
+    assert s["wrvu_at_risk"]["overcoded"] == pytest.approx(-1.62)
+    assert s["worst_claims"][0]["units_overbilled"] == 9
+
+
+def test_summary_csv(rs):
+    import csv as csv_module
+    import io
+
+    rows = list(csv_module.DictReader(io.StringIO(render(_batch(rs), "summary-csv"))))
+    sections = [r["section"] for r in rows]
+    assert sections[:7] == ["total"] * 7 and {"rule", "claim", "unreadable"} <= set(sections)
+    total = {r["key"]: r for r in rows if r["section"] == "total"}
+    assert int(total["claims"]["claims"]) == len(CASES) + 1 and int(total["unreadable"]["claims"]) == 1
+    assert float(total["professional"]["wrvu_overcoded"]) < 0
+    assert int(total["institutional"]["units_overbilled"]) > 0
+    rules = [r["key"] for r in rows if r["section"] == "rule"]
+    assert "audit.second_initial" in rules and "audit.jz_missing" in rules
+    claims = [r for r in rows if r["section"] == "claim"]
+    assert int(claims[0]["errors"]) > 0 and claims[-1]["errors"] <= claims[0]["errors"]
+    [bad] = [r for r in rows if r["section"] == "unreadable"]
+    assert bad["key"] == "broken-1" and "lines[0].units" in bad["detail"] and "line 7" in bad["detail"]
+
+
+def test_html_report_is_self_contained_with_a_chart(rs):
+    page = render(_batch(rs), "html")
+    assert page.count("<svg") == 1 and "Findings by rule" in page and "Worst claims" in page
+    assert "<script" not in page and "src=" not in page and "<link" not in page and "@import" not in page
+    assert "audit.second_initial" in page[page.index("<svg"):page.index("</svg>")]
+    assert "wRVU at risk" in page and "administration units" in page
+    # claims are listed worst first: the first claim section has error findings
+    first = page.index("<h2>Claims</h2>")
+    assert "could not be read" in page[first:first + 400]   # unreadable claims come first
+
+
+def test_table_summary(rs):
+    text = render(_batch(rs), "table")
+    tail = text[text.index("Summary"):]
+    assert "wRVU at risk" in tail and "findings by rule" in tail and "worst claims" in tail
+    assert "institutional claim(s)" in tail
+
+
+def test_cli_summary_csv(tmp_path):
+    result = runner.invoke(audit_app, [str(EXAMPLES / "batch.csv"), "--format", "summary-csv"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[0].startswith("section,key,claim_type,claims")
+    assert "rule,audit.second_initial" in result.stdout and "unreadable,CLM-1008" in result.stdout
+
+
+def test_cli_summary_file_beside_the_per_claim_output(tmp_path):
+    lines, report, table = tmp_path / "findings.csv", tmp_path / "summary.html", tmp_path / "summary.csv"
+    result = runner.invoke(audit_app, [str(EXAMPLES / "batch.csv"), "--format", "csv", "-o", str(lines),
+                                       "--summary", str(report)])
+    assert result.exit_code == 1, result.output
+    assert lines.read_text().startswith("claim,claim_type,rule")
+    html = report.read_text()
+    assert html.count("<svg") == 1 and "<script" not in html and "audit.second_initial" in html
+    result = runner.invoke(audit_app, [str(EXAMPLES / "batch.csv"), "-o", str(tmp_path / "t.txt"), "--summary", str(table)])
+    assert "rule,audit.second_initial" in table.read_text()
+    bad = runner.invoke(audit_app, [str(EXAMPLES / "batch.csv"), "--summary", str(tmp_path / "s.txt")])
+    assert bad.exit_code == 2 and "--summary" in bad.output

@@ -156,7 +156,7 @@ def test_cli_exit_codes(tmp_path):
     for args in (
         [str(empty), str(tmp_path / "o3.jsonl")],
         [str(tmp_path / "missing.jsonl"), str(tmp_path / "o4.jsonl")],
-        [str(good), str(tmp_path / "o5.parquet")],
+        [str(good), str(tmp_path / "o5.xml")],
         [str(good), str(tmp_path / "o6.jsonl"), "--out-format", "xml"],
         [str(good), str(tmp_path / "o7.jsonl"), "--profile", "nope"],
         [str(good), str(tmp_path / "o8.jsonl"), "--policy", "nope"],

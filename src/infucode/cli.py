@@ -378,7 +378,7 @@ def serve(
 
 
 def _register_subcommands() -> None:
-    """Commands whose code lives beside the features they serve (audit, batch, knowledge)."""
+    """Commands whose code lives beside the features they serve (audit, batch, knowledge, data)."""
     from .audit.cli import audit as audit_command
     app.command(name="audit", help="Audit billed claim lines against the documentation and CMS edits.")(audit_command)
     from .batch.cli import batch as batch_command
@@ -388,6 +388,8 @@ def _register_subcommands() -> None:
     app.command(name="search", help="Find codes and rules by number, keyword or description (typo-tolerant).")(knowledge.search_cmd)
     app.command(name="ask", help="Answer a drug-administration coding question from the rule base.")(knowledge.ask_cmd)
     app.command(name="case", help="Turn a free-text case note (.txt or .eml) into codes and a memo.")(knowledge.case_cmd)
+    from .reference.data_cli import data_app
+    app.add_typer(data_app, name="data", help="Import the official CMS files (MUE, PTP, RVU) the audit uses by date of service.")
 
 
 _register_subcommands()

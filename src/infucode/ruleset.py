@@ -1,9 +1,17 @@
 """A ruleset: the reference tables (loaded and indexed once per process) plus a payer profile's
-policy values. ``code_encounter(encounter, ruleset)`` needs nothing else."""
+policy values. ``code_encounter(encounter, ruleset)`` needs nothing else.
+
+The code and PTP tables may depend on the date of service: ``ruleset.with_releases(store)`` attaches a
+source of dated tables (``reference.releases.ReleaseStore``, the imported CMS files) and
+``ruleset.for_dates(days)`` gives the ruleset with the tables in force on those dates. This module
+knows nothing of files or databases; it only asks the attached source.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Protocol
 
 from .reference.codes import CodeTable
 from .reference.drugs import DrugCatalog
@@ -21,6 +29,23 @@ class Tables:
     ptp: PtpTable
     rules: RuleRegistry
     policies: PolicyCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class DatedTables:
+    """The code and PTP tables in force on a date of service, and what each part came from."""
+
+    codes: CodeTable
+    ptp: PtpTable
+    releases: Mapping[str, str]       # e.g. {"mue_practitioner": "MUE practitioner ... (imported ...)"}
+
+
+class TablesByDate(Protocol):
+    """A source of the tables in force on a date of service (e.g. ``reference.releases.ReleaseStore``)."""
+
+    def tables_on(self, days: Sequence[str], codes: CodeTable, ptp: PtpTable) -> DatedTables:
+        """The tables in force on the first of ``days`` (YYYY-MM-DD), built over the given tables."""
+        ...
 
 
 @lru_cache(maxsize=1)
@@ -41,6 +66,8 @@ class Ruleset:
     overrides: dict[str, str]
     tables: Tables
     _profiles: dict = field(default_factory=dict, repr=False, compare=False)
+    dated_by: TablesByDate | None = field(default=None, repr=False, compare=False)
+    release_notes: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Short names the rules use.
     @property
@@ -68,9 +95,22 @@ class Ruleset:
             return self
         cached = self._profiles.get(profile)
         if cached is None:
-            cached = Ruleset(profile, self.tables.policies.resolve(profile, self.overrides), self.overrides, self.tables)
+            cached = Ruleset(profile, self.tables.policies.resolve(profile, self.overrides), self.overrides, self.tables,
+                             dated_by=self.dated_by, release_notes=self.release_notes)
             self._profiles[profile] = cached
         return cached
+
+    def with_releases(self, source: TablesByDate | None) -> "Ruleset":
+        """The same ruleset, taking its code and PTP tables from ``source`` per date of service."""
+        return Ruleset(self.profile, self.policies, self.overrides, self.tables, dated_by=source)
+
+    def for_dates(self, days: Sequence[str]) -> "Ruleset":
+        """The ruleset with the tables in force on the first of ``days``; itself without a dated source."""
+        if self.dated_by is None or not days:
+            return self
+        dated = self.dated_by.tables_on(sorted(days), self.tables.codes, self.tables.ptp)
+        tables = replace(self.tables, codes=dated.codes, ptp=dated.ptp)
+        return Ruleset(self.profile, self.policies, self.overrides, tables, release_notes=dict(dated.releases))
 
     def profile_names(self) -> list[str]:
         return list(self.tables.policies.profiles)
@@ -99,6 +139,7 @@ class Ruleset:
             "ncci_ptp": t.ptp.release,
             "rules": t.rules.release,
             "policies": t.policies.release,
+            **self.release_notes,
         }
 
 

@@ -1,7 +1,9 @@
 """audit_claim(claim, ruleset) -> AuditResult: the billed lines against the documentation. No I/O.
 
 1. decode the claim (field errors raise InputError naming the claim id and field);
-2. the payer profile: the claim's ``payer`` overrides the ruleset's profile;
+2. the payer profile: the claim's ``payer`` overrides the ruleset's profile; the CMS tables in force on
+   the claim's first date of service when the ruleset has imported releases attached
+   (``ruleset.with_releases(store)``, see ``reference.releases``);
 3. the documentation, when present, is coded by the engine for the claim's type (professional ->
    "professional", institutional -> "facility"), whatever the embedded encounter says (a
    disagreement is a finding);
@@ -42,6 +44,7 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
             ruleset = ruleset.with_profile(claim.payer)
         except KeyError as exc:
             raise InputError("payer", str(exc).strip('"')) from None
+    ruleset = ruleset.for_dates([line.date or claim.date for line in claim.lines] or [claim.date])
     kind = claim.engine_claim
     billed = tuple(
         checks.Billed(index=i, code=line.code.strip().upper(), units=line.units,

@@ -23,10 +23,12 @@ _DATE = r"^\d{4}-\d{2}-\d{2}$"
 IsoDate = Annotated[str, msgspec.Meta(pattern=_DATE)]
 PlaceOfService = Annotated[str, msgspec.Meta(pattern=r"^\d{2}$")]
 Units = Annotated[int, msgspec.Meta(ge=0, le=9999)]
+#: A CPT (5 digits) or HCPCS Level II (a letter and 4 digits) code; surrounding blanks are tolerated.
+BilledCode = Annotated[str, msgspec.Meta(pattern=r"^\s*[A-Za-z0-9]{5}\s*$")]
 
 
 class BilledLine(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    code: str
+    code: BilledCode
     units: Units
     modifiers: list[str] = []
     date: IsoDate | None = None
@@ -42,6 +44,8 @@ class Claim(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     place_of_service: PlaceOfService | None = None
     payer: str | None = None
     encounter: Encounter | None = None
+    #: problems the reader found that did not stop the audit (e.g. X12 validation errors outside the audited fields)
+    reader_warnings: list[str] = []
 
     @property
     def engine_claim(self) -> str:
@@ -55,6 +59,8 @@ class AuditFinding(msgspec.Struct):
     lines: list[int]            # indexes into the claim's billed lines
     wrvu_delta: float = 0.0     # professional: supported minus billed wRVU (negative = overbilled); institutional: 0
     source: str = ""
+    unit_delta: int = 0         # administration units: supported minus billed (negative = overbilled), both claim types
+    code: str = ""              # the code unit_delta and wrvu_delta are of ("" when several or none)
 
 
 class AuditResult(msgspec.Struct):
@@ -113,7 +119,13 @@ def _translate(message: str) -> tuple[str | None, str]:
         return field, f"unknown field '{m.group('name')[:40]}' (allowed: {', '.join(allowed)})"
     if m := _RX_PATTERN.match(message):
         path = m.group("path")
-        what = "two digits (e.g. 11, 22)" if "{2}$" in m.group("rx") and "-" not in m.group("rx") else "a date YYYY-MM-DD"
+        rx = m.group("rx")
+        if "{5}" in rx:
+            what = "a 5-character CPT or HCPCS code (e.g. 96365, J1569)"
+        elif "{2}$" in rx and "-" not in rx:
+            what = "two digits (e.g. 11, 22)"
+        else:
+            what = "a date YYYY-MM-DD"
         return path[2:] if path.startswith("$.") else None, f"expected {what}"
     if m := _RX_BOUND.match(message):
         path = m.group("path")

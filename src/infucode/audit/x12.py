@@ -1,25 +1,45 @@
 """X12 837P (professional) and 837I (institutional) claims into the audit's claim format.
 
-Parsing is pyx12's (a maintained X12 parser with the 5010 maps); only the mapping of loops to our
-fields is written here. linuxforhealth-x12 was considered but needs pydantic 1, which conflicts with
-fhir.resources (pydantic 2).
+Parsing and validation are pyx12's (a maintained X12 parser with the 5010 maps); only the mapping of
+loops to our fields and the attribution of pyx12's errors to claims are written here.
+linuxforhealth-x12 was considered but needs pydantic 1, which conflicts with fhir.resources (pydantic 2).
 
 837P: claim 2300 CLM01 id, CLM05-1 place of service; service lines 2400 SV1 (SV101-2 code, SV101-3..6
 modifiers, SV104 units), DTP*472 date. 837I: CLM05-1 facility type (bill type), service lines SV2
 (SV201 revenue code, SV202-2 code, SV202-3..6 modifiers, SV205 units), DTP*472 or the claim's
 DTP*434 statement dates. Only ids the file gives appear in errors.
+
+Broken files: pyx12 validates every segment against the implementation guide. A structural error inside
+a claim (a missing 2400 loop, an unknown or missing segment, a CLM that is not under a subscriber loop) or
+a bad element the audit reads (CLM, SV1, SV2, DTP) makes that claim unreadable, with the segment number
+(and the file line, when segments are on lines of their own) and pyx12's explanation. Other errors (an
+element the audit does not read, the billing provider or subscriber loops above the claim) do not stop the
+audit: they reach the claim as ``reader_warnings`` and become an audit.input_validation finding. A wrong SE segment count (or a transaction set without SE) makes every claim
+of that transaction set unreadable: a payer's 999 rejects the whole set, and a count that does not match
+means segments were lost or added. Claims of other transaction sets are still audited. Errors in the GS/GE
+or ISA/IEA envelope are reported once for the file and do not stop the claims.
 """
 from __future__ import annotations
 
 import io
+import logging
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..model import InputError
 from .model import decode_claim
 
 _PROFESSIONAL = "005010X222"
 _INSTITUTIONAL = "005010X223"
+#: pyx12 error code for a required segment or loop that is missing: it is detected at the next segment.
+_MISSING = "3"
+_ELEMENT_ID = re.compile(r"\(([A-Z][A-Z0-9]{1,2}\d{2}(?:-\d+)?)\)")
+_MAX_LISTED = 3
+#: Segments whose elements the audit reads: an element error there makes the claim unreadable.
+_READ_SEGMENTS = frozenset({"CLM", "SV1", "SV2", "DTP"})
+_STARTED_AT = re.compile(r"\s*Started at \S+")
 
 
 def _date(value: str | None) -> str | None:
@@ -32,18 +52,260 @@ def _modifiers(node, prefix: str) -> list[str]:
     return [m for m in (node.get_value(f"{prefix}-{k}") for k in range(3, 7)) if m]
 
 
-def _units(value: str | None) -> int | float | None:
+def _units(value: str | None) -> int | float | str | None:
     if value is None:
         return None
     try:
         number = float(value)
     except ValueError:
-        return None
+        return value  # decode_claim names lines[i].units
     return int(number) if number.is_integer() else number
 
 
+def _quiet_pyx12() -> None:
+    """pyx12 logs every validation error; they are reported through InputError instead."""
+    logger = logging.getLogger("pyx12")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
+@dataclass
+class _X12Error:
+    segment: int                # pyx12's segment number (1 = ISA)
+    seg_id: str
+    code: str
+    text: str
+
+    @property
+    def field(self) -> str:
+        m = _ELEMENT_ID.search(self.text)
+        return m.group(1) if m else self.seg_id
+
+    @property
+    def at(self) -> int:
+        """The segment the error is about: a missing segment/loop is detected at the segment after it."""
+        return self.segment - 1 if self.code == _MISSING else self.segment
+
+
+@dataclass
+class _Claim:
+    cid: str | None
+    start: int
+    hl: str | None
+    data: dict[str, Any] | None          # None: the CLM segment was found outside a claim loop
+    end: int | None = None
+    lx: list[int] = field(default_factory=list)
+    errors: list[_X12Error] = field(default_factory=list)     # inside the claim's own segments
+    context: list[_X12Error] = field(default_factory=list)    # in the envelope or the HL loops above it
+
+    def fatal(self) -> list[_X12Error]:
+        """Errors that stop the audit: the claim's structure, or an element the audit reads."""
+        return [e for e in self.errors if e.code != "ele" or e.seg_id in _READ_SEGMENTS]
+
+    def warnings(self) -> list[_X12Error]:
+        fatal = self.fatal()
+        return [e for e in self.errors if e not in fatal] + self.context
+
+
+@dataclass
+class _Transaction:
+    control: str | None
+    start: int
+    claims: list[_Claim] = field(default_factory=list)
+    hl: list[tuple[int, str, str | None]] = field(default_factory=list)   # (segment, HL01, HL02)
+
+
+class _Raw:
+    """The file split into segments (by the terminator ISA gives), for what pyx12 cannot tell: the file line
+    of a segment (when segments are on lines of their own), GS08 before parsing, CLM ids in a truncated file."""
+
+    def __init__(self, text: str):
+        body = text.lstrip()
+        self.segments: list[str] = []
+        self.element = body[3] if len(body) > 3 else "*"
+        self.lines: list[int] | None = None
+        if len(body) < 106:
+            return
+        terminator = body[105]
+        parts = body.split(terminator)
+        self.segments = [p.strip() for p in parts]
+        if "\n" not in body.strip() or terminator == "\n":
+            return
+        line = text.count("\n", 0, len(text) - len(body)) + 1
+        lines = []
+        for part in parts:
+            lines.append(line + part.count("\n", 0, len(part) - len(part.lstrip())))
+            line += part.count("\n")
+        self.lines = lines
+
+    def __call__(self, segment: int | None) -> int | None:
+        """The file line of segment number ``segment`` (1 = ISA), or None when the file is one line."""
+        if self.lines is None or segment is None or not 0 < segment <= len(self.lines):
+            return None
+        return self.lines[segment - 1]
+
+    def values(self, seg_id: str, position: int) -> list[tuple[int, str]]:
+        """(segment number, element value) of every ``seg_id`` segment."""
+        out = []
+        for number, seg in enumerate(self.segments, start=1):
+            elements = seg.split(self.element)
+            if elements[0] == seg_id:
+                out.append((number, elements[position] if len(elements) > position else ""))
+        return out
+
+
+def _errors_of(node: Any) -> list[_X12Error]:
+    """The segment and element errors of one pyx12 error-tree transaction node (err_st)."""
+    out = []
+    for seg in getattr(node, "children", []):
+        seg_id = getattr(seg, "seg_id", "?")
+        line = getattr(seg, "cur_line", 0) or 0
+        for err in getattr(seg, "errors", []):
+            out.append(_X12Error(line, seg_id, str(err[0]), str(err[1])))
+        for ele in getattr(seg, "elements", []):
+            for err in getattr(ele, "errors", []):
+                out.append(_X12Error(line, seg_id, "ele", str(err[1])))
+    return out
+
+
+def _last(node: Any) -> Any:
+    children = getattr(node, "children", None)
+    return children[-1] if children else None
+
+
+def _describe(err: _X12Error, claim: _Claim | None) -> str:
+    where = f"segment {err.segment} ({err.seg_id})"
+    if claim is not None and claim.lx:
+        n = sum(1 for lx in claim.lx if lx <= err.at)
+        if n:
+            where += f", service line {n}"
+    return f"{where}: {_STARTED_AT.sub('', err.text).strip().rstrip('.')}"
+
+
+def _claim_error(claim: _Claim, errors: list[_X12Error], lines: _Raw) -> InputError:
+    first = errors[0]
+    text = "; ".join(_describe(e, claim) for e in errors[:_MAX_LISTED])
+    if len(errors) > _MAX_LISTED:
+        text += f"; and {len(errors) - _MAX_LISTED} more X12 error(s)"
+    prefix = (f"the claim starting at segment {claim.start} is not valid X12 837, so it was not audited: "
+              if claim.data is not None else
+              f"CLM at segment {claim.start} is outside a claim loop (no subscriber loop 2000B above it?), "
+              "so it was not audited: ")
+    return InputError(first.field, prefix + text, encounter=claim.cid, line=lines(first.at))
+
+
+def _attribute(txn: _Transaction, errors: list[_X12Error]) -> list[_X12Error]:
+    """Errors to the claims they fall in (or the claims under the HL loop they fall in); the rest is returned."""
+    unplaced = []
+    parents = {hl_id: parent for _, hl_id, parent in txn.hl}
+
+    def under(claim_hl: str | None, hl_id: str) -> bool:
+        seen = set()
+        while claim_hl is not None and claim_hl not in seen:
+            if claim_hl == hl_id:
+                return True
+            seen.add(claim_hl)
+            claim_hl = parents.get(claim_hl)
+        return False
+
+    for err in errors:
+        at = err.at
+        owner = next((c for c in txn.claims if c.start <= at <= (c.end or at)), None)
+        if owner is not None:
+            owner.errors.append(err)
+            continue
+        block = [h for h in txn.hl if h[0] <= at]
+        if block:
+            hl_id = block[-1][1]
+            affected = [c for c in txn.claims if under(c.hl, hl_id)]
+            if affected:
+                for c in affected:
+                    c.context.append(err)
+                continue
+        unplaced.append(err)
+    return unplaced
+
+
+def _close(txn: _Transaction, kind: str | None, st_node: Any, se_segment: int | None, lines: _Raw
+           ) -> Iterator[tuple[object, int | None]]:
+    """The claims of one transaction set, at its SE (or at the end of a truncated file)."""
+    if txn.claims and txn.claims[-1].end is None:
+        txn.claims[-1].end = (se_segment - 1) if se_segment else None
+    st_errors = [str(e[1]) for e in getattr(st_node, "errors", [])] if st_node is not None else []
+    errors = _errors_of(st_node) if st_node is not None else []
+    unplaced = _attribute(txn, errors)
+    name = f"transaction set {txn.control or '?'} (ST at segment {txn.start})"
+    if se_segment is None:
+        st_errors.append("no SE segment: the file ends inside the transaction set (truncated?)")
+    if unplaced and not txn.claims:
+        st_errors.extend(_describe(e, None) for e in unplaced)
+    elif unplaced:
+        for claim in txn.claims:
+            claim.context.extend(unplaced)
+    if not txn.claims:
+        if st_errors:
+            yield InputError("ST" if se_segment is None else "SE", f"{name}: {'; '.join(st_errors)}; it holds no readable claim",
+                             line=lines(se_segment or txn.start)), None
+        return
+    for claim in txn.claims:
+        if st_errors:
+            yield InputError("SE01" if se_segment is not None else "SE",
+                             f"{name} is broken: {'; '.join(st_errors)}; a payer rejects the whole transaction set, so its "
+                             "claims were not audited", encounter=claim.cid, line=lines(se_segment or claim.start)), None
+        elif claim.fatal():
+            yield _claim_error(claim, claim.fatal(), lines), None
+        elif claim.data is None:
+            yield InputError("CLM", f"CLM at segment {claim.start} is outside a claim loop; it was not audited",
+                             encounter=claim.cid, line=lines(claim.start)), None
+        elif kind is None:
+            yield InputError("GS08", "only 837P (005010X222) and 837I (005010X223) claims are audited",
+                             encounter=claim.cid, line=lines(claim.start)), None
+        else:
+            warnings = claim.warnings()
+            if warnings:
+                claim.data["reader_warnings"] = [
+                    f"X12 {_describe(e, claim if e in claim.errors else None)}" for e in warnings[:_MAX_LISTED]
+                ] + ([f"and {len(warnings) - _MAX_LISTED} more X12 error(s)"] if len(warnings) > _MAX_LISTED else [])
+            try:
+                yield decode_claim(claim.data), None
+            except InputError as err:
+                err.encounter = err.encounter or claim.cid
+                err.line = err.line or lines(claim.start)
+                if err.field and err.field.startswith("lines["):
+                    err.message = f"{err.message} (837 service line {int(err.field[6:].split(']')[0]) + 1})"
+                yield err, None
+
+
+def _claim_data(node: Any, kind: str | None) -> dict[str, Any]:
+    cid = node.get_value("CLM01")
+    statement = _date(node.get_value("DTP[434]03")) if kind == "institutional" else None
+    lines, dates = [], []
+    for svc in node.select("2400"):
+        prof = kind != "institutional"
+        code = svc.get_value("SV101-2" if prof else "SV202-2")
+        units = _units(svc.get_value("SV104" if prof else "SV205"))
+        line: dict[str, Any] = {"code": code, "units": units, "modifiers": _modifiers(svc, "SV101" if prof else "SV202")}
+        day = _date(svc.get_value("DTP03")) or statement
+        if day:
+            line["date"] = day
+            dates.append(day)
+        if not prof and svc.get_value("SV201"):
+            line["revenue_code"] = svc.get_value("SV201")
+        ndc = svc.get_value("2410/LIN03")
+        if ndc:
+            line["ndc"] = ndc
+        lines.append(line)
+    claim: dict[str, Any] = {"id": cid, "claim_type": kind or "professional", "date": min(dates) if dates else statement,
+                             "lines": lines}
+    pos = node.get_value("CLM05-1")
+    if kind == "professional" and pos:
+        claim["place_of_service"] = pos
+    return claim
+
+
 def claims_from_837(text: str) -> Iterator[tuple[object, int | None]]:
-    """(Claim | InputError, None) for each 2300 claim loop of an 837P or 837I interchange."""
+    """(Claim | InputError, line) for each 2300 claim loop of an 837P or 837I interchange, in file order."""
     import pyx12.error_handler
     import pyx12.params
     import pyx12.x12context
@@ -51,53 +313,89 @@ def claims_from_837(text: str) -> Iterator[tuple[object, int | None]]:
     if not text.strip().startswith("ISA"):
         yield InputError(None, "not an X12 interchange: it must start with an ISA segment"), None
         return
-    params = pyx12.params.params()
-    errors = pyx12.error_handler.errh_null()
-    kind = None
+    _quiet_pyx12()
+    lines = _Raw(text)
+    versions = lines.values("GS", 8)
+    if versions and not any(v.startswith((_PROFESSIONAL, _INSTITUTIONAL)) for _, v in versions):
+        yield InputError("GS08", f"the file holds {', '.join(sorted({v or '(empty)' for _, v in versions}))} transactions: "
+                                 "only 837P (005010X222) and 837I (005010X223) claims are audited", line=lines(versions[0][0])), None
+        return
+    errh = pyx12.error_handler.err_handler()
+    kind: str | None = None
+    txn: _Transaction | None = None
+    segment = 0
     try:
-        reader = pyx12.x12context.X12ContextReader(params, errors, io.StringIO(text))
+        reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), errh, io.StringIO(text))
         for node in reader.iter_segments("2300"):
-            if node.id == "GS":
-                version = node.get_value("GS08") or ""
+            if node.id == "2300":
+                data = _claim_data(node, kind)
+                numbers = [s.cur_line_number for s in _segments(node) if s.cur_line_number]
+                start = min(numbers, default=segment + 1)
+                segment = max(numbers, default=start)
+                if txn is not None:
+                    _end_open_claim(txn, start)
+                    claim = _Claim(cid=data["id"] or None, start=start, hl=txn.hl[-1][1] if txn.hl else None, data=data,
+                                   end=segment)
+                    claim.lx = [s.cur_line_number for s in _segments(node)
+                                if s.seg_data is not None and s.seg_data.get_seg_id() == "LX" and s.cur_line_number]
+                    txn.claims.append(claim)
+                continue
+            segment = getattr(node, "cur_line_number", None) or segment + 1
+            seg = node.seg_data
+            seg_id = seg.get_seg_id() if seg is not None else node.id
+            if txn is not None and seg_id in ("HL", "CLM", "SE"):
+                _end_open_claim(txn, segment)
+            if seg_id == "GS":
+                version = seg.get_value("GS08") or ""
                 kind = ("professional" if version.startswith(_PROFESSIONAL) else
                         "institutional" if version.startswith(_INSTITUTIONAL) else None)
-                continue
-            if node.id != "2300":
-                continue
-            cid = node.get_value("CLM01")
-            if kind is None:
-                yield InputError("GS08", "only 837P (005010X222) and 837I (005010X223) claims are audited",
-                                 encounter=cid), None
-                continue
-            statement = _date(node.get_value("DTP[434]03")) if kind == "institutional" else None
-            lines, dates = [], []
-            for svc in node.select("2400"):
-                prefix = "SV1" if kind == "professional" else "SV2"
-                code = svc.get_value("SV101-2" if kind == "professional" else "SV202-2")
-                units = _units(svc.get_value("SV104" if kind == "professional" else "SV205"))
-                line = {"code": code, "units": units,
-                        "modifiers": _modifiers(svc, "SV101" if prefix == "SV1" else "SV202")}
-                day = _date(svc.get_value("DTP03")) or statement
-                if day:
-                    line["date"] = day
-                    dates.append(day)
-                if kind == "institutional" and svc.get_value("SV201"):
-                    line["revenue_code"] = svc.get_value("SV201")
-                ndc = svc.get_value("2410/LIN03")
-                if ndc:
-                    line["ndc"] = ndc
-                lines.append(line)
-            claim = {"id": cid, "claim_type": kind, "date": min(dates) if dates else statement, "lines": lines}
-            pos = node.get_value("CLM05-1")
-            if kind == "professional" and pos:
-                claim["place_of_service"] = pos
-            try:
-                yield decode_claim(claim), None
-            except InputError as err:
-                err.encounter = err.encounter or cid
-                yield err, None
+            elif seg_id == "ST":
+                txn = _Transaction(control=seg.get_value("ST02"), start=segment)
+            elif seg_id == "HL" and txn is not None:
+                txn.hl.append((segment, seg.get_value("HL01") or "", seg.get_value("HL02") or None))
+            elif seg_id == "CLM" and txn is not None:
+                # a CLM the map could not place (e.g. no subscriber loop above it): the claim is still named
+                txn.claims.append(_Claim(cid=seg.get_value("CLM01") or None, start=segment,
+                                         hl=txn.hl[-1][1] if txn.hl else None, data=None))
+            elif seg_id == "SE" and txn is not None:
+                yield from _close(txn, kind, _last(_last(_last(errh))), segment, lines)
+                txn = None
+            elif seg_id in ("GE", "IEA"):
+                node_err = _last(errh) if seg_id == "IEA" else _last(_last(errh))
+                problems = [str(e[1]) for e in getattr(node_err, "errors", [])]
+                if problems:
+                    envelope = "functional group (GS/GE)" if seg_id == "GE" else "interchange (ISA/IEA)"
+                    yield InputError(f"{seg_id}01", f"the {envelope} ending at segment {segment} is not valid: "
+                                     f"{'; '.join(problems)} (its claims were read as reported above)",
+                                     line=lines(segment)), None
+        if txn is not None:
+            # the file ends inside a transaction set: name the claims pyx12 did not get to yield
+            known = {c.start for c in txn.claims}
+            for number, cid in lines.values("CLM", 1):
+                if number >= txn.start and number not in known and not any(c.start <= number <= (c.end or 0) for c in txn.claims):
+                    txn.claims.append(_Claim(cid=cid or None, start=number, hl=None, data=None, end=number))
+            yield from _close(txn, kind, _last(_last(_last(errh))), None, lines)
     except Exception as exc:  # pyx12 raises its own errors for broken envelopes; report, never crash a batch
-        yield InputError(None, f"X12 file could not be parsed ({type(exc).__name__})"), None
+        pending = [c.cid for c in txn.claims] if txn is not None else []
+        claims = f"; claims not audited: {', '.join(str(c) for c in pending)}" if pending else ""
+        where = f"after segment {segment}" if segment else "at its ISA segment"
+        yield InputError(None, f"X12 file could not be parsed {where} ({type(exc).__name__}: "
+                               f"{str(exc)[:200]}){claims}", line=lines(segment)), None
+
+
+def _end_open_claim(txn: _Transaction, next_segment: int) -> None:
+    """A CLM found outside a claim loop runs until the next HL, CLM or SE."""
+    if txn.claims and txn.claims[-1].end is None:
+        txn.claims[-1].end = next_segment - 1
+
+
+def _segments(node: Any) -> Iterator[Any]:
+    """Every segment data node of a loop data node (depth first)."""
+    for child in getattr(node, "children", []):
+        if getattr(child, "type", None) == "seg":
+            yield child
+        else:
+            yield from _segments(child)
 
 
 def read_837(path: str | Path) -> Iterator[tuple[object, int | None]]:

@@ -2,7 +2,7 @@
 
 Exit status: 0 every encounter coded; 1 some encounter went to the errors file (``OUT`` +
 ``.errors.jsonl``; the others are coded); 2 usage error (bad option or format, unknown profile or
-policy, missing or empty input, output not writable).
+policy, missing or empty input, bad column mapping, output not writable).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Optional
 
 import typer
 
-from .runner import BatchError, run_batch
+from .columns import load_columns, parse_column_options
+from .runner import _IN_SUFFIXES, _OUT_SUFFIXES, IN_FORMATS, OUT_FORMATS, BatchError, _format_of, run_batch
 
 EXIT_OK = 0
 EXIT_ENCOUNTER_ERRORS = 1
@@ -20,7 +21,7 @@ EXIT_USAGE = 2
 
 batch_app = typer.Typer(
     name="batch",
-    help="Code a large JSON Lines file on every core.",
+    help="Code a large JSON Lines, CSV or Parquet file on every core.",
     rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -40,11 +41,13 @@ def _policies(pairs: list[str]) -> dict[str, str]:
 
 @batch_app.command()
 def batch(
-    input: Path = typer.Argument(..., metavar="IN", help="Encounters, one JSON object per line (.jsonl/.ndjson).", show_default=False),  # noqa: B008
-    output: Path = typer.Argument(..., metavar="OUT", help="Results: .jsonl (one per encounter) or .csv (one row per charge line, findings beside it).", show_default=False),  # noqa: B008
+    input: Path = typer.Argument(..., metavar="IN", help="Encounters: .jsonl/.ndjson (one JSON object per line), or .csv/.parquet (one administration per row, grouped by encounter_id).", show_default=False),  # noqa: B008
+    output: Path = typer.Argument(..., metavar="OUT", help="Results: .jsonl (one per encounter), or .csv/.parquet (one row per charge line, findings beside it).", show_default=False),  # noqa: B008
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Worker processes (default: all cores; 1 codes in this process)."),  # noqa: UP045
-    in_format: Optional[str] = typer.Option(None, "--in-format", metavar="FORMAT", help="Input format (jsonl); default from the extension."),  # noqa: UP045
-    out_format: Optional[str] = typer.Option(None, "--out-format", metavar="FORMAT", help="Output format (jsonl or csv); default from the extension."),  # noqa: UP045
+    in_format: Optional[str] = typer.Option(None, "--in-format", metavar="FORMAT", help="Input format (jsonl, csv or parquet); default from the extension."),  # noqa: UP045
+    out_format: Optional[str] = typer.Option(None, "--out-format", metavar="FORMAT", help="Output format (jsonl, csv or parquet); default from the extension."),  # noqa: UP045
+    columns: Optional[Path] = typer.Option(None, "--columns", metavar="MAPPING.yaml", help="CSV/Parquet input: a YAML file mapping our column names to the export's headers.", show_default=False),  # noqa: UP045
+    column: list[str] = typer.Option([], "--column", metavar="OURS=THEIRS", help="CSV/Parquet input: map one column (repeatable; wins over --columns).", show_default=False),  # noqa: B008
     profile: str = typer.Option("medicare", "--profile", "-p", metavar="NAME", help="Payer profile (see 'infucode profiles')."),
     policy: list[str] = typer.Option([], "--policy", metavar="NAME=VALUE", help="Override one policy (repeatable).", show_default=False),  # noqa: B008
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: only on a terminal).", show_default=False),  # noqa: UP045
@@ -60,15 +63,29 @@ def batch(
         typer.echo("infucode: error: --engine must be local or spark", err=True)
         raise typer.Exit(EXIT_USAGE)
     if engine == "spark":
+        if columns is not None or column:
+            typer.echo("infucode: error: --columns/--column work with --engine local only", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        try:
+            formats = {_format_of(input, in_format, _IN_SUFFIXES, IN_FORMATS, "in"),
+                       _format_of(output, out_format, _OUT_SUFFIXES, OUT_FORMATS, "out")}
+        except BatchError as exc:
+            typer.echo(f"infucode: error: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        if formats != {"jsonl"}:
+            typer.echo("infucode: error: --engine spark reads and writes JSON Lines only; use --engine local", err=True)
+            raise typer.Exit(EXIT_USAGE)
         from ..adapters.spark import run_spark_batch
         coded, failed = run_spark_batch(input, output, master=master, profile=profile)
         typer.echo(f"coded {coded:,} of {coded + failed:,} encounters on Spark"
                    + (f"; {failed:,} could not be coded, see {output}.errors.jsonl" if failed else ""), err=True)
         raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
     try:
+        mapping = load_columns(columns) if columns is not None else {}
+        mapping.update(parse_column_options(column))
         summary = run_batch(
             input, output, workers=workers, in_format=in_format, out_format=out_format,
-            profile=profile, policies=_policies(policy), progress=progress,
+            profile=profile, policies=_policies(policy), progress=progress, columns=mapping or None,
         )
     except BatchError as exc:
         typer.echo(f"infucode: error: {exc}", err=True)

@@ -1,24 +1,40 @@
-"""Coding a large JSON Lines file on every core, streaming, in input order.
+"""Coding a large file of encounters on every core, streaming, in input order.
 
-``run_batch(IN, OUT)`` reads IN in chunks of lines, sends each chunk's raw bytes to a pool of worker
-processes (each loads the ruleset once, in its initializer), and writes the results as they come
-back, in input order. Memory stays flat: at most a few chunks per worker are in flight.
+``run_batch(IN, OUT)`` reads IN in chunks, sends each chunk to a pool of worker processes (each
+loads the ruleset once, in its initializer), and writes the results as they come back, in input
+order. Memory stays flat: at most a few chunks per worker are in flight.
 
-* JSON Lines output: one line per coded encounter, ``msgspec.json.encode(result)``: the same bytes
+Input (the format follows the extension, or ``in_format``):
+
+* JSON Lines: one encounter per line, read as ``infucode code`` reads it: blank lines are skipped,
+  a UTF-8 BOM on line 1 is ignored, a line over :data:`~infucode.adapters.encounter_io.MAX_LINE_BYTES`
+  is an error without being read. For speed each line is decoded straight into the model; only when
+  that fails is it decoded again by the readable path, for the error message.
+* CSV: one administration per row (``infucode.adapters.flat.INPUT_COLUMNS``), rows grouped by
+  consecutive ``encounter_id``; ``line`` in an error is the file's line number.
+* Parquet: the same columns, typed or not, streamed by record batch (see
+  :mod:`infucode.batch.parquet_io`); ``line`` in an error is the 1-based data row.
+
+  For CSV and Parquet, ``columns`` maps an export's own headers onto ours (see
+  :mod:`infucode.batch.columns`), and an error's ``line`` is the row of the administration its
+  field names (``administrations[2].stop``), else the encounter's first row.
+
+Output (from the extension, or ``out_format``):
+
+* JSON Lines: one line per coded encounter, ``msgspec.json.encode(result)``: the same bytes
   ``infucode code --format jsonl`` prints for that encounter.
-* CSV output: one row per charge line, the columns and rows of ``infucode code --format csv``; the
+* CSV: one row per charge line, the columns and rows of ``infucode code --format csv``; the
   findings go to a CSV beside it (``OUT`` stem + ``.findings.csv``).
-* Errors (an unreadable line, a field the model rejects, a duplicate encounter id, an encounter the
-  engine refuses) never stop the batch: each goes, as ``{"encounter", "error": {"field", "message",
-  "line"}}``, to ``OUT + ".errors.jsonl"``, which exists only when there was an error.
+* Parquet: the CSV's rows and columns, typed, and the findings beside it (``OUT`` stem +
+  ``.findings.parquet``); see :mod:`infucode.batch.parquet_io`.
 
-Reading follows ``infucode code``: blank lines are skipped, a UTF-8 BOM on line 1 is ignored, a line
-over :data:`~infucode.adapters.encounter_io.MAX_LINE_BYTES` is an error without being read, the
-first of two encounters with one id is kept. For speed each line is decoded straight into the
-model; only when that fails is it decoded again by the readable path, for the error message.
+Errors (an unreadable line, a field the model rejects, a duplicate encounter id, an encounter the
+engine refuses) never stop the batch: each goes, as ``{"encounter", "error": {"field", "message",
+"line"}}``, to ``OUT + ".errors.jsonl"``, which exists only when there was an error.
 
-Duplicate-id checking keeps every encounter id seen in the parent process (about 100 bytes per
-encounter); pass ``check_duplicates=False`` for inputs known to be unique.
+Duplicate ids: the first encounter with an id is kept, later ones are errors. The ids seen are kept
+in the parent as 64-bit hashes (:class:`~infucode.batch.seen_ids.SeenIds`, about 8 bytes per
+encounter, computed by the workers); pass ``check_duplicates=False`` for inputs known to be unique.
 """
 
 from __future__ import annotations
@@ -46,6 +62,10 @@ from infucode.adapters.output import CSV_COLUMNS, CsvWriter
 from infucode.decoding import decode_encounter
 from infucode.model import Encounter, InputError, Result
 
+from .columns import resolve_columns, validate_columns
+from .errors import BatchError
+from .seen_ids import SeenIds, hash_ids
+
 __all__ = [
     "CHUNK_LINES",
     "FINDINGS_COLUMNS",
@@ -58,24 +78,19 @@ __all__ = [
     "run_batch",
 ]
 
-#: Lines per task sent to a worker.
+#: Lines (JSON Lines) or rows (CSV, Parquet) per task sent to a worker.
 CHUNK_LINES = 2000
-IN_FORMATS = ("jsonl", "csv")
-OUT_FORMATS = ("jsonl", "csv")
+IN_FORMATS = ("jsonl", "csv", "parquet")
+OUT_FORMATS = ("jsonl", "csv", "parquet")
 FINDINGS_COLUMNS = ("encounter", "rule", "severity", "administrations", "message", "source")
 
-_IN_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
-_OUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+_IN_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+_OUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
-# Status of one input line, as a worker reports it.
+# Status of one input encounter, as a worker reports it.
 _OK = 0  # coded; the id counts for the duplicate check
 _CODE_ERROR = 1  # read, but the engine refused it; the id still counts (as in ``infucode code``)
 _READ_ERROR = 2  # could not be read into an encounter
-
-
-class BatchError(Exception):
-    """A problem with the job itself (bad format, missing or empty input, unknown profile): nothing
-    was coded. The CLI turns it into exit status 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +106,18 @@ def errors_path(out_path: str | Path) -> Path:
     return Path(str(out_path) + ".errors.jsonl")
 
 
-def findings_path(out_path: str | Path) -> Path:
-    """The findings CSV beside a CSV output: ``lines.csv`` -> ``lines.findings.csv``."""
+def findings_path(out_path: str | Path, out_format: str | None = None) -> Path:
+    """The findings file beside a CSV or Parquet output: ``lines.csv`` -> ``lines.findings.csv``,
+    ``lines.parquet`` -> ``lines.findings.parquet``. ``out_format`` (default: from the extension,
+    CSV unless ``.parquet``) picks the extension."""
     p = Path(out_path)
-    return p.with_name(p.stem + ".findings.csv")
+    if out_format is None:
+        out_format = "parquet" if p.suffix.lower() == ".parquet" else "csv"
+    return p.with_name(p.stem + (".findings.parquet" if out_format == "parquet" else ".findings.csv"))
 
 
 # --------------------------------------------------------------------------------------------
-# Worker side: one chunk of raw lines -> one (status, id, payload) per non-blank line
+# Worker side: one chunk -> (records, hashes of their ids, Parquet batches)
 # --------------------------------------------------------------------------------------------
 
 _STATE: dict[str, Any] = {}
@@ -144,9 +163,29 @@ def _read(raw: bytes | None, number: int) -> Encounter:
     return decode_encounter(obj, line=number)
 
 
-def _encode(result: Result) -> Any:
-    if _STATE["format"] == "jsonl":
+def _line_tuples(result: Result) -> list[tuple]:
+    """The CSV output's rows for one result, typed for Parquet (None where the CSV cell is empty)."""
+    if not result.lines:
+        return [(result.encounter,) + (None,) * (len(CSV_COLUMNS) - 1)]
+    return [
+        (result.encounter, line.code, line.units, ";".join(line.modifiers), line.date, ";".join(line.administrations),
+         line.rule, line.wrvu, line.kind, line.explanation, line.source, None, None, None)
+        for line in result.lines
+    ]
+
+
+def _encode(result: Result, parquet_rows: tuple[list, list] | None) -> Any:
+    fmt = _STATE["format"]
+    if fmt == "jsonl":
         return msgspec.json.encode(result)
+    if fmt == "parquet":
+        assert parquet_rows is not None
+        lines = _line_tuples(result)
+        findings = [(result.encounter, f.rule, f.severity, ";".join(f.administrations), f.message, f.source)
+                    for f in result.findings]
+        parquet_rows[0].extend(lines)
+        parquet_rows[1].extend(findings)
+        return (len(lines), len(findings))
     lines_buf, writer, findings_buf, findings = _STATE["csv"]
     lines_buf.seek(0)
     lines_buf.truncate()
@@ -158,7 +197,12 @@ def _encode(result: Result) -> Any:
     return lines_buf.getvalue().encode("utf-8"), findings_buf.getvalue().encode("utf-8")
 
 
-def _jsonl_items(first: int, raws: list[bytes | None]) -> Iterator[tuple[int, Encounter | InputError]]:
+# One input encounter: (line or row number, the encounter or why it could not be read, the line or
+# row number of each of its administrations (CSV, Parquet) or None (JSON Lines)).
+_Item = tuple[int, "Encounter | InputError", "list[int] | range | None"]
+
+
+def _jsonl_items(first: int, raws: list[bytes | None]) -> Iterator[_Item]:
     for number, raw in enumerate(raws, first):
         if raw is not None:
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -166,45 +210,75 @@ def _jsonl_items(first: int, raws: list[bytes | None]) -> Iterator[tuple[int, En
             if not raw.strip():
                 continue
         try:
-            yield number, _read(raw, number)
+            yield number, _read(raw, number), None
         except InputError as err:
-            yield number, err
+            yield number, err, None
 
 
-def _csv_items(groups: list[tuple[int, list[dict]]]) -> Iterator[tuple[int, Encounter | InputError]]:
+def _row_items(groups: list[tuple[list[int] | range, list[dict]]]) -> Iterator[_Item]:
+    """CSV or Parquet: ``(row numbers, row dicts)`` per encounter -> items."""
     from infucode.adapters.flat import encounter_from_rows
 
-    for number, rows in groups:
+    for rows_at, rows in groups:
         try:
-            yield number, encounter_from_rows(rows)
+            yield rows_at[0], encounter_from_rows(rows), rows_at
         except InputError as err:
             eid = (rows[0].get("encounter_id") or "").strip()
             err.encounter = err.encounter or eid or None
-            err.line = number
-            yield number, err
+            yield rows_at[0], err, rows_at
 
 
-def _code_chunk(task: tuple[str, int, list]) -> list[tuple[int, int, str | None, Any]]:
-    """``(input format, first line number, raw lines or row groups)`` -> ``(line number, status,
-    encounter id, payload)`` for every encounter; the payload is the encoded result, or the encoded
-    ErrorResult."""
-    kind, first, data = task
-    items = _jsonl_items(first, data) if kind == "jsonl" else _csv_items(data)
+def _row_of(field: str | None, rows_at: list[int] | range) -> int:
+    """The row of the administration that ``field`` names (``administrations[2].stop``), else the
+    encounter's first row."""
+    if field and field.startswith("administrations["):
+        index = field[len("administrations["):].partition("]")[0]
+        if index.isdigit() and int(index) < len(rows_at):
+            return rows_at[int(index)]
+    return rows_at[0]
+
+
+def _place(err: InputError, number: int, rows_at: list[int] | range | None) -> None:
+    if err.line is None or rows_at is not None:
+        err.line = number if rows_at is None else _row_of(err.field, rows_at)
+
+
+def _code_chunk(task: tuple) -> tuple[list[tuple[int, int, str | None, Any]], bytes, Any]:
+    """One task (``("jsonl", first line, raw lines)``, ``("csv", row groups)`` or ``("parquet",
+    first row, column names, Arrow IPC bytes)``) -> ``(records, id hashes, Parquet batches)``.
+
+    ``records``: ``(line number, status, encounter id, payload)`` for every encounter; the payload
+    is the encoded result (JSON Lines: bytes; CSV: the lines and findings CSV bytes; Parquet: its
+    number of line and finding rows), or the encoded ErrorResult. ``id hashes``: :func:`hash_ids`
+    of the records' ids that are not None, in order. ``Parquet batches``: the chunk's line and
+    finding rows, or None for the other formats."""
+    kind = task[0]
+    if kind == "jsonl":
+        items = _jsonl_items(task[1], task[2])
+    elif kind == "csv":
+        items = _row_items(task[1])
+    else:
+        from .parquet_io import parquet_groups
+
+        items = _row_items(parquet_groups(task[1], task[2], task[3]))
     code = _STATE["code"]
     ruleset = _STATE["ruleset"]
+    parquet_rows: tuple[list, list] | None = ([], []) if _STATE["format"] == "parquet" else None
     out: list[tuple[int, int, str | None, Any]] = []
-    for number, enc in items:
+    ids: list[str] = []
+    for number, enc, rows_at in items:
         if isinstance(enc, InputError):
+            _place(enc, number, rows_at)
             out.append((number, _READ_ERROR, None, msgspec.json.encode(enc.to_result())))
             continue
-        eid = enc.id
+        eid = enc.id if isinstance(enc.id, str) else str(enc.id)
+        ids.append(eid)
         try:
             result = code(enc, ruleset)
         except InputError as err:
             if err.encounter is None:
                 err.encounter = eid
-            if err.line is None:
-                err.line = number
+            _place(err, number, rows_at)
             out.append((number, _CODE_ERROR, eid, msgspec.json.encode(err.to_result())))
             continue
         except Exception as exc:  # noqa: BLE001 - one broken encounter must not stop a batch
@@ -216,8 +290,13 @@ def _code_chunk(task: tuple[str, int, list]) -> list[tuple[int, int, str | None,
             )
             out.append((number, _CODE_ERROR, eid, msgspec.json.encode(err.to_result())))
             continue
-        out.append((number, _OK, eid, _encode(result)))
-    return out
+        out.append((number, _OK, eid, _encode(result, parquet_rows)))
+    batches = None
+    if parquet_rows is not None:
+        from .parquet_io import FINDINGS_SCHEMA, LINES_SCHEMA, rows_batch
+
+        batches = (rows_batch(parquet_rows[0], LINES_SCHEMA), rows_batch(parquet_rows[1], FINDINGS_SCHEMA))
+    return out, hash_ids(ids), batches
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,7 +341,7 @@ def _check_input(path: Path) -> int:
     return size
 
 
-def _jsonl_chunks(fh: IO[bytes], size: int) -> Iterator[tuple[tuple[str, int, list], int]]:
+def _jsonl_chunks(fh: IO[bytes], size: int) -> Iterator[tuple[tuple, int]]:
     """``(("jsonl", first line number, raw lines), bytes read)`` per chunk of ``size`` lines."""
     first = 1
     raws: list[bytes | None] = []
@@ -278,15 +357,29 @@ def _jsonl_chunks(fh: IO[bytes], size: int) -> Iterator[tuple[tuple[str, int, li
         yield ("jsonl", first, raws), nbytes
 
 
-def _csv_chunks(fh: IO[bytes], size: int) -> Iterator[tuple[tuple[str, int, list], int]]:
-    """``(("csv", 0, [(first line, rows of one encounter)]), bytes read)`` per chunk of about
+def _csv_chunks(fh: IO[bytes], size: int, columns: dict[str, str] | None, path: Path) -> Iterator[tuple[tuple, int]]:
+    """``(("csv", [(line numbers, rows of one encounter)]), bytes read)`` per chunk of about
     ``size`` rows. Rows are grouped by consecutive ``encounter_id``: a CSV whose encounters are not
-    contiguous gives the later group as a duplicate encounter id (sort it by encounter_id)."""
+    contiguous gives the later group as a duplicate encounter id (sort it by encounter_id). The
+    header is checked (and mapped) before the first chunk is yielded."""
     text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
-    if not reader.fieldnames or "encounter_id" not in reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except UnicodeDecodeError:
+        raise BatchError(f"cannot read {path}: its header is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise BatchError(f"cannot read the header of {path}: {exc}") from None
+    if not header:
         raise BatchError("a CSV of administrations needs a header row with an encounter_id column")
-    groups: list[tuple[int, list[dict]]] = []
+    ours = resolve_columns(header, columns, f"the CSV {path}")
+    # our name for each header; a header that is not ours gets a name encounter_from_rows ignores
+    reader.fieldnames = [name if name is not None else f"\0{i}" for i, name in enumerate(ours)]
+    return _csv_groups(fh, reader, size)
+
+
+def _csv_groups(fh: IO[bytes], reader: csv.DictReader, size: int) -> Iterator[tuple[tuple, int]]:
+    groups: list[tuple[list[int], list[dict]]] = []
     rows_in_chunk = 0
     current: str | None = None
     pos = 0
@@ -295,14 +388,15 @@ def _csv_chunks(fh: IO[bytes], size: int) -> Iterator[tuple[tuple[str, int, list
         if not groups or eid != current or not eid:
             if rows_in_chunk >= size:
                 now = fh.tell()
-                yield ("csv", 0, groups), now - pos
+                yield ("csv", groups), now - pos
                 pos, groups, rows_in_chunk = now, [], 0
-            groups.append((reader.line_num, []))
+            groups.append(([], []))
             current = eid
+        groups[-1][0].append(reader.line_num)
         groups[-1][1].append(row)
         rows_in_chunk += 1
     if groups:
-        yield ("csv", 0, groups), fh.tell() - pos
+        yield ("csv", groups), fh.tell() - pos
 
 
 class _Sink:
@@ -310,17 +404,25 @@ class _Sink:
 
     def __init__(self, out: Path, out_format: str, check_duplicates: bool) -> None:
         self.out_format = out_format
-        self.fh = open(out, "wb")  # noqa: SIM115 - closed in close()
-        self.findings = None
-        if out_format == "csv":
-            self.fh.write((",".join(CSV_COLUMNS) + "\n").encode())
-            self.findings = open(findings_path(out), "wb")  # noqa: SIM115
-            self.findings.write((",".join(FINDINGS_COLUMNS) + "\n").encode())
+        self.fh: IO[bytes] | None = None
+        self.findings: IO[bytes] | None = None
+        self.lines_pq = self.findings_pq = None
         self.errors_file = errors_path(out)
         self.errors: IO[bytes] | None = None
-        self.seen: set[str] | None = set() if check_duplicates else None
+        self.seen: SeenIds | None = SeenIds() if check_duplicates else None
         self.coded = 0
         self.failed = 0
+        if out_format == "parquet":
+            from .parquet_io import FINDINGS_SCHEMA, LINES_SCHEMA, ParquetTableWriter
+
+            self.lines_pq = ParquetTableWriter(out, LINES_SCHEMA)
+            self.findings_pq = ParquetTableWriter(findings_path(out, "parquet"), FINDINGS_SCHEMA)
+            return
+        self.fh = open(out, "wb")  # noqa: SIM115 - closed in close()
+        if out_format == "csv":
+            self.fh.write((",".join(CSV_COLUMNS) + "\n").encode())
+            self.findings = open(findings_path(out, "csv"), "wb")  # noqa: SIM115
+            self.findings.write((",".join(FINDINGS_COLUMNS) + "\n").encode())
 
     def _error(self, payload: bytes) -> None:
         if self.errors is None:
@@ -329,41 +431,74 @@ class _Sink:
         self.errors.write(b"\n")
         self.failed += 1
 
-    def write(self, records: list[tuple[int, int, str | None, Any]]) -> None:
-        seen = self.seen
-        out: list[bytes] = []
+    def write(self, chunk: tuple[list[tuple[int, int, str | None, Any]], bytes, Any]) -> None:
+        records, hashes, batches = chunk
+        duplicate = self.seen.add_hashes(hashes).tolist() if self.seen is not None else None
+        k = 0
+        out: list[Any] = []
         findings: list[bytes] = []
-        for number, status, eid, payload in records:
-            if seen is not None and eid is not None:
-                if eid in seen:
+        dropped: list[int] = []  # Parquet: indices of coded records not written (duplicate ids)
+        for i, (number, status, eid, payload) in enumerate(records):
+            if duplicate is not None and eid is not None:
+                k += 1
+                if duplicate[k - 1]:
                     err = InputError("id", f"duplicate encounter id '{eid}' (the first one is kept)", encounter=eid, line=number)
                     self._error(msgspec.json.encode(err.to_result()))
+                    if status == _OK and batches is not None:
+                        dropped.append(i)
                     continue
-                seen.add(eid)
             if status != _OK:
                 self._error(payload)
                 continue
             self.coded += 1
             if self.out_format == "jsonl":
                 out.append(payload)
-            else:
+            elif self.out_format == "csv":
                 out.append(payload[0])
                 findings.append(payload[1])
         if self.out_format == "jsonl":
             if out:
                 out.append(b"")
+                assert self.fh is not None
                 self.fh.write(b"\n".join(out))
-        else:
+        elif self.out_format == "csv":
+            assert self.fh is not None and self.findings is not None
             self.fh.write(b"".join(out))
-            assert self.findings is not None
             self.findings.write(b"".join(findings))
+        else:
+            lines, found = batches
+            if dropped:
+                lines, found = _drop_rows(records, dropped, lines, found)
+            else:
+                lines, found = [lines], [found]
+            for batch in lines:
+                self.lines_pq.add(batch)
+            for batch in found:
+                self.findings_pq.add(batch)
 
     def close(self) -> None:
-        self.fh.close()
-        if self.findings is not None:
-            self.findings.close()
-        if self.errors is not None:
-            self.errors.close()
+        for f in (self.fh, self.findings, self.errors, self.lines_pq, self.findings_pq):
+            if f is not None:
+                f.close()
+
+
+def _drop_rows(records: list, dropped: list[int], lines: Any, found: Any) -> tuple[list, list]:
+    """The Parquet rows of a chunk without those of the ``dropped`` records (duplicate ids), as
+    slices (no ``pyarrow.compute``: its first use costs every process about 45 MB)."""
+    gone = set(dropped)
+    keep_lines: list = []
+    keep_found: list = []
+    at_line = at_found = 0
+    for i, (_number, status, _eid, payload) in enumerate(records):
+        if status != _OK:
+            continue
+        n_lines, n_found = payload
+        if i not in gone:
+            keep_lines.append(lines.slice(at_line, n_lines))
+            keep_found.append(found.slice(at_found, n_found))
+        at_line += n_lines
+        at_found += n_found
+    return keep_lines, keep_found
 
 
 def _progress(enabled: bool):
@@ -392,6 +527,13 @@ def _progress(enabled: bool):
     )
 
 
+def _outputs(out_path: Path, fout: str) -> list[Path]:
+    paths = [out_path, errors_path(out_path)]
+    if fout in ("csv", "parquet"):
+        paths.append(findings_path(out_path, fout))
+    return paths
+
+
 def run_batch(
     in_path: str | Path,
     out_path: str | Path,
@@ -404,12 +546,15 @@ def run_batch(
     progress: bool | None = None,
     chunk_lines: int = CHUNK_LINES,
     check_duplicates: bool = True,
+    columns: dict[str, str] | None = None,
 ) -> BatchSummary:
     """Code every encounter of ``in_path`` into ``out_path``; see the module docstring.
 
     ``workers``: processes to use (None: all cores; 1: in this process). ``progress``: a progress
-    bar on stderr (None: only when stderr is a terminal). Raises :class:`BatchError` when the job
-    cannot start; encounter-level problems go to the errors file and count in ``failed``.
+    bar on stderr (None: only when stderr is a terminal). ``columns``: for CSV and Parquet input,
+    our column name -> the input's header (:mod:`infucode.batch.columns`). Raises
+    :class:`BatchError` when the job cannot start; encounter-level problems go to the errors file
+    and count in ``failed``.
     """
     started = time.perf_counter()
     in_path, out_path = Path(in_path), Path(out_path)
@@ -421,7 +566,11 @@ def run_batch(
         raise BatchError(f"workers must be 1 or more, got {workers}")
     if chunk_lines < 1:
         raise BatchError(f"chunk_lines must be 1 or more, got {chunk_lines}")
-    if in_path.resolve() == out_path.resolve():
+    if columns:
+        if fin == "jsonl":
+            raise BatchError("a column mapping applies to CSV or Parquet input, not JSON Lines")
+        columns = validate_columns(columns)
+    if in_path.resolve() in {p.resolve() for p in _outputs(out_path, fout)}:
         raise BatchError("the output would overwrite the input")
     try:  # validate the profile and policies here, and warm the tables before any fork
         from infucode import load_ruleset
@@ -430,6 +579,11 @@ def run_batch(
     except (KeyError, ValueError) as exc:
         raise BatchError(str(exc.args[0] if exc.args else exc)) from None
     size = _check_input(in_path)
+    source = None
+    if fin == "parquet":
+        from .parquet_io import ParquetInput
+
+        source = ParquetInput(in_path, columns)
     stale = errors_path(out_path)
     if stale.exists():
         stale.unlink()
@@ -437,6 +591,8 @@ def run_batch(
     try:
         sink = _Sink(out_path, fout, check_duplicates)
     except OSError as exc:
+        if source is not None:
+            source.close()
         raise BatchError(f"cannot write {out_path}: {exc.strerror or type(exc).__name__}") from None
     show = sys.stderr.isatty() if progress is None else progress
     bar = _progress(show)
@@ -447,7 +603,13 @@ def run_batch(
         if bar:
             bar.start()
         with open(in_path, "rb") as fh:
-            chunks = (_jsonl_chunks if fin == "jsonl" else _csv_chunks)(fh, chunk_lines)
+            if fin == "jsonl":
+                chunks: Iterator[tuple[tuple, int]] = _jsonl_chunks(fh, chunk_lines)
+            elif fin == "csv":
+                chunks = _csv_chunks(fh, chunk_lines, columns, in_path)
+            else:
+                assert source is not None
+                chunks = source.chunks(chunk_lines, size)
 
             def advance(nbytes: int) -> None:
                 if bar is not None:
@@ -488,13 +650,14 @@ def run_batch(
     finally:
         if pool is not None:
             pool.terminate()
+        if source is not None:
+            source.close()
         sink.close()
         if bar:
             bar.stop()
         if not ok:  # the job could not run: leave no half-written outputs behind
-            for path in (out_path, findings_path(out_path), errors_path(out_path)):
-                if fout == "csv" or path == out_path or path == errors_path(out_path):
-                    path.unlink(missing_ok=True)
+            for path in _outputs(out_path, fout):
+                path.unlink(missing_ok=True)
     return BatchSummary(
         coded=sink.coded,
         failed=sink.failed,

@@ -188,8 +188,11 @@ def _in_range(code: str, lo: int, hi: int) -> bool:
 
 
 def iter_ptp_file(path: str | Path, setting: str, as_of: date | str | None = None,
-                  code_range: tuple[int, int] | None = DRUG_ADMIN_RANGE) -> Iterator[PtpEdit]:
-    """Stream the active edits of one CMS PTP file part (see ``read_ptp_file``)."""
+                  code_range: tuple[int, int] | None = DRUG_ADMIN_RANGE, *,
+                  every_date: bool = False) -> Iterator[PtpEdit]:
+    """Stream the active edits of one CMS PTP file part (see ``read_ptp_file``); ``every_date=True``
+    keeps every row whatever its effective and deletion dates (``as_of`` is then ignored), for a store
+    that picks the edits in force on each date of service later (``releases.ReleaseStore``)."""
     setting = setting_for(setting)
     day = _as_yyyymmdd(as_of)
     rows = _Rows(path)
@@ -212,7 +215,7 @@ def iter_ptp_file(path: str | Path, setting: str, as_of: date | str | None = Non
         if code_range is not None and not (_in_range(first, *code_range) or _in_range(col2, *code_range)):
             continue
         # active on `day`: in effect from the effective date up to (not including) the deletion date
-        if effective > day or (deletion != "*" and deletion <= day):
+        if not every_date and (effective > day or (deletion != "*" and deletion <= day)):
             continue
         rationale = row[6] if len(row) > 6 else ""
         yield PtpEdit(first, col2, int(mod), rationale, setting, effective=effective,

@@ -120,6 +120,11 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
     if decision.family is None:
         return None
     family = decision.family
+    if family == fam.HYDRATION and meth.keeps_line_open(adm.indication, adm.drug):
+        ctx.add_finding("method.keep_open_fluid", "info",
+                        f"administration {aid}: fluid documented only to keep the line open or to carry a drug is not hydration; "
+                        "not reported", [aid])
+        return None
 
     # --- the clock -------------------------------------------------------------------------
     start = stop = None

@@ -6,6 +6,7 @@ SC/IM injections, subcutaneous infusion and intra-arterial administration have t
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .timing import PUSH_MAX_MINUTES
@@ -15,6 +16,17 @@ PUSH = "push"
 INJECTION = "injection"
 SC_INFUSION = "sc_infusion"
 INTRA_ARTERIAL = "intra_arterial"
+
+
+# Fluid documented only to keep a line open (KVO/TKO), as a drug's carrier or diluent, or as a flush: not
+# hydration (CMS RAC topic 0137 [S5]; NCCI Policy Manual ch. XI [NCCI-CH11]; IOM 100-04 ch.12 s.30.5 [S33]).
+_KEEP_OPEN = re.compile(r"\b(?:kvo|tko|keep(?:s|ing)?\s+(?:the\s+)?(?:vein|line|iv|access)?\s*open|to\s+keep\s+open|"
+                        r"(?:line|iv|vein|access)\s+patency|carrier|diluent|flush(?:ed|es)?)\b", re.I)
+
+
+def keeps_line_open(*documented: str | None) -> bool:
+    """The documented purpose (indication, drug text) says the fluid only kept the line open or carried a drug."""
+    return any(text and _KEEP_OPEN.search(text) for text in documented)
 
 
 @dataclass(frozen=True, slots=True)

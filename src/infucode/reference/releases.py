@@ -1,0 +1,684 @@
+"""Imported CMS releases, kept by the period they are valid for, and the tables in force on a date of service.
+
+The official files, read with :mod:`infucode.reference.cms_files` (never a second parser):
+
+* MUE - CMS "Medically Unlikely Edits" (Medicare NCCI MUE tables), quarterly, one CSV per setting:
+  ``MCR_MUE_PractitionerServices_Eff_10-01-2024.csv``, ``MCR_MUE_OutpatientHospitalServices_Eff_10-01-2024.csv``
+  (https://www.cms.gov/medicare/coding-billing/national-correct-coding-initiative-ncci-edits/medicare-ncci-medically-unlikely-edits).
+* PTP - CMS "NCCI Procedure-to-Procedure (PTP) edits", quarterly, four parts per setting, tab-delimited TXT:
+  ``ccipra-v302r0-f1.txt`` (practitioner) / ``ccioph-v302r0-f1.txt`` (outpatient hospital); version 30.2 =
+  the third quarter of 2024 (version NN.q: year 1994 + NN, quarter q + 1).
+  Only the edits touching 96360-96549 are kept, with their effective and deletion dates.
+* RVU - CMS "PFS Relative Value Files" RVUyyA-D (January, April, July, October), the national PPRRVU CSV
+  inside: ``PPRRVU24_JUL.csv`` (RVU24C). The work RVU of each code without a modifier is kept.
+
+:class:`ReleaseStore` keeps them in one SQLite database (``cms-releases.sqlite3``) under a data directory
+(``--data-dir``, else ``$INFUCODE_DATA_DIR``, else the user data directory, e.g. ``~/.local/share/infucode``).
+Every imported file is a row of ``releases`` (name, kind, part, file name, sha256, valid from/to, imported
+at, row count); a PTP release is one name (``ccipra-v302r0``) with up to four parts. Two releases of the
+same kind may not cover the same day; re-importing a file with the same sha256 does nothing.
+
+Date-of-service selection: ``store.tables_on(days, codes, ptp)`` (the ``ruleset.TablesByDate`` protocol,
+attached with ``ruleset.with_releases(store)``) builds, for the first of ``days``, the code table with
+the MUE and wRVU of the releases in force and the PTP table of the edits in force (effective on or
+before the date, deletion date empty or after it), and names every release used; where none is in force,
+that part stays the bundled table and says so. Tables are cached per release combination, so a batch of
+claims builds each combination once.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import sys
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from ..ruleset import DatedTables
+from . import cms_files
+from .codes import CodeTable, Mue
+from .ncci import OUTPATIENT_HOSPITAL, PRACTITIONER, PtpEdit, PtpTable
+
+__all__ = ["KINDS", "DATABASE_NAME", "ImportFailure", "ImportOutcome", "Kind", "Release", "ReleaseFile",
+           "ReleaseStore", "default_data_dir", "detect_kind", "kind_named", "period_from_name",
+           "quarter_period", "year_period"]
+
+DATABASE_NAME = "cms-releases.sqlite3"
+_SCHEMA_VERSION = 1
+
+
+class ImportFailure(ValueError):
+    """A file that cannot be imported: its kind or period cannot be told, a row does not fit its layout,
+    or its period overlaps a release already imported. The message names the file (and the row)."""
+
+
+# ------------------------------------------------------------------------------------------- kinds
+@dataclass(frozen=True, slots=True)
+class Kind:
+    key: str            # also the key in an audit result's data_releases
+    label: str
+    family: str         # "mue" | "ptp" | "rvu"
+    setting: str | None  # the PTP / MUE setting, None for the RVU file
+
+
+KINDS: dict[str, Kind] = {k.key: k for k in (
+    Kind("mue_practitioner", "MUE practitioner", "mue", PRACTITIONER),
+    Kind("mue_outpatient_hospital", "MUE outpatient hospital", "mue", OUTPATIENT_HOSPITAL),
+    Kind("ptp_practitioner", "NCCI PTP practitioner", "ptp", PRACTITIONER),
+    Kind("ptp_hospital", "NCCI PTP outpatient hospital", "ptp", OUTPATIENT_HOSPITAL),
+    Kind("rvu", "PFS RVU", "rvu", None),
+)}
+
+_KIND_ALIASES = {
+    "mue-practitioner": "mue_practitioner", "mue_prac": "mue_practitioner",
+    "mue-outpatient-hospital": "mue_outpatient_hospital", "mue_hospital": "mue_outpatient_hospital",
+    "mue-hospital": "mue_outpatient_hospital", "mue_oph": "mue_outpatient_hospital",
+    "ptp-practitioner": "ptp_practitioner", "ptp_prac": "ptp_practitioner",
+    "ptp-hospital": "ptp_hospital", "ptp_outpatient_hospital": "ptp_hospital",
+    "ptp-outpatient-hospital": "ptp_hospital", "ptp_oph": "ptp_hospital",
+    "pprrvu": "rvu", "pfs_rvu": "rvu", "pfs-rvu": "rvu",
+}
+
+
+def kind_named(name: str) -> Kind:
+    """The kind for ``--kind`` (``mue_practitioner``, ``mue-outpatient-hospital``, ``rvu``, ...)."""
+    key = name.strip().lower()
+    key = _KIND_ALIASES.get(key, key)
+    try:
+        return KINDS[key]
+    except KeyError:
+        raise ValueError(f"unknown kind {name!r}; choose one of {', '.join(KINDS)}") from None
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper())
+
+
+def _kind_from_name(name: str) -> str | None:
+    squashed = _squash(name)
+    lower = name.lower()
+    if re.search(r"(^|[^a-z])mue([^a-z]|$)", lower):
+        if "DME" in squashed:
+            return "mue_dme"
+        if "PRACTITIONER" in squashed:
+            return "mue_practitioner"
+        if "OUTPATIENTHOSPITAL" in squashed or re.search(r"(^|[^a-z])oph([^a-z]|$)", lower):
+            return "mue_outpatient_hospital"
+        return "mue"
+    if lower.startswith("ccipra"):
+        return "ptp_practitioner"
+    if lower.startswith("ccioph"):
+        return "ptp_hospital"
+    if "PPRRVU" in squashed or re.search(r"rvu\d{2}[a-d]", lower):
+        return "rvu"
+    return None
+
+
+def _kind_from_header(path: Path) -> str | None:
+    """The kind the first lines of the file show: the MUE header names its setting; the PTP header
+    ("Column 1", "Column 2", ...) does not; the PPRRVU header has HCPCS, MOD and WORK RVU."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            head = [line for _, line in zip(range(60), fh)]
+    except OSError as exc:
+        raise ImportFailure(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    text = _squash(" ".join(head))
+    if "MUEVALUES" in text or "MUEADJUDICATIONINDICATOR" in text:
+        if "DMESUPPLIERSERVICESMUE" in text:
+            return "mue_dme"
+        if "PRACTITIONERSERVICESMUE" in text:
+            return "mue_practitioner"
+        if "OUTPATIENTHOSPITALSERVICESMUE" in text:
+            return "mue_outpatient_hospital"
+        return "mue"
+    if any(re.match(r"\s*column\s*1\W+column\s*2", line, re.I) for line in head):
+        return "ptp"
+    if "HCPCSMODDESCRIPTION" in text or ("HCPCS" in text and "MOD" in text and "WORK" in text):
+        return "rvu"
+    if any(re.match(r"^[0-9A-Z]{5}\t[0-9A-Z]{5}\t[* ]?\t\d{8}\t", line) for line in head):
+        return "ptp"
+    return None
+
+
+def _family(kind: str | None) -> str | None:
+    return kind.split("_")[0] if kind else None
+
+
+def detect_kind(path: str | Path) -> Kind:
+    """The kind of a CMS file from its header and its CMS file name; raises ImportFailure naming the file."""
+    path = Path(path)
+    by_header = _kind_from_header(path)
+    by_name = _kind_from_name(path.name)
+    hint = f"pass --kind ({', '.join(KINDS)})"
+    if "mue_dme" in (by_header, by_name):
+        raise ImportFailure(f"{path}: a DME supplier MUE file; only the practitioner and outpatient hospital "
+                            "MUE files apply to drug administration")
+    if by_header and by_name and (_family(by_header) != _family(by_name)
+                                  or (by_header in KINDS and by_name in KINDS and by_header != by_name)):
+        raise ImportFailure(f"{path}: the file name says {by_name} but the header says {by_header}; {hint}")
+    for candidate in (by_header, by_name):
+        if candidate in KINDS:
+            return KINDS[candidate]
+    family = _family(by_header or by_name)
+    if family == "ptp":
+        raise ImportFailure(f"{path}: a PTP edit file, but its name does not say the setting (ccipra = "
+                            f"practitioner, ccioph = outpatient hospital); {hint}")
+    if family == "mue":
+        raise ImportFailure(f"{path}: an MUE file, but neither its header nor its name says the setting; {hint}")
+    raise ImportFailure(f"{path}: not a CMS file infucode knows (MUE practitioner / outpatient hospital CSV, "
+                        f"NCCI PTP TXT, PPRRVU CSV) by its header or name; {hint}")
+
+
+# ------------------------------------------------------------------------------------------- periods
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _quarter_end(day: date) -> date:
+    start = _quarter_start(day)
+    following = date(start.year + (start.month == 10), (start.month + 3 - 1) % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def quarter_period(text: str) -> tuple[date, date]:
+    """``2024Q3`` (or ``2024-Q3``) -> (2024-07-01, 2024-09-30)."""
+    m = re.fullmatch(r"\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*", text)
+    if not m:
+        raise ValueError(f"quarter {text!r} is not like 2024Q3")
+    start = date(int(m.group(1)), 3 * int(m.group(2)) - 2, 1)
+    return start, _quarter_end(start)
+
+
+def year_period(year: int) -> tuple[date, date]:
+    if not 1990 <= year <= 2200:
+        raise ValueError(f"year {year} is out of range")
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
+
+
+def period_from_name(kind: Kind, name: str) -> tuple[date, date] | None:
+    """The period a CMS file is valid for, read from the way CMS names it; None when the name does not say.
+
+    MUE ``..._Eff_10-01-2024`` -> from that date to the end of its quarter; PTP ``ccipra-v302r0`` ->
+    version 30.2 -> 2024Q3; PPRRVU ``PPRRVU24_JUL`` or ``RVU24C`` -> 2024Q3.
+    """
+    if kind.family == "mue":
+        m = re.search(r"eff\D{0,3}(\d{1,2})[-_.](\d{1,2})[-_.](\d{4})", name, re.I)
+        if m:
+            try:
+                start = date(int(m.group(3)), int(m.group(1)), int(m.group(2)))
+            except ValueError:
+                return None
+            return start, _quarter_end(start)
+    elif kind.family == "ptp":
+        m = re.search(r"v(\d{2})(\d)r\d+", name, re.I)
+        if m and int(m.group(2)) <= 3:
+            start = date(1994 + int(m.group(1)), 3 * int(m.group(2)) + 1, 1)
+            return start, _quarter_end(start)
+    else:
+        m = re.search(r"pprrvu(\d{2}|\d{4})[\s_-]*([a-z]{3})", name, re.I)
+        if m and m.group(2).upper() in _MONTHS:
+            year = int(m.group(1)) + (2000 if len(m.group(1)) == 2 else 0)
+            start = date(year, _MONTHS[m.group(2).upper()], 1)
+            return start, _quarter_end(start)
+        m = re.search(r"rvu(\d{2})([a-d])", name, re.I)
+        if m:
+            start = date(2000 + int(m.group(1)), 3 * "ABCD".index(m.group(2).upper()) + 1, 1)
+            return start, _quarter_end(start)
+    return None
+
+
+def _release_name(kind: Kind, path: Path) -> tuple[str, str]:
+    """(release name, part): a PTP file part ``ccipra-v302r0-f1`` belongs to release ``ccipra-v302r0``."""
+    stem = path.stem
+    if kind.family == "ptp":
+        m = re.fullmatch(r"(.+?)[-_ ]?(f\d)", stem, re.I)
+        if m:
+            return m.group(1), m.group(2).lower()
+    return stem, ""
+
+
+def default_data_dir() -> Path:
+    """``$INFUCODE_DATA_DIR``, else the platform's user data directory for infucode."""
+    env = os.environ.get("INFUCODE_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "infucode"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "infucode"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "infucode"
+
+
+# ------------------------------------------------------------------------------------------- records
+@dataclass(frozen=True, slots=True)
+class ReleaseFile:
+    """One imported file (a row of the ``releases`` table)."""
+
+    id: int
+    name: str
+    kind: str
+    part: str
+    file_name: str
+    sha256: str
+    valid_from: str     # YYYY-MM-DD, inclusive
+    valid_to: str       # YYYY-MM-DD, inclusive
+    imported_at: str
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A CMS release: one file, or the parts f1-f4 of a PTP release, valid for one period."""
+
+    name: str
+    kind: str
+    valid_from: str
+    valid_to: str
+    files: tuple[ReleaseFile, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    def in_force(self, day: str) -> bool:
+        return self.valid_from <= day <= self.valid_to
+
+    def describe(self) -> str:
+        files = ", ".join(f.file_name for f in self.files)
+        return f"{KINDS[self.kind].label} {self.name}, in force {self.valid_from} to {self.valid_to} (imported {files})"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    status: str          # "imported" | "unchanged"
+    message: str
+    release: str = ""
+    kind: str = ""
+    rows: int = 0
+    replaced: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """The releases in force on a day, per kind, and the PTP edit epoch of each PTP release."""
+
+    mue_practitioner: Release | None
+    mue_outpatient_hospital: Release | None
+    ptp_practitioner: Release | None
+    ptp_hospital: Release | None
+    rvu: Release | None
+    ptp_epochs: tuple[str, str]
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS releases (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,              -- the CMS release (a PTP file's name without -f1..-f4)
+    kind        TEXT NOT NULL,              -- mue_practitioner | mue_outpatient_hospital | ptp_practitioner | ptp_hospital | rvu
+    part        TEXT NOT NULL DEFAULT '',   -- f1..f4 for PTP parts
+    file_name   TEXT NOT NULL,
+    sha256      TEXT NOT NULL UNIQUE,
+    valid_from  TEXT NOT NULL,              -- YYYY-MM-DD inclusive
+    valid_to    TEXT NOT NULL,              -- YYYY-MM-DD inclusive
+    imported_at TEXT NOT NULL,
+    row_count   INTEGER NOT NULL,
+    UNIQUE (kind, name, part)
+);
+CREATE TABLE IF NOT EXISTS mue_rows (
+    release_id INTEGER NOT NULL REFERENCES releases(id),
+    code       TEXT NOT NULL,
+    mue_value  INTEGER NOT NULL,
+    mai        INTEGER NOT NULL,
+    rationale  TEXT
+);
+CREATE INDEX IF NOT EXISTS mue_rows_release ON mue_rows(release_id);
+CREATE TABLE IF NOT EXISTS ptp_rows (
+    release_id         INTEGER NOT NULL REFERENCES releases(id),
+    col1               TEXT NOT NULL,
+    col2               TEXT NOT NULL,
+    effective          TEXT NOT NULL,       -- YYYYMMDD
+    deletion           TEXT,                -- YYYYMMDD, NULL while in effect ('*' in the file)
+    modifier_indicator INTEGER NOT NULL,
+    rationale          TEXT
+);
+CREATE INDEX IF NOT EXISTS ptp_rows_release ON ptp_rows(release_id);
+CREATE TABLE IF NOT EXISTS rvu_rows (
+    release_id INTEGER NOT NULL REFERENCES releases(id),
+    code       TEXT NOT NULL,
+    work_rvu   REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rvu_rows_release ON rvu_rows(release_id);
+"""
+_ROW_TABLES = ("mue_rows", "ptp_rows", "rvu_rows")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _overlaps(a_from: str, a_to: str, b_from: str, b_to: str) -> bool:
+    return a_from <= b_to and b_from <= a_to
+
+
+# ------------------------------------------------------------------------------------------- store
+class ReleaseStore:
+    """The imported CMS releases in ``<data_dir>/cms-releases.sqlite3``.
+
+    ``ReleaseStore(dir)`` opens an existing database (without one, the store is empty and every date
+    falls back to the bundled tables); ``ReleaseStore(dir, create=True)`` creates it for importing.
+    """
+
+    def __init__(self, data_dir: str | Path | None = None, *, create: bool = False) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.path = self.data_dir / DATABASE_NAME
+        self._db: sqlite3.Connection | None = None
+        if create or self.path.exists():
+            if create:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+            if create:
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        self._releases: tuple[Release, ...] = ()
+        self._reload()
+
+    @property
+    def exists(self) -> bool:
+        return self._db is not None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> "ReleaseStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ReleaseStore({str(self.data_dir)!r}, releases={len(self._releases)})"
+
+    # ---------------------------------------------------------------- what is stored
+    def releases(self) -> list[Release]:
+        """Every release, by kind and period."""
+        return list(self._releases)
+
+    def files(self) -> list[ReleaseFile]:
+        return [f for r in self._releases for f in r.files]
+
+    def release_in_force(self, kind: str, day: str) -> Release | None:
+        """The release of ``kind`` in force on ``day`` (YYYY-MM-DD), if any was imported."""
+        found = [r for r in self._releases if r.kind == kind and r.in_force(day)]
+        return max(found, key=lambda r: r.valid_from) if found else None
+
+    def _reload(self) -> None:
+        self._releases = tuple(self._group(self._read_files()))
+        # the caches depend on what is stored
+        self._choice = lru_cache(maxsize=4096)(self._choose)
+        self._code_table = lru_cache(maxsize=64)(self._build_code_table)
+        self._ptp_table = lru_cache(maxsize=256)(self._build_ptp_table)
+        self._mue_values = lru_cache(maxsize=32)(self._read_mue_values)
+        self._rvu_values = lru_cache(maxsize=32)(self._read_rvu_values)
+        self._ptp_edits = lru_cache(maxsize=32)(self._read_ptp_edits)
+
+    def _read_files(self) -> list[ReleaseFile]:
+        if self._db is None:
+            return []
+        cur = self._db.execute(
+            "SELECT id, name, kind, part, file_name, sha256, valid_from, valid_to, imported_at, row_count "
+            "FROM releases ORDER BY kind, valid_from, name, part")
+        return [ReleaseFile(*row) for row in cur]
+
+    @staticmethod
+    def _group(files: Iterable[ReleaseFile]) -> Iterator[Release]:
+        groups: dict[tuple[str, str], list[ReleaseFile]] = {}
+        for f in files:
+            groups.setdefault((f.kind, f.name), []).append(f)
+        for (kind, name), parts in groups.items():
+            yield Release(name, kind, min(p.valid_from for p in parts), max(p.valid_to for p in parts), tuple(parts))
+
+    # ---------------------------------------------------------------- importing
+    def import_file(self, path: str | Path, *, kind: Kind | str | None = None, valid_from: date | None = None,
+                    valid_to: date | None = None, replace: bool = False) -> ImportOutcome:
+        """Import one CMS file. Raises ImportFailure naming the file (and the row) when it cannot be."""
+        if self._db is None:
+            raise ImportFailure(f"{self.path}: the store was opened read-only; open it with create=True")
+        path = Path(path)
+        try:
+            digest = _sha256(path)
+        except OSError as exc:
+            raise ImportFailure(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+        same = next((f for f in self.files() if f.sha256 == digest), None)
+        if same is not None:
+            return ImportOutcome("unchanged", f"{path}: already imported as {same.name} "
+                                 f"({KINDS[same.kind].label}, {same.valid_from} to {same.valid_to}) on "
+                                 f"{same.imported_at[:10]}; nothing to do", same.name, same.kind)
+        kind = kind_named(kind) if isinstance(kind, str) else (kind or detect_kind(path))
+        start, end = self._period(kind, path, valid_from, valid_to)
+        name, part = _release_name(kind, path)
+        conflicts = self._conflicts(kind, name, part, start, end)
+        if conflicts and not replace:
+            clash = "; ".join(f"{f.name}{' ' + f.part if f.part else ''} ({f.file_name}, {f.valid_from} to "
+                              f"{f.valid_to})" for f in conflicts)
+            raise ImportFailure(f"{path}: {KINDS[kind.key].label} {name}{' ' + part if part else ''} "
+                                f"({start} to {end}) overlaps the imported {clash}; remove it with "
+                                f"'infucode data remove' or import with --replace")
+        try:
+            with self._db:
+                for f in conflicts:
+                    self._delete_file(f.id)
+                cur = self._db.execute(
+                    "INSERT INTO releases (name, kind, part, file_name, sha256, valid_from, valid_to, imported_at, "
+                    "row_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                    (name, kind.key, part, path.name, digest, start.isoformat(), end.isoformat(),
+                     datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                release_id = cur.lastrowid
+                rows = self._insert_rows(kind, release_id, path)
+                self._db.execute("UPDATE releases SET row_count = ? WHERE id = ?", (rows, release_id))
+        except ValueError as exc:           # the readers name the file, the row and the line
+            raise ImportFailure(str(exc)) from None
+        except OSError as exc:
+            raise ImportFailure(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+        finally:
+            self._reload()
+        replaced = tuple(sorted({f"{f.name}{' ' + f.part if f.part else ''}" for f in conflicts}))
+        what = "drug-administration edits" if kind.family == "ptp" else "rows"
+        message = (f"{path}: imported {kind.label} {name}{' ' + part if part else ''}, in force {start} to "
+                   f"{end}: {rows} {what}" + (f" (replaced {', '.join(replaced)})" if replaced else ""))
+        return ImportOutcome("imported", message, name, kind.key, rows, replaced)
+
+    @staticmethod
+    def _period(kind: Kind, path: Path, valid_from: date | None, valid_to: date | None) -> tuple[date, date]:
+        inferred = period_from_name(kind, path.name)
+        if valid_from is not None:
+            start, end = valid_from, valid_to or _quarter_end(valid_from)
+        elif inferred is not None:
+            start, end = inferred[0], valid_to or inferred[1]
+        else:
+            raise ImportFailure(f"{path}: cannot tell from its name which period this {kind.label} file is valid "
+                                "for; pass --valid-from YYYY-MM-DD (and --valid-to), --quarter 2024Q3 or --year 2024")
+        if end < start:
+            raise ImportFailure(f"{path}: valid to {end} is before valid from {start}")
+        return start, end
+
+    def _conflicts(self, kind: Kind, name: str, part: str, start: date, end: date) -> list[ReleaseFile]:
+        """Imported files of the same kind whose period overlaps: another release, or the same release
+        with another period, or (for a PTP release) the same part again with other contents."""
+        out = []
+        for release in self._releases:
+            if release.kind != kind.key:
+                continue
+            for f in release.files:
+                if not _overlaps(f.valid_from, f.valid_to, start.isoformat(), end.isoformat()):
+                    continue
+                same_period = (f.valid_from, f.valid_to) == (start.isoformat(), end.isoformat())
+                another_part = kind.family == "ptp" and f.name == name and f.part != part and same_period
+                if not another_part:
+                    out.append(f)
+        return out
+
+    def _insert_rows(self, kind: Kind, release_id: int, path: Path) -> int:
+        db = self._db
+        assert db is not None
+        if kind.family == "mue":
+            mues = cms_files.read_mue_file(path)
+            rows = ((release_id, code, m.value, m.mai, m.rationale) for code, m in mues.items())
+            sql = "INSERT INTO mue_rows VALUES (?, ?, ?, ?, ?)"
+        elif kind.family == "ptp":
+            edits = cms_files.iter_ptp_file(path, kind.setting, every_date=True)
+            rows = ((release_id, e.col1, e.col2, e.effective, e.deletion, e.modifier_indicator, e.rationale)
+                    for e in edits)
+            sql = "INSERT INTO ptp_rows VALUES (?, ?, ?, ?, ?, ?, ?)"
+        else:
+            values = cms_files.read_pfs_rvu_file(path)
+            rows = ((release_id, code, wrvu) for code, wrvu in values.items())
+            sql = "INSERT INTO rvu_rows VALUES (?, ?, ?)"
+        count = 0
+
+        def counted(items):
+            nonlocal count
+            for item in items:
+                count += 1
+                yield item
+
+        db.executemany(sql, counted(rows))
+        return count
+
+    def _delete_file(self, file_id: int) -> None:
+        assert self._db is not None
+        for table in _ROW_TABLES:
+            self._db.execute(f"DELETE FROM {table} WHERE release_id = ?", (file_id,))
+        self._db.execute("DELETE FROM releases WHERE id = ?", (file_id,))
+
+    def remove(self, name: str) -> list[ReleaseFile]:
+        """Remove a release (by release name, or one file by its file name); returns the files removed."""
+        doomed = [f for f in self.files() if name in (f.name, f.file_name, Path(f.file_name).stem)]
+        if not doomed:
+            raise KeyError(f"no imported release or file named {name!r}")
+        if self._db is None:
+            raise ImportFailure(f"{self.path}: the store was opened read-only")
+        with self._db:
+            for f in doomed:
+                self._delete_file(f.id)
+        self._reload()
+        return doomed
+
+    # ---------------------------------------------------------------- reading rows back
+    def _read_mue_values(self, release: Release) -> dict[str, Mue]:
+        assert self._db is not None
+        ids = [f.id for f in release.files]
+        cur = self._db.execute(f"SELECT code, mue_value, mai, rationale FROM mue_rows WHERE release_id IN "
+                               f"({','.join('?' * len(ids))})", ids)
+        return {code: Mue(value, mai, rationale, source="CMS-MUE-FILE") for code, value, mai, rationale in cur}
+
+    def _read_rvu_values(self, release: Release) -> dict[str, float]:
+        assert self._db is not None
+        ids = [f.id for f in release.files]
+        cur = self._db.execute(f"SELECT code, work_rvu FROM rvu_rows WHERE release_id IN "
+                               f"({','.join('?' * len(ids))})", ids)
+        return dict(cur.fetchall())
+
+    def _read_ptp_edits(self, release: Release) -> tuple[tuple[PtpEdit, ...], tuple[str, ...]]:
+        """Every stored edit of a PTP release, and the sorted dates on which its edits start or end."""
+        assert self._db is not None
+        setting = KINDS[release.kind].setting
+        ids = [f.id for f in release.files]
+        cur = self._db.execute(
+            "SELECT col1, col2, modifier_indicator, rationale, effective, deletion FROM ptp_rows "
+            f"WHERE release_id IN ({','.join('?' * len(ids))}) ORDER BY release_id, rowid", ids)
+        edits = tuple(PtpEdit(c1, c2, mod, rationale or "", setting, effective=eff, deletion=dele,
+                              source="CMS-PTP-FILE") for c1, c2, mod, rationale, eff, dele in cur)
+        breakpoints = sorted({e.effective for e in edits} | {e.deletion for e in edits if e.deletion})
+        return edits, tuple(breakpoints)
+
+    # ---------------------------------------------------------------- date-of-service selection
+    def _epoch(self, release: Release | None, day: str) -> str:
+        """The last date on or before ``day`` on which an edit of ``release`` started or ended: every day
+        of one epoch has the same edits in force, so the PTP table is built once per epoch."""
+        if release is None:
+            return ""
+        _, breakpoints = self._ptp_edits(release)
+        i = bisect_right(breakpoints, day.replace("-", ""))
+        return breakpoints[i - 1] if i else ""
+
+    def _choose(self, day: str) -> _Choice:
+        ptp_p = self.release_in_force("ptp_practitioner", day)
+        ptp_h = self.release_in_force("ptp_hospital", day)
+        return _Choice(
+            mue_practitioner=self.release_in_force("mue_practitioner", day),
+            mue_outpatient_hospital=self.release_in_force("mue_outpatient_hospital", day),
+            ptp_practitioner=ptp_p,
+            ptp_hospital=ptp_h,
+            rvu=self.release_in_force("rvu", day),
+            ptp_epochs=(self._epoch(ptp_p, day), self._epoch(ptp_h, day)),
+        )
+
+    def _build_code_table(self, base: CodeTable, mue_practitioner: Release | None,
+                          mue_hospital: Release | None, rvu: Release | None) -> CodeTable:
+        table = base
+        if mue_practitioner is not None:
+            table = table.with_mue(self._mue_values(mue_practitioner), None, mue_practitioner.name)
+        if mue_hospital is not None:
+            table = table.with_mue(None, self._mue_values(mue_hospital), mue_hospital.name)
+        if rvu is not None:
+            table = table.with_wrvu(self._rvu_values(rvu), rvu.name)
+        return table
+
+    def _build_ptp_table(self, base: PtpTable, practitioner: Release | None, hospital: Release | None,
+                         epochs: tuple[str, str]) -> PtpTable:
+        if practitioner is None and hospital is None:
+            return base
+        edits: list[PtpEdit] = []
+        names = []
+        for setting, release, epoch in ((PRACTITIONER, practitioner, epochs[0]),
+                                        (OUTPATIENT_HOSPITAL, hospital, epochs[1])):
+            if release is None:
+                edits.extend(e for e in base if e.setting == setting)
+                names.append(f"{setting.lower()}: bundled {base.release}")
+            else:
+                edits.extend(e for e in self._ptp_edits(release)[0] if _edit_in_force(e, epoch))
+                names.append(f"{setting.lower()}: {release.name}")
+        return PtpTable(edits, "; ".join(names))
+
+    def tables_on(self, days: Sequence[str], codes: CodeTable, ptp: PtpTable) -> DatedTables:
+        """The tables in force on the first of ``days`` (YYYY-MM-DD) and the release behind each part.
+
+        ``codes`` and ``ptp`` are the tables to fall back to (the bundled ones); a key
+        ``dates_of_service`` is added when later days fall under other releases.
+        """
+        first = min(days)
+        choice = self._choice(first)
+        table = self._code_table(codes, choice.mue_practitioner, choice.mue_outpatient_hospital, choice.rvu)
+        edits = self._ptp_table(ptp, choice.ptp_practitioner, choice.ptp_hospital, choice.ptp_epochs)
+        releases = {key: (release.describe() if release is not None
+                          else f"bundled (no imported release in force on {first})")
+                    for key, release in (("mue_practitioner", choice.mue_practitioner),
+                                         ("mue_outpatient_hospital", choice.mue_outpatient_hospital),
+                                         ("ptp_practitioner", choice.ptp_practitioner),
+                                         ("ptp_hospital", choice.ptp_hospital),
+                                         ("rvu", choice.rvu))}
+        others = sorted({d for d in days if d != first and self._choice(d) != choice})
+        if others:
+            releases["dates_of_service"] = (f"lines dated {', '.join(others)} fall under other CMS releases; "
+                                            f"the whole claim was audited with those in force on {first}")
+        return DatedTables(table, edits, releases)
+
+
+def _edit_in_force(edit: PtpEdit, day: str) -> bool:
+    """In effect from the effective date up to, not including, the deletion date (YYYYMMDD)."""
+    return bool(day) and (edit.effective or "") <= day and (edit.deletion is None or edit.deletion > day)
