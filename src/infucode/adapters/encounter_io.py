@@ -342,13 +342,11 @@ def _yaml_error(exc: yaml.YAMLError) -> InputError:
     return InputError(None, f"not valid YAML: {text}", line=line)
 
 
-def _iter_yaml(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
-    data = fh.read()  # YAML files are hand-sized; JSON Lines is the streaming format
-    if not data.strip():
-        yield InputError(None, f"file is empty: {name}"), None
-        return
+def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | InputError]:
+    """Each non-empty YAML document with where it starts: one line for a mapping, one per item for a
+    list. Unreadable YAML ends the stream with an InputError naming the line (never the source text).
+    Shared by the encounter and the claim readers."""
     loader = EncounterYamlLoader(data)
-    documents = 0
     try:
         while True:
             node = None
@@ -358,26 +356,37 @@ def _iter_yaml(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputErro
                 node = loader.get_node()
                 if node is None:
                     continue
-                data = loader.construct_document(node)
+                value = loader.construct_document(node)
             except yaml.YAMLError as exc:
-                err = _yaml_error(exc)
-                yield err, err.line
+                yield _yaml_error(exc)
                 return
             except (ValueError, TypeError, OverflowError):
                 # e.g. an explicit !!int tag on a non-number
                 line = node.start_mark.line + 1 if node is not None else None
-                yield InputError(None, "not valid YAML: a tagged value cannot be read", line=line), line
+                yield InputError(None, "not valid YAML: a tagged value cannot be read", line=line)
                 return
-            if data is None:
+            if value is None:
                 continue  # an empty document ('---' alone)
-            documents += 1
             if isinstance(node, yaml.SequenceNode):
-                lines: list[int] | int = [n.start_mark.line + 1 for n in node.value]
+                yield value, [n.start_mark.line + 1 for n in node.value]
             else:
-                lines = node.start_mark.line + 1
-            yield from _decode_items(data, lines)
+                yield value, node.start_mark.line + 1
     finally:
         loader.dispose()
+
+
+def _iter_yaml(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
+    data = fh.read()  # YAML files are hand-sized; JSON Lines is the streaming format
+    if not data.strip():
+        yield InputError(None, f"file is empty: {name}"), None
+        return
+    documents = 0
+    for document in iter_yaml_documents(data):
+        if isinstance(document, InputError):
+            yield document, document.line
+            return
+        documents += 1
+        yield from _decode_items(*document)
     if documents == 0:
         yield InputError(None, f"file is empty: {name}"), None
 

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
-import yaml
 
-from infucode.adapters.encounter_io import EncounterYamlLoader
+from infucode.adapters.encounter_io import iter_yaml_documents
 from infucode.model import InputError
 
 from .engine import audit_claim
@@ -122,30 +121,11 @@ def _iter_jsonl(data: bytes) -> Iterator[Item]:
 
 
 def _iter_yaml(data: bytes) -> Iterator[Item]:
-    loader = EncounterYamlLoader(data)
-    try:
-        while True:
-            try:
-                if not loader.check_node():
-                    break
-                node = loader.get_node()
-                if node is None:
-                    continue
-                value = loader.construct_document(node)
-            except (yaml.YAMLError, ValueError, TypeError) as exc:
-                mark = getattr(exc, "problem_mark", None)
-                line = mark.line + 1 if mark is not None else None
-                yield InputError(None, "not valid YAML", line=line), line
-                return
-            if value is None:
-                continue
-            if isinstance(node, yaml.SequenceNode):
-                lines: list[int] | int = [n.start_mark.line + 1 for n in node.value]
-            else:
-                lines = node.start_mark.line + 1
-            yield from _decode_value(value, lines)
-    finally:
-        loader.dispose()
+    for document in iter_yaml_documents(data):
+        if isinstance(document, InputError):
+            yield document, document.line
+            return
+        yield from _decode_value(*document)
 
 
 def _units(text: str) -> int | str:
