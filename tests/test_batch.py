@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -17,21 +16,12 @@ from infucode.adapters.output import CsvWriter
 from infucode.batch import BatchError, errors_path, findings_path, run_batch
 from infucode.batch.cli import batch_app
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "benchmarks" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
+def generated(tmp_path_factory, generator) -> Path:
     path = tmp_path_factory.mktemp("gen") / "in.jsonl"
-    _generator().write_jsonl(500, path, seed=7)
+    generator.write_jsonl(500, path, seed=7)
     return path
 
 
@@ -44,9 +34,9 @@ def reference(generated) -> tuple[bytes, list[dict]]:
     return b"".join(good), [json.loads(e) for e in errors]
 
 
-def test_generator_is_seeded_and_realistic(tmp_path, generated):
+def test_generator_is_seeded_and_realistic(tmp_path, generated, generator):
     again = tmp_path / "again.jsonl"
-    _generator().write_jsonl(500, again, seed=7)
+    generator.write_jsonl(500, again, seed=7)
     assert again.read_bytes() == generated.read_bytes()
     rows = [json.loads(line) for line in generated.read_bytes().splitlines()]
     assert len(rows) == 500 and len({r["id"] for r in rows}) == 500

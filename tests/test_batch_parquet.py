@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 from datetime import date, datetime, time
@@ -19,22 +18,13 @@ from infucode.batch import BatchError, errors_path, findings_path, run_batch
 from infucode.batch import parquet_io
 from infucode.batch.cli import batch_app
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "benchmarks" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
-def flat(tmp_path_factory) -> dict[str, Path]:
+def flat(tmp_path_factory, generator) -> dict[str, Path]:
     """The same 400 generated encounters as JSON Lines, flat CSV and typed flat Parquet (row groups
     of ~100 encounters, so encounters and chunks meet row-group and record-batch boundaries)."""
-    gen = _generator()
+    gen = generator
     d = tmp_path_factory.mktemp("flat")
     src = d / "in.jsonl"
     gen.write_jsonl(400, src, seed=45)  # a seed with 3 unreadable times
