@@ -40,6 +40,7 @@ encounter, computed by the workers); pass ``check_duplicates=False`` for inputs 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import multiprocessing
 import os
@@ -135,6 +136,14 @@ def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str)
         lines_buf, findings_buf = io.StringIO(), io.StringIO()
         writer = CsvWriter(lines_buf)
         _STATE["csv"] = (lines_buf, writer, findings_buf, csv.writer(findings_buf, lineterminator="\n"))
+
+
+def _init_pool_worker(profile: str, policies: dict[str, str] | None, out_format: str) -> None:
+    _init_worker(profile, policies, out_format)
+    # The rule tables live as long as the worker process: move them out of the collector's sight, so a
+    # full collection does not walk them again every few thousand encounters (5-10 % of coding time).
+    gc.collect()
+    gc.freeze()
 
 
 def _read(raw: bytes | None, number: int) -> Encounter:
@@ -624,7 +633,7 @@ def run_batch(
                     advance(nbytes)
             else:
                 ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-                pool = ctx.Pool(workers, initializer=_init_worker, initargs=(profile, policies, fout))
+                pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=(profile, policies, fout))
                 inflight: deque[tuple[Any, int]] = deque()
                 limit = workers * 3
                 for task, nbytes in chunks:
