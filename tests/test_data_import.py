@@ -232,6 +232,11 @@ def test_a_ptp_edit_deleted_before_the_date_of_service_does_not_fire(loaded):
     before = audit_claim(claim("2023-02-01", *pair), rs)
     assert "audit.ptp" in rules(before)
     assert before.data_releases["ptp_practitioner"] == BUNDLED.format(day="2023-02-01")
+    # one claim, the pair billed on both sides of the deletion: only the earlier date's pair is an edit
+    both = claim("2024-07-31", *pair)
+    both["lines"] += [{"code": "96413", "units": 1, "date": "2024-08-01"}, {"code": "96523", "units": 1, "date": "2024-08-01"}]
+    (edit,) = [f for f in audit_claim(both, rs).findings if f.rule == "audit.ptp"]
+    assert edit.lines == [0, 1]
 
 
 def test_a_date_before_any_import_falls_back_to_the_bundled_tables(loaded):
@@ -271,16 +276,21 @@ def test_tables_are_built_once_per_release_combination(loaded):
     assert rs.for_dates(["2023-01-01"]).codes is rs.codes                    # nothing imported: the bundled table
 
 
-def test_lines_dated_under_other_releases_are_named(loaded):
+def test_each_line_is_audited_on_the_tables_of_its_own_date(loaded):
+    """A claim across a quarter's end: 96366 x5 is above the Q3 MUE (4) on 2024-09-30 and within the Q4
+    MUE (6) on 2024-10-01; data_releases names the release of each date."""
     rs = load_ruleset().with_releases(loaded)
-    c = claim("2024-09-30", ("96365", 1))
-    c["lines"].append({"code": "96365", "units": 1, "date": "2024-10-01"})
+    c = claim("2024-09-30", ("96365", 1), ("96366", 5))
+    c["lines"] += [{"code": "96365", "units": 1, "date": "2024-10-01"}, {"code": "96366", "units": 5, "date": "2024-10-01"}]
     result = audit_claim(c, rs)
-    assert MUE_Q3.name in result.data_releases["mue_practitioner"]
-    assert "2024-10-01" in result.data_releases["dates_of_service"]
+    (mue,) = [f for f in result.findings if f.rule == "audit.mue"]
+    assert mue.lines == [1] and "MUE of 4" in mue.message
+    used = result.data_releases["mue_practitioner"]
+    assert f"on 2024-09-30: " in used and MUE_Q3.name in used and f"on 2024-10-01: " in used and MUE_Q4.name in used
     same = claim("2024-08-01", ("96365", 1))
     same["lines"].append({"code": "96365", "units": 1, "date": "2024-08-02"})
-    assert "dates_of_service" not in audit_claim(same, rs).data_releases
+    releases = audit_claim(same, rs).data_releases
+    assert "dates_of_service" not in releases and not releases["mue_practitioner"].startswith("on ")
 
 
 def test_default_data_dir(monkeypatch, tmp_path):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from itertools import permutations
 
 from infucode.model import Administration, ChargeLine, Result
@@ -87,6 +87,11 @@ class AuditContext:
     policies: dict[str, str]
     supported: tuple[ChargeLine, ...] | None = None     # the engine's lines, None without documentation
     coded: Result | None = None
+    ptp_by_date: Mapping[str, PtpTable] = field(default_factory=dict)   # the edits in force on each date
+
+    def ptp_on(self, day: str | None) -> PtpTable:
+        """The NCCI PTP edits in force on a date of service (``ptp`` when no dated table was given)."""
+        return self.ptp_by_date.get(day, self.ptp) if day else self.ptp
 
     @property
     def professional(self) -> bool:
@@ -283,7 +288,7 @@ def ptp_pairs(ctx: AuditContext) -> list[AuditFinding]:
         for one, two in permutations(lines, 2):
             if one.code == two.code or (one.index, two.index) in seen:
                 continue
-            edit = ctx.ptp.pair(one.code, two.code, ctx.claim_kind)
+            edit = ctx.ptp_on(day).pair(one.code, two.code, ctx.claim_kind)
             if edit is None or edit.modifier_indicator == 9:
                 continue
             seen.add((one.index, two.index))
@@ -574,7 +579,7 @@ def second_initial(ctx: AuditContext) -> list[AuditFinding]:
             if ctx.supported is None:
                 others = [o.code for o in lines]
                 for b, n in extra:
-                    paired = any(ctx.ptp.pair(b.code, c, ctx.claim_kind) or ctx.ptp.pair(c, b.code, ctx.claim_kind)
+                    paired = any(ctx.ptp_on(day).pair(b.code, c, ctx.claim_kind) or ctx.ptp_on(day).pair(c, b.code, ctx.claim_kind)
                                  for c in others if c != b.code)
                     if not paired:
                         delta += ctx.wrvu(b.code, -n)

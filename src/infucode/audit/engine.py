@@ -1,9 +1,9 @@
 """audit_claim(claim, ruleset) -> AuditResult: the billed lines against the documentation. No I/O.
 
 1. decode the claim (field errors raise InputError naming the claim id and field);
-2. the payer profile: the claim's ``payer`` overrides the ruleset's profile; the CMS tables in force on
-   the claim's first date of service when the ruleset has imported releases attached
-   (``ruleset.with_releases(store)``, see ``reference.releases``);
+2. the payer profile: the claim's ``payer`` overrides the ruleset's profile; when the ruleset has imported
+   CMS releases attached (``ruleset.with_releases(store)``, see ``reference.releases``), each line is
+   checked on the MUE and PTP tables in force on its own date of service;
 3. the documentation, when present, is coded by the engine for the claim's type (professional ->
    "professional", institutional -> "facility"), whatever the embedded encounter says (a
    disagreement is a finding);
@@ -44,12 +44,17 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
             ruleset = ruleset.with_profile(claim.payer)
         except KeyError as exc:
             raise InputError("payer", str(exc).strip('"')) from None
-    ruleset = ruleset.for_dates([line.date or claim.date for line in claim.lines] or [claim.date])
+    # The CMS tables in force on each date of service (an institutional claim may span a quarter's end);
+    # the documentation is coded, and wRVU priced, with those of the first date.
+    on_day = _rulesets_by_date(ruleset, claim)
+    if on_day:
+        ruleset = next(iter(on_day.values()))
     kind = claim.engine_claim
     billed = tuple(
         checks.Billed(index=i, code=line.code.strip().upper(), units=line.units,
                       modifiers=frozenset(m.strip().upper() for m in line.modifiers),
-                      date=line.date or claim.date, info=ruleset.codes.get(line.code.strip().upper()))
+                      date=line.date or claim.date,
+                      info=on_day.get(line.date or claim.date, ruleset).codes.get(line.code.strip().upper()))
         for i, line in enumerate(claim.lines)
     )
     coded = None
@@ -63,6 +68,7 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
             raise InputError(f"encounter.{err.field}" if err.field else "encounter", err.message) from None
     ctx = checks.AuditContext(
         claim=claim, claim_kind=kind, lines=billed, codes=ruleset.codes, ptp=ruleset.ptp, drugs=ruleset.drugs,
+        ptp_by_date={day: rs.ptp for day, rs in on_day.items()},
         policies=dict(ruleset.policies), supported=tuple(coded.lines) if coded is not None else None, coded=coded,
     )
     findings: list[AuditFinding] = []
@@ -83,7 +89,24 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
         billed=list(claim.lines),
         supported=list(coded.lines) if coded is not None else None,
         findings=findings,
-        data_releases=ruleset.data_releases,
+        data_releases=_releases_used(on_day) if len(on_day) > 1 else ruleset.data_releases,
         claim_type=claim.claim_type,
         profile=ruleset.profile,
     )
+
+
+def _rulesets_by_date(ruleset: Ruleset, claim: Claim) -> dict[str, Ruleset]:
+    """The ruleset with the tables in force on each date of service of the claim, in date order."""
+    days = sorted({d for d in [line.date or claim.date for line in claim.lines] + [claim.date] if d})
+    return {day: ruleset.for_dates([day]) for day in days}
+
+
+def _releases_used(on_day: dict[str, Ruleset]) -> dict[str, str]:
+    """One entry per table: its release when every date used the same, else the release of each date."""
+    per_key: dict[str, dict[str, list[str]]] = {}
+    for day, rs in on_day.items():
+        for key, release in rs.data_releases.items():
+            per_key.setdefault(key, {}).setdefault(release, []).append(day)
+    return {key: next(iter(by_release)) if len(by_release) == 1
+            else "; ".join(f"on {', '.join(days)}: {release}" for release, days in by_release.items())
+            for key, by_release in per_key.items()}
