@@ -276,6 +276,18 @@ def main(argv: list[str] | None = None) -> int:
               "counts pages the forked workers share with the parent once per process; peak PSS sum: the same with "
               "shared pages split among their processes (the physical total); ru_maxrss: own peak + RUSAGE_CHILDREN "
               "peak, which is the largest single child, not a sum.")
+        # The targets on this 2-core machine, checked against the run with the most workers.
+        best = max((r for r in rows if r["kind"] != "floor"), key=lambda r: int(r["kind"]))
+        per_million = best["seconds"] / best["n"] * 1_000_000
+        checks = [
+            (f"1,000,000 encounters in under 20 s ({best['kind']} workers)", per_million < 20, f"{per_million:.1f} s per million"),
+            ("coding adds no more than 3x the read/write floor (all in: 4x at most)", best["seconds"] / floor <= 4,
+             f"{best['seconds'] / floor:.1f}x the floor in all"),
+            ("peak memory summed over the workers under 500 MB", best["peak_pss_kb"] / 1024 < 500,
+             f"{best['peak_pss_kb'] / 1024:.0f} MB PSS sum, {best['peak_sum_kb'] / 1024:.0f} MB RSS sum at {best['n']:,}"),
+        ]
+        for what, ok, figure in checks:
+            print(f"target {'met    ' if ok else 'NOT met'}  {what}: {figure}")
         failed = {r["kind"]: r["failed"] for r in rows if r["kind"] != "floor"}
         print(f"input {args.format}, output {args.out_format}; encounters sent to the errors file: {failed}")
         if not args.no_seen:
