@@ -148,6 +148,25 @@ def test_audit_endpoint_flags_an_add_on_without_primary(client):
     assert any(f["rule"] == "audit.add_on_without_primary" and f["severity"] == "error" for f in body["findings"])
 
 
+def test_audit_endpoint_uses_the_imported_cms_data_by_date_of_service(tmp_path):
+    from pathlib import Path
+
+    from infucode.reference.releases import ReleaseStore
+    mue_q3 = Path(__file__).resolve().parent / "fixtures/cms/MCR_MUE_PractitionerServices_Eff_07-01-2024.csv"
+    with ReleaseStore(tmp_path / "data", create=True) as store:
+        store.import_file(mue_q3)                       # 96366 practitioner MUE 4 in 2024Q3 (altered fixture)
+        client = TestClient(create_app(db_url=f"sqlite:///{tmp_path}/c.db", releases=store))
+        claim = {"id": "c1", "claim_type": "professional", "place_of_service": "11", "date": "2024-08-15",
+                 "lines": [{"code": "96365", "units": 1}, {"code": "96366", "units": 5}]}
+        body = client.post("/v1/audit", json=claim).json()
+        assert mue_q3.name in body["data_releases"]["mue_practitioner"]
+        assert any(f["rule"] == "audit.mue" and "MUE of 4" in f["message"] for f in body["findings"])
+        claim["date"] = "2023-02-01"                       # before the release: bundled 8, no finding
+        body = client.post("/v1/audit", json=claim).json()
+        assert body["data_releases"]["mue_practitioner"].startswith("bundled")
+        assert not any(f["rule"] == "audit.mue" for f in body["findings"])
+
+
 def test_file_upload_fhir_bundle(client):
     from pathlib import Path
     data = (Path(__file__).resolve().parents[1] / "examples/fhir/chemo-day-bundle.json").read_bytes()

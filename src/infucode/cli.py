@@ -363,8 +363,11 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     db: str = typer.Option("sqlite:///infucode-cases.db", help="SQLAlchemy URL of the saved-cases database."),
     token_file: Optional[Path] = typer.Option(None, help="File holding the bearer token (else INFUCODE_TOKEN)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="CMS files imported with 'infucode data import' "  # noqa: B008, UP045
+                                            "for /v1/audit (default: $INFUCODE_DATA_DIR, else the user data directory)."),
 ) -> None:
     """Serve the REST API and the web page (http://HOST:PORT/)."""
+    from .audit.cli import _release_store
     from .web.app import create_app, is_loopback, read_token
 
     token = read_token(str(token_file) if token_file else None)
@@ -374,7 +377,12 @@ def serve(
         raise typer.Exit(2)
     import uvicorn
 
-    uvicorn.run(create_app(db_url=db, token=token), host=host, port=port, log_level="warning", access_log=False)
+    releases = _release_store(data_dir)
+    try:
+        uvicorn.run(create_app(db_url=db, token=token, releases=releases if releases.exists else None),
+                    host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        releases.close()
 
 
 def _register_subcommands() -> None:

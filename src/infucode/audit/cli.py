@@ -104,12 +104,12 @@ def _release_store(data_dir: Path | None):
     from infucode.reference.releases import DATABASE_NAME, ReleaseStore
 
     if data_dir is not None and not (data_dir / DATABASE_NAME).is_file():
-        typer.echo(f"infucode audit: error: no imported CMS data in {data_dir} (no {DATABASE_NAME}); "
+        typer.echo(f"infucode: error: no imported CMS data in {data_dir} (no {DATABASE_NAME}); "
                    "import files with 'infucode data import FILE --data-dir DIR'", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
         return ReleaseStore(data_dir)
     except sqlite3.Error as exc:
-        typer.echo(f"infucode audit: error: cannot read the imported CMS data in {data_dir or 'the data directory'}: "
+        typer.echo(f"infucode: error: cannot read the imported CMS data in {data_dir or 'the data directory'}: "
                    f"{exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -32,6 +32,7 @@ import os
 import re
 import sqlite3
 import sys
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -388,11 +389,13 @@ class ReleaseStore:
         if create or self.path.exists():
             if create:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path)
+            # The web server audits from its thread pool: one connection, reads serialised by _lock.
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
             if create:
                 self._db.executescript(_SCHEMA)
                 self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         self._releases: tuple[Release, ...] = ()
+        self._lock = threading.RLock()
         self._reload()
 
     @property
@@ -661,6 +664,10 @@ class ReleaseStore:
         ``codes`` and ``ptp`` are the tables to fall back to (the bundled ones); a key
         ``dates_of_service`` is added when later days fall under other releases.
         """
+        with self._lock:
+            return self._tables_on(days, codes, ptp)
+
+    def _tables_on(self, days: Sequence[str], codes: CodeTable, ptp: PtpTable) -> DatedTables:
         first = min(days)
         choice = self._choice(first)
         table = self._code_table(codes, choice.mue_practitioner, choice.mue_outpatient_hospital, choice.rvu)

@@ -45,7 +45,9 @@ def _encode(obj) -> Response:
     return Response(msgspec.json.encode(obj), media_type="application/json")
 
 
-def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAPI:
+def create_app(*, db_url: str | None = None, token: str | None = None, releases: Any | None = None) -> FastAPI:
+    """The API and page. ``releases``: the imported CMS files (``reference.releases.ReleaseStore``) the
+    audit uses by date of service; None: the bundled tables (every audit result says which)."""
     app = FastAPI(title="infucode", version=__version__,
                   description="CPT drug-administration coding (96360-96549) with the rule and source behind every line.")
     rulesets: dict[str, Any] = {}
@@ -109,7 +111,7 @@ def create_app(*, db_url: str | None = None, token: str | None = None) -> FastAP
     def audit(claim: dict = Body(..., description="One claim in the audit's format (billed lines, optional encounter)"),
               profile: str = "medicare"):
         from ..audit import audit_claim
-        return _encode(audit_claim(claim, ruleset(profile)))
+        return _encode(audit_claim(claim, ruleset(profile).with_releases(releases)))
 
     @app.get("/v1/codes/{code}")
     def code_reference(code: str, profile: str = "medicare", scenarios: bool = True):
