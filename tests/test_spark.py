@@ -1,6 +1,7 @@
 """The Spark adapter (local mode) gives the same records as the single-machine engine."""
 import json
 import random
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -46,21 +47,25 @@ def test_jsonl_batch_on_spark_matches_single_machine(spark, tmp_path):
     encounters = synthetic(300)
     lines = [json.dumps(e) for e in encounters]
     lines.insert(10, '{"id": "broken", ')            # a bad line: reported, the rest coded
+    lines.insert(20, "")                              # a blank line: skipped
+    lines.append(json.dumps(encounters[3]))           # a duplicate id: reported, the first kept
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.jsonl"
-    coded, failed = sp.run_spark_batch(src, out, master="local[2]")
-    assert (coded, failed) == (300, 1)
+    coded, failed = sp.run_spark_batch(src, out, master="local[2]", chunk_lines=64)
+    assert (coded, failed) == (300, 2)
     rs = load_ruleset()
     expected = [msgspec.json.encode(code_encounter(e, rs)).decode() for e in encounters]
     assert out.read_text().splitlines() == expected
-    [error] = (tmp_path / "out.jsonl.errors.jsonl").read_text().splitlines()
-    assert json.loads(error)["error"]["line"] == 11
-    # the single-machine batch gives the same records, byte for byte
+    broken, duplicate = (json.loads(e) for e in (tmp_path / "out.jsonl.errors.jsonl").read_text().splitlines())
+    assert broken["error"]["line"] == 11
+    assert duplicate["error"]["field"] == "id" and duplicate["error"]["line"] == len(lines)
+    # the single-machine batch gives the same records and the same errors file, byte for byte
     from infucode.batch.runner import run_batch
     local = tmp_path / "local.jsonl"
     run_batch(src, local, workers=1, progress=False)
     assert local.read_bytes() == out.read_bytes()
+    assert (tmp_path / "local.jsonl.errors.jsonl").read_bytes() == (tmp_path / "out.jsonl.errors.jsonl").read_bytes()
 
 
 def test_administrations_dataframe_on_spark_matches_single_machine(spark):
@@ -90,3 +95,18 @@ def test_flat_rows_name_the_bad_field():
         encounter_from_rows([{"encounter_id": "e1", "setting": "office", "administration_id": "a1",
                               "drug": "ondansetron", "route": "iv_push", "pump": "maybe"}])
     assert exc.value.field == "administrations[0].pump"
+
+
+def test_batch_cli_engine_spark_writes_what_the_local_engine_writes(spark, tmp_path):
+    from typer.testing import CliRunner
+
+    from infucode.batch.cli import batch_app
+
+    src = Path(__file__).resolve().parents[1] / "examples" / "batch.jsonl"     # five encounters, two bad
+    runner = CliRunner()
+    on_spark = runner.invoke(batch_app, [str(src), str(tmp_path / "s.jsonl"), "--engine", "spark", "--master", "local[2]"])
+    local = runner.invoke(batch_app, [str(src), str(tmp_path / "l.jsonl"), "--workers", "1"])
+    assert on_spark.exit_code == local.exit_code == 1, on_spark.output
+    assert "on Spark" in on_spark.output
+    for suffix in ("", ".errors.jsonl"):
+        assert (tmp_path / f"s.jsonl{suffix}").read_bytes() == (tmp_path / f"l.jsonl{suffix}").read_bytes()

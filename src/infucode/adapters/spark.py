@@ -4,9 +4,11 @@
   ``adapters.flat``), grouped by ``encounter_id`` and coded with ``applyInPandas``; returns one row per
   charge line (``flat.LINE_COLUMNS``), an unreadable encounter as one row with its error.
 - ``code_jsonl(df)``: a DataFrame of JSON Lines text (columns ``line`` number and ``value``) coded with
-  ``mapInPandas``; returns ``line`` and ``result`` (the JSON exactly as ``infucode code --format jsonl``
-  prints it), so Spark's output can be compared byte for byte with the single-machine output.
-- ``run_spark_batch(in_path, out_path, master)``: JSON Lines file in, JSON Lines file out, in input order.
+  ``mapInPandas`` by the single-machine batch's own worker function; returns ``line``, ``status``,
+  ``eid`` and ``payload`` (the JSON exactly as ``infucode code --format jsonl`` prints it).
+- ``run_spark_batch(in_path, out_path, master)``: JSON Lines file in, JSON Lines file out, in input order,
+  written by the single-machine batch's writer (duplicate ids, errors file): byte-identical to
+  ``infucode batch`` by construction.
 
 The ruleset is loaded once per Python worker process (module-level cache), never per row or group.
 Known traps: PYSPARK_PYTHON must point at this interpreter (set here when unset), and pandas must
@@ -61,34 +63,40 @@ def code_administrations(df, profile: str = "medicare"):
 
 
 def _code_lines(profile: str):
+    """mapInPandas over (line, value) batches: each run of consecutive lines is coded by the local batch's
+    own worker function, so reading, coding, encoding and error records are the same code, not a copy."""
     def code_lines(batches):
-        import msgspec
         import pandas as pd
 
-        from ..engine import code_encounter
-        from ..model import ErrorDetail, ErrorResult, InputError
+        from ..batch import runner
 
-        rs = _ruleset(profile)
+        if runner._STATE.get("spark_profile") != profile:
+            runner._init_worker(profile, None, "jsonl")
+            runner._STATE["spark_profile"] = profile
         for pdf in batches:
-            out, ok = [], []
-            for line, value in zip(pdf["line"], pdf["value"]):
-                try:
-                    obj = msgspec.json.decode(value)
-                    item = code_encounter(obj, rs)
-                except msgspec.DecodeError:
-                    item = ErrorResult(encounter=None, error=ErrorDetail(field=None, message="not valid JSON", line=int(line)))
-                except InputError as exc:
-                    exc.line = int(line)
-                    item = exc.to_result()
-                out.append(msgspec.json.encode(item).decode())
-                ok.append(not isinstance(item, ErrorResult))
-            yield pd.DataFrame({"line": pdf["line"], "result": out, "ok": ok})
+            numbers, values = pdf["line"].tolist(), pdf["value"].tolist()
+            out: dict[str, list] = {"line": [], "status": [], "eid": [], "payload": []}
+            start = 0
+            for end in range(1, len(numbers) + 1):
+                if end < len(numbers) and numbers[end] == numbers[end - 1] + 1:
+                    continue
+                raws = [None if len(v.encode()) > runner.MAX_LINE_BYTES else v.encode() for v in values[start:end]]
+                records, _hashes, _ = runner._code_chunk(("jsonl", int(numbers[start]), raws))
+                for number, status, eid, payload in records:
+                    out["line"].append(number)
+                    out["status"].append(status)
+                    out["eid"].append(eid)
+                    out["payload"].append(payload)
+                start = end
+            yield pd.DataFrame(out)
     return code_lines
 
 
 def code_jsonl(df, profile: str = "medicare"):
-    """Code a DataFrame of JSON Lines (`line`, `value`); returns `line`, `result` (the JSON Lines output), `ok`."""
-    return df.mapInPandas(_code_lines(profile), schema="line long, result string, ok boolean")
+    """Code a DataFrame of JSON Lines (`line` number, `value` text); returns `line`, `status` (0 coded, 1 the
+    engine refused it, 2 unreadable), `eid` (the encounter id, when read) and `payload` (the result or error
+    record, as bytes: exactly what ``infucode code --format jsonl`` / the errors file holds)."""
+    return df.mapInPandas(_code_lines(profile), schema="line long, status int, eid string, payload binary")
 
 
 def spark_session(master: str | None = None):
@@ -105,28 +113,31 @@ def spark_session(master: str | None = None):
 
 
 def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | None = None,
-                    profile: str = "medicare") -> tuple[int, int]:
-    """JSON Lines in, JSON Lines out in input order (blank lines skipped), as `infucode batch` writes it:
-    results in OUT, unreadable encounters in OUT.errors.jsonl. Returns (coded, failed)."""
+                    profile: str = "medicare", chunk_lines: int = 2000) -> tuple[int, int]:
+    """JSON Lines in, JSON Lines out in input order, as `infucode batch` writes it (the same writer: results
+    in OUT, unreadable encounters and duplicate ids in OUT.errors.jsonl). Returns (coded, failed)."""
+    from ..batch.runner import _Sink, errors_path
+    from ..batch.seen_ids import hash_ids
+
     spark = spark_session(master)
     text = spark.read.text(str(in_path)).rdd.zipWithIndex().map(lambda r: (r[1] + 1, r[0].value))
-    df = spark.createDataFrame(text, "line long, value string").filter("trim(value) != ''")
-    coded = failed = 0
-    errors_path = Path(f"{out_path}.errors.jsonl")
-    errors = None
+    df = spark.createDataFrame(text, "line long, value string")
+    stale = errors_path(out_path)
+    if stale.exists():
+        stale.unlink()  # a stale file from an earlier run
+    sink = _Sink(Path(out_path), "jsonl", check_duplicates=True)
+    records: list = []
+
+    def flush() -> None:
+        sink.write((records, hash_ids([r[2] for r in records if r[2] is not None]), None))
+        records.clear()
+
     try:
-        with open(out_path, "w", encoding="utf-8") as out:
-            for row in code_jsonl(df, profile).orderBy("line").toLocalIterator():
-                if row.ok:
-                    out.write(row.result + "\n")
-                    coded += 1
-                else:
-                    errors = errors or open(errors_path, "w", encoding="utf-8")
-                    errors.write(row.result + "\n")
-                    failed += 1
+        for row in code_jsonl(df, profile).orderBy("line").toLocalIterator():
+            records.append((row.line, row.status, row.eid, bytes(row.payload)))
+            if len(records) >= chunk_lines:
+                flush()
+        flush()
     finally:
-        if errors is not None:
-            errors.close()
-    if errors is None and errors_path.exists():
-        errors_path.unlink()  # a stale file from an earlier run
-    return coded, failed
+        sink.close()
+    return sink.coded, sink.failed
