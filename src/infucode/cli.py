@@ -21,6 +21,7 @@ import typer
 from infucode.adapters.encounter_io import code_stream, iter_encounters
 from infucode.adapters.output import error_line, make_writer
 from infucode.model import Encounter, ErrorResult
+from infucode.options import name_value_pairs
 
 EXIT_OK = 0
 EXIT_ENCOUNTER_ERRORS = 1
@@ -83,13 +84,10 @@ def _usage_error(message: str) -> typer.Exit:
 
 
 def _parse_policies(pairs: list[str]) -> dict[str, str]:
-    policies: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise _usage_error(f"--policy expects name=value, got '{pair}'")
-        policies[name.strip()] = value.strip()
-    return policies
+    try:
+        return name_value_pairs(pairs, "--policy")
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
 
 
 def _load_ruleset(profile: str | None, policies: dict[str, str]) -> Any:

@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from ..options import name_value_pairs
 from .columns import load_columns, parse_column_options
 from .runner import _IN_SUFFIXES, _OUT_SUFFIXES, IN_FORMATS, OUT_FORMATS, BatchError, _format_of, run_batch
 
@@ -29,14 +30,11 @@ batch_app = typer.Typer(
 
 
 def _policies(pairs: list[str]) -> dict[str, str]:
-    policies: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            typer.echo(f"infucode: error: --policy expects name=value, got '{pair}'", err=True)
-            raise typer.Exit(EXIT_USAGE)
-        policies[name.strip()] = value.strip()
-    return policies
+    try:
+        return name_value_pairs(pairs, "--policy")
+    except ValueError as exc:
+        typer.echo(f"infucode: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 @batch_app.command()

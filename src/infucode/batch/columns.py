@@ -24,6 +24,7 @@ from pathlib import Path
 
 from infucode.adapters.flat import INPUT_COLUMNS
 
+from ..options import name_value_pairs
 from .errors import BatchError
 
 __all__ = ["load_columns", "parse_column_options", "resolve_columns", "validate_columns"]
@@ -79,13 +80,10 @@ def load_columns(path: str | Path) -> dict[str, str]:
 
 def parse_column_options(pairs: Iterable[str]) -> dict[str, str]:
     """``["encounter_id=ENC_ID", ...]`` -> ``{"encounter_id": "ENC_ID"}``."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        ours, sep, theirs = pair.partition("=")
-        if not sep or not ours.strip() or not theirs.strip():
-            raise BatchError(f"--column expects our_name=their_name, got {pair!r}")
-        out[ours.strip()] = theirs.strip()
-    return out
+    try:
+        return name_value_pairs(pairs, "--column", "our_name=their_name")
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
 
 
 def resolve_columns(header: Sequence[str], mapping: Mapping[str, str] | None, what: str) -> list[str | None]:
