@@ -17,6 +17,7 @@ from infucode.model import ErrorResult, Result
 
 __all__ = [
     "CSV_COLUMNS",
+    "FINDINGS_COLUMNS",
     "FORMATS",
     "CsvWriter",
     "JsonLinesWriter",
@@ -24,7 +25,9 @@ __all__ = [
     "ResultWriter",
     "TableWriter",
     "encode_json",
+    "charge_line_rows",
     "error_line",
+    "finding_rows",
     "make_writer",
     "write_results",
 ]
@@ -47,6 +50,28 @@ CSV_COLUMNS = (
     "error_field",
     "error_line",
 )
+
+#: The findings beside a table of charge lines (``infucode batch`` CSV and Parquet outputs).
+FINDINGS_COLUMNS = ("encounter", "rule", "severity", "administrations", "message", "source")
+
+
+def charge_line_rows(result: Result) -> list[tuple]:
+    """The ``CSV_COLUMNS`` values of one result, typed (units int, wRVU float, None for an empty cell):
+    one row per charge line, or one row with only the encounter id when it has none."""
+    if not result.lines:
+        return [(result.encounter,) + (None,) * (len(CSV_COLUMNS) - 1)]
+    return [
+        (result.encounter, line.code, line.units, ";".join(line.modifiers), line.date, ";".join(line.administrations),
+         line.rule, line.wrvu, line.kind, line.explanation, line.source, None, None, None)
+        for line in result.lines
+    ]
+
+
+def finding_rows(result: Result) -> list[tuple]:
+    """The ``FINDINGS_COLUMNS`` values of one result's findings."""
+    return [(result.encounter, f.rule, f.severity, ";".join(f.administrations), f.message, f.source)
+            for f in result.findings]
+
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -149,31 +174,14 @@ class CsvWriter:
             row["error_line"] = "" if item.error.line is None else str(item.error.line)
             self._csv.writerow(row[c] for c in CSV_COLUMNS)
             return
-        if not item.lines:
-            self._csv.writerow([item.encounter] + [""] * (len(CSV_COLUMNS) - 1))
-            return
-        for line in item.lines:
-            self._csv.writerow(
-                [
-                    item.encounter,
-                    line.code,
-                    line.units,
-                    ";".join(line.modifiers),
-                    line.date or "",
-                    ";".join(line.administrations),
-                    line.rule,
-                    _num(line.wrvu),
-                    line.kind,
-                    line.explanation,
-                    line.source,
-                    "",
-                    "",
-                    "",
-                ]
-            )
+        for row in charge_line_rows(item):
+            self._csv.writerow("" if v is None else _num(v) if i == _WRVU else v for i, v in enumerate(row))
 
     def close(self) -> None:
         self.stream.flush()
+
+
+_WRVU = CSV_COLUMNS.index("wrvu")
 
 
 def _num(value: float) -> str:

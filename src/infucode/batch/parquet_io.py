@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from infucode.adapters.output import CSV_COLUMNS
+from infucode.adapters.output import CSV_COLUMNS, FINDINGS_COLUMNS
 
 from .columns import resolve_columns
 from .errors import BatchError
@@ -59,7 +59,6 @@ ROW_GROUP_ROWS = 16_384
 #: Bytes read at a time from one column chunk of the input (instead of the whole column chunk).
 READ_BUFFER = 1 << 20
 
-FINDINGS_COLUMNS = ("encounter", "rule", "severity", "administrations", "message", "source")
 LINES_SCHEMA = pa.schema(
     [pa.field(c, pa.int32() if c == "units" else pa.float64() if c == "wrvu" else pa.string()) for c in CSV_COLUMNS]
 )

@@ -59,7 +59,7 @@ from infucode.adapters.encounter_io import (
     _json_syntax_message,
     _read_lines,
 )
-from infucode.adapters.output import CSV_COLUMNS, CsvWriter
+from infucode.adapters.output import CSV_COLUMNS, FINDINGS_COLUMNS, CsvWriter, charge_line_rows, finding_rows
 from infucode.decoding import decode_encounter
 from infucode.model import Encounter, InputError, Result
 
@@ -83,7 +83,6 @@ __all__ = [
 CHUNK_LINES = 2000
 IN_FORMATS = ("jsonl", "csv", "parquet")
 OUT_FORMATS = ("jsonl", "csv", "parquet")
-FINDINGS_COLUMNS = ("encounter", "rule", "severity", "administrations", "message", "source")
 
 _IN_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 _OUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -172,26 +171,13 @@ def _read(raw: bytes | None, number: int) -> Encounter:
     return decode_encounter(obj, line=number)
 
 
-def _line_tuples(result: Result) -> list[tuple]:
-    """The CSV output's rows for one result, typed for Parquet (None where the CSV cell is empty)."""
-    if not result.lines:
-        return [(result.encounter,) + (None,) * (len(CSV_COLUMNS) - 1)]
-    return [
-        (result.encounter, line.code, line.units, ";".join(line.modifiers), line.date, ";".join(line.administrations),
-         line.rule, line.wrvu, line.kind, line.explanation, line.source, None, None, None)
-        for line in result.lines
-    ]
-
-
 def _encode(result: Result, parquet_rows: tuple[list, list] | None) -> Any:
     fmt = _STATE["format"]
     if fmt == "jsonl":
         return msgspec.json.encode(result)
     if fmt == "parquet":
         assert parquet_rows is not None
-        lines = _line_tuples(result)
-        findings = [(result.encounter, f.rule, f.severity, ";".join(f.administrations), f.message, f.source)
-                    for f in result.findings]
+        lines, findings = charge_line_rows(result), finding_rows(result)
         parquet_rows[0].extend(lines)
         parquet_rows[1].extend(findings)
         return (len(lines), len(findings))
@@ -201,8 +187,7 @@ def _encode(result: Result, parquet_rows: tuple[list, list] | None) -> Any:
     writer.write(result)
     findings_buf.seek(0)
     findings_buf.truncate()
-    for f in result.findings:
-        findings.writerow((result.encounter, f.rule, f.severity, ";".join(f.administrations), f.message, f.source))
+    findings.writerows(finding_rows(result))
     return lines_buf.getvalue().encode("utf-8"), findings_buf.getvalue().encode("utf-8")
 
 
