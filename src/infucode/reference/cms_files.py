@@ -214,12 +214,11 @@ def iter_ptp_file(path: str | Path, setting: str, as_of: date | str | None = Non
             raise rows.error(f"modifier indicator {mod!r} is not 0, 1 or 9")
         if code_range is not None and not (_in_range(first, *code_range) or _in_range(col2, *code_range)):
             continue
-        # active on `day`: in effect from the effective date up to (not including) the deletion date
-        if not every_date and (effective > day or (deletion != "*" and deletion <= day)):
-            continue
         rationale = row[6] if len(row) > 6 else ""
-        yield PtpEdit(first, col2, int(mod), rationale, setting, effective=effective,
-                      deletion=None if deletion == "*" else deletion, source="CMS-PTP-FILE")
+        edit = PtpEdit(first, col2, int(mod), rationale, setting, effective=effective,
+                       deletion=None if deletion == "*" else deletion, source="CMS-PTP-FILE")
+        if every_date or edit.in_force(day):
+            yield edit
     if not started:
         raise ValueError(f"{rows.path}: no PTP rows (column-1 code, column-2 code, ..., YYYYMMDD dates) "
                          f"in {rows.record} rows; is this a CMS PTP file?")

@@ -56,6 +56,10 @@ class PtpEdit:
     deletion: str | None = None    # YYYYMMDD or None (active), when read from a CMS file
     source: str = "S1-PTP"
 
+    def in_force(self, day: str) -> bool:
+        """In effect on ``day`` (YYYYMMDD): from the effective date up to, not including, the deletion date."""
+        return bool(day) and (self.effective or "") <= day and (self.deletion is None or self.deletion > day)
+
     @property
     def bypassable(self) -> bool:
         """True when an NCCI-associated modifier may bypass the edit (indicator 1)."""

@@ -654,7 +654,7 @@ class ReleaseStore:
                 edits.extend(e for e in base if e.setting == setting)
                 names.append(f"{setting.lower()}: bundled {base.release}")
             else:
-                edits.extend(e for e in self._ptp_edits(release)[0] if _edit_in_force(e, epoch))
+                edits.extend(e for e in self._ptp_edits(release)[0] if e.in_force(epoch))
                 names.append(f"{setting.lower()}: {release.name}")
         return PtpTable(edits, "; ".join(names))
 
@@ -684,8 +684,3 @@ class ReleaseStore:
             releases["dates_of_service"] = (f"lines dated {', '.join(others)} fall under other CMS releases; "
                                             f"the whole claim was audited with those in force on {first}")
         return DatedTables(table, edits, releases)
-
-
-def _edit_in_force(edit: PtpEdit, day: str) -> bool:
-    """In effect from the effective date up to, not including, the deletion date (YYYYMMDD)."""
-    return bool(day) and (edit.effective or "") <= day and (edit.deletion is None or edit.deletion > day)
