@@ -365,7 +365,7 @@ def serve(
                                             "for /v1/audit (default: $INFUCODE_DATA_DIR, else the user data directory)."),
 ) -> None:
     """Serve the REST API and the web page (http://HOST:PORT/)."""
-    from .audit.cli import _release_store
+    from .reference.data_cli import open_release_store
     from .web.app import create_app, is_loopback, read_token
 
     token = read_token(str(token_file) if token_file else None)
@@ -375,7 +375,7 @@ def serve(
         raise typer.Exit(2)
     import uvicorn
 
-    releases = _release_store(data_dir)
+    releases = open_release_store(data_dir)
     try:
         uvicorn.run(create_app(db_url=db, token=token, releases=releases if releases.exists else None),
                     host=host, port=port, log_level="warning", access_log=False)

@@ -50,7 +50,9 @@ def audit(
     except (KeyError, ValueError) as exc:
         typer.echo(f"infucode audit: error: {str(exc).strip(chr(34))}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    store = _release_store(data_dir)
+    from infucode.reference.data_cli import open_release_store
+
+    store = open_release_store(data_dir)
     ruleset = ruleset.with_releases(store)
     try:
         out = output.open("w", encoding="utf-8", newline="") if output is not None else sys.stdout
@@ -94,22 +96,3 @@ def audit(
         if output is not None:
             out.close()
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
-
-
-def _release_store(data_dir: Path | None):
-    """The imported CMS releases: ``--data-dir`` must hold a database; the default directory may not
-    (then every claim falls back to the bundled tables and its result says so)."""
-    import sqlite3
-
-    from infucode.reference.releases import DATABASE_NAME, ReleaseStore
-
-    if data_dir is not None and not (data_dir / DATABASE_NAME).is_file():
-        typer.echo(f"infucode: error: no imported CMS data in {data_dir} (no {DATABASE_NAME}); "
-                   "import files with 'infucode data import FILE --data-dir DIR'", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        return ReleaseStore(data_dir)
-    except sqlite3.Error as exc:
-        typer.echo(f"infucode: error: cannot read the imported CMS data in {data_dir or 'the data directory'}: "
-                   f"{exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
