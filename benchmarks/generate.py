@@ -27,6 +27,8 @@ from pathlib import Path
 
 import msgspec
 
+from infucode.adapters.flat import BOOLEAN_COLUMNS, INPUT_COLUMNS, NUMBER_COLUMNS, rows_from_encounter
+
 __all__ = ["flat_rows", "generate", "iter_encounters", "jsonl_to_flat", "write_flat", "write_jsonl"]
 
 _DAY0 = date(2024, 1, 1)
@@ -259,34 +261,8 @@ generate = write_jsonl
 # The flat form: one administration per row (CSV, Parquet)
 # --------------------------------------------------------------------------------------------
 
-FLAT_COLUMNS = (
-    "encounter_id", "setting", "date", "claim", "payer",
-    "administration_id", "drug", "hcpcs", "class", "route", "indication", "start", "stop", "minutes", "site",
-    "separate_site_required", "primary", "discontinued", "pump", "volume_ml", "rate_ml_per_hr",
-    "dose_value", "dose_unit", "vial_size", "vial_unit", "vial_single_dose", "discarded",
-)
-_FLAT_BOOL = ("separate_site_required", "primary", "discontinued", "pump", "vial_single_dose")
-_FLAT_FLOAT = ("volume_ml", "rate_ml_per_hr", "dose_value", "vial_size", "discarded")
-_ADM_PLAIN = ("drug", "hcpcs", "class", "route", "indication", "start", "stop", "minutes", "site",
-              "separate_site_required", "primary", "discontinued", "pump", "volume_ml", "rate_ml_per_hr", "discarded")
-
-
-def flat_rows(enc: dict) -> list[dict]:
-    """One encounter dict -> one row per administration (interruptions cannot be flattened)."""
-    head = {"encounter_id": enc["id"], "setting": enc.get("setting"), "date": enc.get("date"),
-            "claim": enc.get("claim"), "payer": enc.get("payer")}
-    rows = []
-    for adm in enc["administrations"]:
-        row = dict(head)
-        row["administration_id"] = adm.get("id")
-        for key in _ADM_PLAIN:
-            row[key] = adm.get(key)
-        dose = adm.get("dose") or {}
-        row["dose_value"], row["dose_unit"] = dose.get("value"), dose.get("unit")
-        vial = adm.get("vial") or {}
-        row["vial_size"], row["vial_unit"], row["vial_single_dose"] = vial.get("size"), vial.get("unit"), vial.get("single_dose")
-        rows.append(row)
-    return rows
+FLAT_COLUMNS = INPUT_COLUMNS
+flat_rows = rows_from_encounter  # one encounter dict -> one row per administration
 
 
 def _flat_schema():
@@ -295,9 +271,9 @@ def _flat_schema():
     def kind(c: str):
         if c == "minutes":
             return pa.int64()
-        if c in _FLAT_BOOL:
+        if c in BOOLEAN_COLUMNS:
             return pa.bool_()
-        if c in _FLAT_FLOAT:
+        if c in NUMBER_COLUMNS:
             return pa.float64()
         return pa.string()
 

@@ -21,8 +21,8 @@ ADMINISTRATION_COLUMNS = (
     "dose_value", "dose_unit", "vial_size", "vial_unit", "vial_single_dose", "discarded",
 )
 INPUT_COLUMNS = ENCOUNTER_COLUMNS + ADMINISTRATION_COLUMNS
-_BOOLEAN = {"separate_site_required", "primary", "discontinued", "pump", "vial_single_dose"}
-_NUMBER = {"volume_ml", "rate_ml_per_hr", "dose_value", "vial_size", "discarded"}
+BOOLEAN_COLUMNS = frozenset({"separate_site_required", "primary", "discontinued", "pump", "vial_single_dose"})
+NUMBER_COLUMNS = frozenset({"volume_ml", "rate_ml_per_hr", "dose_value", "vial_size", "discarded"})
 
 LINE_COLUMNS = ("encounter", "line_index", "kind", "code", "units", "modifiers", "date", "administrations",
                 "rule", "wrvu", "explanation", "error_field", "error")
@@ -68,9 +68,9 @@ def encounter_from_rows(rows: Iterable[dict[str, Any]]) -> Encounter:
             if _blank(value):
                 continue
             field = f"administrations[{i}].{col}"
-            if col in _BOOLEAN:
+            if col in BOOLEAN_COLUMNS:
                 value = _boolean(value, field)
-            elif col in _NUMBER:
+            elif col in NUMBER_COLUMNS:
                 value = _number(value, field)
             elif col == "minutes":
                 value = int(_number(value, field))
@@ -90,6 +90,20 @@ def encounter_from_rows(rows: Iterable[dict[str, Any]]) -> Encounter:
         administrations.append(adm)
     enc["administrations"] = administrations
     return decode_encounter(enc)
+
+
+def rows_from_encounter(enc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The inverse of :func:`encounter_from_rows` for an encounter in the input format (a dict): one row
+    per administration with every ``INPUT_COLUMNS`` key (None where not documented). Interruptions
+    have no columns and are dropped."""
+    head = {"encounter_id": enc.get("id"), **{col: enc.get(col) for col in ENCOUNTER_COLUMNS[1:]}}
+    rows = []
+    for adm in enc.get("administrations") or ():
+        dose, vial = adm.get("dose") or {}, adm.get("vial") or {}
+        nested = {"administration_id": adm.get("id"), "dose_value": dose.get("value"), "dose_unit": dose.get("unit"),
+                  "vial_size": vial.get("size"), "vial_unit": vial.get("unit"), "vial_single_dose": vial.get("single_dose")}
+        rows.append({**head, **{col: nested[col] if col in nested else adm.get(col) for col in ADMINISTRATION_COLUMNS}})
+    return rows
 
 
 def encounters_from_csv(text: str) -> list[Encounter | InputError]:
