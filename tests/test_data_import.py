@@ -260,7 +260,7 @@ def test_an_empty_store_says_every_table_is_bundled(tmp_path):
 
 def test_without_a_store_the_audit_is_unchanged():
     rs = load_ruleset()
-    assert rs.for_dates(["2024-08-15"]) is rs
+    assert rs.for_date("2024-08-15") is rs
     result = audit_claim(claim("2024-08-15", ("96365", 1), ("96366", 9)), rs)
     assert not set(KINDS) & set(result.data_releases)
     assert "audit.mue" in rules(result)
@@ -268,12 +268,12 @@ def test_without_a_store_the_audit_is_unchanged():
 
 def test_tables_are_built_once_per_release_combination(loaded):
     rs = load_ruleset().with_releases(loaded)
-    aug, sep_early = rs.for_dates(["2024-08-02"]), rs.for_dates(["2024-08-30"])
+    aug, sep_early = rs.for_date("2024-08-02"), rs.for_date("2024-08-30")
     assert aug.codes is sep_early.codes and aug.ptp is sep_early.ptp      # same releases, same PTP epoch
-    assert rs.for_dates(["2024-09-02"]).codes is aug.codes                   # same MUE/RVU releases...
-    assert rs.for_dates(["2024-09-02"]).ptp is not aug.ptp                   # ...but 96372/96374 took effect
-    assert rs.for_dates(["2024-10-02"]).codes is not aug.codes
-    assert rs.for_dates(["2023-01-01"]).codes is rs.codes                    # nothing imported: the bundled table
+    assert rs.for_date("2024-09-02").codes is aug.codes                   # same MUE/RVU releases...
+    assert rs.for_date("2024-09-02").ptp is not aug.ptp                   # ...but 96372/96374 took effect
+    assert rs.for_date("2024-10-02").codes is not aug.codes
+    assert rs.for_date("2023-01-01").codes is rs.codes                    # nothing imported: the bundled table
 
 
 def test_each_line_is_audited_on_the_tables_of_its_own_date(loaded):

@@ -3,12 +3,12 @@ policy values. ``code_encounter(encounter, ruleset)`` needs nothing else.
 
 The code and PTP tables may depend on the date of service: ``ruleset.with_releases(store)`` attaches a
 source of dated tables (``reference.releases.ReleaseStore``, the imported CMS files) and
-``ruleset.for_dates(days)`` gives the ruleset with the tables in force on those dates. This module
+``ruleset.for_date(day)`` gives the ruleset with the tables in force on that date of service. This module
 knows nothing of files or databases; it only asks the attached source.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Protocol
@@ -43,8 +43,8 @@ class DatedTables:
 class TablesByDate(Protocol):
     """A source of the tables in force on a date of service (e.g. ``reference.releases.ReleaseStore``)."""
 
-    def tables_on(self, days: Sequence[str], codes: CodeTable, ptp: PtpTable) -> DatedTables:
-        """The tables in force on the first of ``days`` (YYYY-MM-DD), built over the given tables."""
+    def tables_on(self, day: str, codes: CodeTable, ptp: PtpTable) -> DatedTables:
+        """The tables in force on ``day`` (YYYY-MM-DD), built over the given tables."""
         ...
 
 
@@ -104,11 +104,11 @@ class Ruleset:
         """The same ruleset, taking its code and PTP tables from ``source`` per date of service."""
         return Ruleset(self.profile, self.policies, self.overrides, self.tables, dated_by=source)
 
-    def for_dates(self, days: Sequence[str]) -> "Ruleset":
-        """The ruleset with the tables in force on the first of ``days``; itself without a dated source."""
-        if self.dated_by is None or not days:
+    def for_date(self, day: str | None) -> "Ruleset":
+        """The ruleset with the tables in force on ``day``; itself without a dated source or a date."""
+        if self.dated_by is None or not day:
             return self
-        dated = self.dated_by.tables_on(sorted(days), self.tables.codes, self.tables.ptp)
+        dated = self.dated_by.tables_on(day, self.tables.codes, self.tables.ptp)
         tables = replace(self.tables, codes=dated.codes, ptp=dated.ptp)
         return Ruleset(self.profile, self.policies, self.overrides, tables, release_notes=dict(dated.releases))
 

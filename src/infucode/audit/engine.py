@@ -98,7 +98,7 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
 def _rulesets_by_date(ruleset: Ruleset, claim: Claim) -> dict[str, Ruleset]:
     """The ruleset with the tables in force on each date of service of the claim, in date order."""
     days = sorted({d for d in [line.date or claim.date for line in claim.lines] + [claim.date] if d})
-    return {day: ruleset.for_dates([day]) for day in days}
+    return {day: ruleset.for_date(day) for day in days}
 
 
 def _releases_used(on_day: dict[str, Ruleset]) -> dict[str, str]:

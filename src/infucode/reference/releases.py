@@ -18,8 +18,8 @@ Every imported file is a row of ``releases`` (name, kind, part, file name, sha25
 at, row count); a PTP release is one name (``ccipra-v302r0``) with up to four parts. Two releases of the
 same kind may not cover the same day; re-importing a file with the same sha256 does nothing.
 
-Date-of-service selection: ``store.tables_on(days, codes, ptp)`` (the ``ruleset.TablesByDate`` protocol,
-attached with ``ruleset.with_releases(store)``) builds, for the first of ``days``, the code table with
+Date-of-service selection: ``store.tables_on(day, codes, ptp)`` (the ``ruleset.TablesByDate`` protocol,
+attached with ``ruleset.with_releases(store)``) builds, for that date of service, the code table with
 the MUE and wRVU of the releases in force and the PTP table of the edits in force (effective on or
 before the date, deletion date empty or after it), and names every release used; where none is in force,
 that part stays the bundled table and says so. Tables are cached per release combination, so a batch of
@@ -34,7 +34,7 @@ import sqlite3
 import sys
 import threading
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -658,29 +658,18 @@ class ReleaseStore:
                 names.append(f"{setting.lower()}: {release.name}")
         return PtpTable(edits, "; ".join(names))
 
-    def tables_on(self, days: Sequence[str], codes: CodeTable, ptp: PtpTable) -> DatedTables:
-        """The tables in force on the first of ``days`` (YYYY-MM-DD) and the release behind each part.
-
-        ``codes`` and ``ptp`` are the tables to fall back to (the bundled ones); a key
-        ``dates_of_service`` is added when later days fall under other releases.
-        """
+    def tables_on(self, day: str, codes: CodeTable, ptp: PtpTable) -> DatedTables:
+        """The tables in force on ``day`` (YYYY-MM-DD) and the release behind each part; ``codes`` and
+        ``ptp`` are the tables to fall back to (the bundled ones)."""
         with self._lock:
-            return self._tables_on(days, codes, ptp)
-
-    def _tables_on(self, days: Sequence[str], codes: CodeTable, ptp: PtpTable) -> DatedTables:
-        first = min(days)
-        choice = self._choice(first)
-        table = self._code_table(codes, choice.mue_practitioner, choice.mue_outpatient_hospital, choice.rvu)
-        edits = self._ptp_table(ptp, choice.ptp_practitioner, choice.ptp_hospital, choice.ptp_epochs)
+            choice = self._choice(day)
+            table = self._code_table(codes, choice.mue_practitioner, choice.mue_outpatient_hospital, choice.rvu)
+            edits = self._ptp_table(ptp, choice.ptp_practitioner, choice.ptp_hospital, choice.ptp_epochs)
         releases = {key: (release.describe() if release is not None
-                          else f"bundled (no imported release in force on {first})")
+                          else f"bundled (no imported release in force on {day})")
                     for key, release in (("mue_practitioner", choice.mue_practitioner),
                                          ("mue_outpatient_hospital", choice.mue_outpatient_hospital),
                                          ("ptp_practitioner", choice.ptp_practitioner),
                                          ("ptp_hospital", choice.ptp_hospital),
                                          ("rvu", choice.rvu))}
-        others = sorted({d for d in days if d != first and self._choice(d) != choice})
-        if others:
-            releases["dates_of_service"] = (f"lines dated {', '.join(others)} fall under other CMS releases; "
-                                            f"the whole claim was audited with those in force on {first}")
         return DatedTables(table, edits, releases)
