@@ -110,3 +110,25 @@ def test_batch_cli_engine_spark_writes_what_the_local_engine_writes(spark, tmp_p
     assert "on Spark" in on_spark.output
     for suffix in ("", ".errors.jsonl"):
         assert (tmp_path / f"s.jsonl{suffix}").read_bytes() == (tmp_path / f"l.jsonl{suffix}").read_bytes()
+
+
+def test_spark_ships_the_imported_cms_data_to_the_executors(spark, tmp_path):
+    """`--data-dir` on Spark: the releases database goes to every executor (SparkContext.addFile), and each
+    encounter is coded with the tables of its own date, as the local batch codes it."""
+    from infucode.batch.runner import releases_dir, run_batch
+    from infucode.reference.releases import ReleaseStore
+
+    cms = Path(__file__).resolve().parent / "fixtures" / "cms"
+    with ReleaseStore(tmp_path / "data", create=True) as store:
+        store.import_file(cms / "MCR_MUE_PractitionerServices_Eff_07-01-2024.csv")   # 96366 MUE 4 (altered)
+    ivig = {"setting": "office", "administrations": [{"id": "a1", "drug": "Gammagard Liquid", "hcpcs": "J1569",
+            "route": "iv_infusion", "start": "08:00", "stop": "13:31", "dose": {"value": 30, "unit": "g"}}]}
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"e{i}", "date": day, **ivig}) + "\n"
+                           for i, day in enumerate(["2024-08-15", "2023-02-01"] * 5)))
+    out, local = tmp_path / "spark.jsonl", tmp_path / "local.jsonl"
+    assert sp.run_spark_batch(src, out, master="local[2]", releases=releases_dir(tmp_path / "data")) == (10, 0)
+    run_batch(src, local, workers=1, progress=False, data_dir=tmp_path / "data")
+    assert out.read_bytes() == local.read_bytes()
+    flagged = [any(f["rule"] == "limits.mue" for f in json.loads(line)["findings"]) for line in out.read_text().splitlines()]
+    assert flagged == [True, False] * 5

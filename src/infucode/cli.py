@@ -170,13 +170,22 @@ def code(
     output: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--output", "-o", metavar="PATH", help="Write the results to this file instead of stdout."
     ),
+    data_dir: Optional[Path] = typer.Option(  # noqa: B008, UP045
+        None, "--data-dir", help="CMS files imported with 'infucode data import' (default: $INFUCODE_DATA_DIR, "
+                                 "else the user data directory): MUE and wRVU in force on each encounter's date."
+    ),
 ) -> None:
     """Code encounters and print their charge lines and findings.
+
+    MUE and wRVU come from the CMS files imported with 'infucode data import' that were in force on
+    each encounter's date (the bundled tables when none was imported); data_releases names which.
 
     Exit status: 0 every encounter coded; 1 some encounter could not be read or coded (the others
     are still written; each error is also printed to stderr); 2 usage error; 3 the engine or its
     reference data cannot be loaded.
     """
+    from .reference.data_cli import open_release_store
+
     policies = _parse_policies(policy)
     ruleset = _load_ruleset(profile, policies)
     fmt = format.value
@@ -185,6 +194,9 @@ def code(
 
     failed = False
     with ExitStack() as stack:
+        store = stack.enter_context(open_release_store(data_dir))
+        if store.exists:
+            ruleset = ruleset.with_releases(store)
         if output is not None and str(output) != "-":
             try:
                 stream = stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
@@ -362,7 +374,7 @@ def serve(
     db: str = typer.Option("sqlite:///infucode-cases.db", help="SQLAlchemy URL of the saved-cases database."),
     token_file: Optional[Path] = typer.Option(None, help="File holding the bearer token (else INFUCODE_TOKEN)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="CMS files imported with 'infucode data import' "  # noqa: B008, UP045
-                                            "for /v1/audit (default: $INFUCODE_DATA_DIR, else the user data directory)."),
+                                            "for /v1/code and /v1/audit (default: $INFUCODE_DATA_DIR, else the user data directory)."),
 ) -> None:
     """Serve the REST API and the web page (http://HOST:PORT/)."""
     from .reference.data_cli import open_release_store

@@ -11,7 +11,7 @@ Order of reasoning, as a coder would read it aloud:
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from .decoding import decode_encounter
 from .model import ChargeLine, Encounter, InputError, Result
@@ -49,6 +49,8 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
         except KeyError as exc:
             raise InputError("payer", str(exc).strip('"')) from None
     on = parse_date(encounter.date, "date") if encounter.date else None
+    if ruleset.dated_by is not None:
+        ruleset = ruleset.for_date(date_of_service(encounter, on))
     seen: set[str] = set()
     for i, adm in enumerate(encounter.administrations):
         aid = str(adm.id)
@@ -104,6 +106,22 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
     medically_unlikely_edits(ctx)
     add_on_primaries(ctx)
     return _result(ctx, eid)
+
+
+def date_of_service(encounter: Encounter, on: date | None) -> str | None:
+    """The date whose CMS tables (MUE, wRVU) code the encounter: its ``date``, else the day of its first
+    documented start. One date per encounter: an encounter across midnight at a quarter's end is coded with
+    the first day's tables [CMS-CLM-4-230.2 dates the line items; the tables are chosen once]."""
+    if on is not None:
+        return on.isoformat()
+    days = []
+    for adm in encounter.administrations:
+        if isinstance(adm.start, str) and len(adm.start) >= 10:
+            try:
+                days.append(date.fromisoformat(adm.start[:10]).isoformat())
+            except ValueError:
+                continue  # the engine names the bad field when it reads the clock
+    return min(days) if days else None
 
 
 def _drug_code(ctx: CodingContext, adm):

@@ -68,6 +68,7 @@ class Ruleset:
     _profiles: dict = field(default_factory=dict, repr=False, compare=False)
     dated_by: TablesByDate | None = field(default=None, repr=False, compare=False)
     release_notes: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _dated: dict = field(default_factory=dict, repr=False, compare=False)
 
     # Short names the rules use.
     @property
@@ -108,9 +109,15 @@ class Ruleset:
         """The ruleset with the tables in force on ``day``; itself without a dated source or a date."""
         if self.dated_by is None or not day:
             return self
-        dated = self.dated_by.tables_on(day, self.tables.codes, self.tables.ptp)
-        tables = replace(self.tables, codes=dated.codes, ptp=dated.ptp)
-        return Ruleset(self.profile, self.policies, self.overrides, tables, release_notes=dict(dated.releases))
+        cached = self._dated.get(day)  # a batch asks for the same few hundred dates again and again
+        if cached is None:
+            dated = self.dated_by.tables_on(day, self.tables.codes, self.tables.ptp)
+            tables = replace(self.tables, codes=dated.codes, ptp=dated.ptp)
+            cached = Ruleset(self.profile, self.policies, self.overrides, tables, release_notes=dict(dated.releases))
+            if len(self._dated) >= 4096:
+                self._dated.clear()
+            self._dated[day] = cached
+        return cached
 
     def profile_names(self) -> list[str]:
         return list(self.tables.policies.profiles)

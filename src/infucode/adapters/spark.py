@@ -62,17 +62,23 @@ def code_administrations(df, profile: str = "medicare"):
     return df.groupBy("encounter_id").applyInPandas(_code_group(profile), schema=_line_schema())
 
 
-def _code_lines(profile: str):
+def _code_lines(profile: str, releases_file: str | None = None):
     """mapInPandas over (line, value) batches: each run of consecutive lines is coded by the local batch's
-    own worker function, so reading, coding, encoding and error records are the same code, not a copy."""
+    own worker function, so reading, coding, encoding and error records are the same code, not a copy.
+    ``releases_file``: the name of the imported CMS releases database shipped with ``SparkContext.addFile``."""
     def code_lines(batches):
         import pandas as pd
 
         from ..batch import runner
 
-        if runner._STATE.get("spark_profile") != profile:
-            runner._init_worker(profile, None, "jsonl")
-            runner._STATE["spark_profile"] = profile
+        key = (profile, releases_file)
+        if runner._STATE.get("spark_key") != key:
+            shipped = None
+            if releases_file is not None:
+                from pyspark import SparkFiles
+                shipped = SparkFiles.get(releases_file)
+            runner._init_worker(profile, None, "jsonl", releases_file=shipped)
+            runner._STATE["spark_key"] = key
         for pdf in batches:
             numbers, values = pdf["line"].tolist(), pdf["value"].tolist()
             out: dict[str, list] = {"line": [], "status": [], "eid": [], "payload": []}
@@ -92,11 +98,13 @@ def _code_lines(profile: str):
     return code_lines
 
 
-def code_jsonl(df, profile: str = "medicare"):
+def code_jsonl(df, profile: str = "medicare", releases_file: str | None = None):
     """Code a DataFrame of JSON Lines (`line` number, `value` text); returns `line`, `status` (0 coded, 1 the
     engine refused it, 2 unreadable), `eid` (the encounter id, when read) and `payload` (the result or error
-    record, as bytes: exactly what ``infucode code --format jsonl`` / the errors file holds)."""
-    return df.mapInPandas(_code_lines(profile), schema="line long, status int, eid string, payload binary")
+    record, as bytes: exactly what ``infucode code --format jsonl`` / the errors file holds).
+    ``releases_file``: the imported CMS releases database's file name, shipped to the executors with
+    ``SparkContext.addFile`` (see :func:`run_spark_batch`)."""
+    return df.mapInPandas(_code_lines(profile, releases_file), schema="line long, status int, eid string, payload binary")
 
 
 def spark_session(master: str | None = None):
@@ -112,14 +120,40 @@ def spark_session(master: str | None = None):
     return builder.getOrCreate()
 
 
+def _ship(spark, database: Path) -> str:
+    """Send the releases database to every executor under a name of its own (Spark refuses one file name
+    for two paths in a session): a hard link, else a copy, named by the database's path, size and time."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    st = database.stat()
+    tag = hashlib.blake2b(f"{database.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode(), digest_size=8).hexdigest()
+    name = f"infucode-releases-{tag}.sqlite3"
+    shipped = Path(tempfile.gettempdir()) / name
+    if not shipped.exists():
+        try:
+            os.link(database, shipped)
+        except OSError:
+            shutil.copyfile(database, shipped)
+    spark.sparkContext.addFile(str(shipped))
+    return name
+
+
 def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | None = None,
-                    profile: str = "medicare", chunk_lines: int = 2000) -> tuple[int, int]:
+                    profile: str = "medicare", chunk_lines: int = 2000, releases: str | None = None) -> tuple[int, int]:
     """JSON Lines in, JSON Lines out in input order, as `infucode batch` writes it (the same writer: results
-    in OUT, unreadable encounters and duplicate ids in OUT.errors.jsonl). Returns (coded, failed)."""
+    in OUT, unreadable encounters and duplicate ids in OUT.errors.jsonl). Returns (coded, failed).
+    ``releases``: a directory of imported CMS releases (``batch.runner.releases_dir``); its database is
+    shipped to every executor, so a cluster needs no shared file system."""
     from ..batch.runner import _Sink, errors_path
     from ..batch.seen_ids import hash_ids
+    from ..reference.releases import DATABASE_NAME
 
     spark = spark_session(master)
+    releases_file = None
+    if releases is not None:
+        releases_file = _ship(spark, Path(releases) / DATABASE_NAME)
     text = spark.read.text(str(in_path)).rdd.zipWithIndex().map(lambda r: (r[1] + 1, r[0].value))
     df = spark.createDataFrame(text, "line long, value string")
     stale = errors_path(out_path)
@@ -133,7 +167,7 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
         records.clear()
 
     try:
-        for row in code_jsonl(df, profile).orderBy("line").toLocalIterator():
+        for row in code_jsonl(df, profile, releases_file).orderBy("line").toLocalIterator():
             records.append((row.line, row.status, row.eid, bytes(row.payload)))
             if len(records) >= chunk_lines:
                 flush()

@@ -51,10 +51,12 @@ def batch(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: only on a terminal).", show_default=False),  # noqa: UP045
     engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or spark."),
     master: Optional[str] = typer.Option(None, "--master", help="Spark master URL (default: local[*])."),  # noqa: UP045
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="CMS files imported with 'infucode data import' (default: $INFUCODE_DATA_DIR, else the user data directory): MUE and wRVU in force on each encounter's date."),  # noqa: B008, UP045
 ) -> None:
     """Code every encounter of IN into OUT, in input order, on every core.
 
     A bad encounter goes to OUT.errors.jsonl with its id, line and reason; the rest are coded.
+    MUE and wRVU come from the imported CMS files in force on each encounter's date, if any.
     Exit status: 0 all coded; 1 some went to the errors file; 2 usage error.
     """
     if engine not in ("local", "spark"):
@@ -74,7 +76,13 @@ def batch(
             typer.echo("infucode: error: --engine spark reads and writes JSON Lines only; use --engine local", err=True)
             raise typer.Exit(EXIT_USAGE)
         from ..adapters.spark import run_spark_batch
-        coded, failed = run_spark_batch(input, output, master=master, profile=profile)
+        from .runner import releases_dir
+        try:
+            releases = releases_dir(data_dir)
+        except BatchError as exc:
+            typer.echo(f"infucode: error: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases)
         typer.echo(f"coded {coded:,} of {coded + failed:,} encounters on Spark"
                    + (f"; {failed:,} could not be coded, see {output}.errors.jsonl" if failed else ""), err=True)
         raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
@@ -83,7 +91,7 @@ def batch(
         mapping.update(parse_column_options(column))
         summary = run_batch(
             input, output, workers=workers, in_format=in_format, out_format=out_format,
-            profile=profile, policies=_policies(policy), progress=progress, columns=mapping or None,
+            profile=profile, policies=_policies(policy), progress=progress, columns=mapping or None, data_dir=data_dir,
         )
     except BatchError as exc:
         typer.echo(f"infucode: error: {exc}", err=True)

@@ -76,6 +76,7 @@ __all__ = [
     "BatchSummary",
     "errors_path",
     "findings_path",
+    "releases_dir",
     "run_batch",
 ]
 
@@ -123,11 +124,21 @@ def findings_path(out_path: str | Path, out_format: str | None = None) -> Path:
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str) -> None:
+def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str,
+                 releases_dir: str | None = None, releases_file: str | None = None) -> None:
     from infucode import code_encounter, load_ruleset
 
+    if _STATE.get("releases") is not None:
+        _STATE["releases"].close()
     _STATE.clear()
-    _STATE["ruleset"] = load_ruleset(profile=profile, policies=policies)
+    ruleset = load_ruleset(profile=profile, policies=policies)
+    if releases_dir is not None or releases_file is not None:
+        from infucode.reference.releases import ReleaseStore
+
+        # each process its own SQLite connection, opened after the fork
+        _STATE["releases"] = ReleaseStore(releases_dir, file=releases_file)
+        ruleset = ruleset.with_releases(_STATE["releases"])
+    _STATE["ruleset"] = ruleset
     _STATE["code"] = code_encounter
     _STATE["decoder"] = msgspec.json.Decoder(Encounter)
     _STATE["format"] = out_format
@@ -137,8 +148,9 @@ def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str)
         _STATE["csv"] = (lines_buf, writer, findings_buf, csv.writer(findings_buf, lineterminator="\n"))
 
 
-def _init_pool_worker(profile: str, policies: dict[str, str] | None, out_format: str) -> None:
-    _init_worker(profile, policies, out_format)
+def _init_pool_worker(profile: str, policies: dict[str, str] | None, out_format: str,
+                      releases_dir: str | None = None) -> None:
+    _init_worker(profile, policies, out_format, releases_dir)
     # The rule tables live as long as the worker process: move them out of the collector's sight, so a
     # full collection does not walk them again every few thousand encounters (5-10 % of coding time).
     gc.collect()
@@ -296,6 +308,21 @@ def _code_chunk(task: tuple) -> tuple[list[tuple[int, int, str | None, Any]], by
 # --------------------------------------------------------------------------------------------
 # Parent side
 # --------------------------------------------------------------------------------------------
+
+
+def releases_dir(data_dir: str | Path | None) -> str | None:
+    """The directory of the imported CMS releases to code with, or None for the bundled tables:
+    ``data_dir`` must hold the database; the default directory (``$INFUCODE_DATA_DIR``, else the user
+    data directory) is used when it does."""
+    from infucode.reference.releases import DATABASE_NAME, default_data_dir
+
+    where = Path(data_dir) if data_dir is not None else default_data_dir()
+    if (where / DATABASE_NAME).is_file():
+        return str(where)
+    if data_dir is not None:
+        raise BatchError(f"no imported CMS data in {data_dir} (no {DATABASE_NAME}); "
+                         "import files with 'infucode data import FILE --data-dir DIR'")
+    return None
 
 
 def _format_of(path: Path, given: str | None, table: dict[str, str], allowed: tuple[str, ...], what: str) -> str:
@@ -541,14 +568,16 @@ def run_batch(
     chunk_lines: int = CHUNK_LINES,
     check_duplicates: bool = True,
     columns: dict[str, str] | None = None,
+    data_dir: str | Path | None = None,
 ) -> BatchSummary:
     """Code every encounter of ``in_path`` into ``out_path``; see the module docstring.
 
     ``workers``: processes to use (None: all cores; 1: in this process). ``progress``: a progress
     bar on stderr (None: only when stderr is a terminal). ``columns``: for CSV and Parquet input,
-    our column name -> the input's header (:mod:`infucode.batch.columns`). Raises
-    :class:`BatchError` when the job cannot start; encounter-level problems go to the errors file
-    and count in ``failed``.
+    our column name -> the input's header (:mod:`infucode.batch.columns`). ``data_dir``: the CMS
+    files imported with ``infucode data import`` (:func:`releases_dir`); each encounter is coded with
+    the MUE and wRVU in force on its date. Raises :class:`BatchError` when the job cannot start;
+    encounter-level problems go to the errors file and count in ``failed``.
     """
     started = time.perf_counter()
     in_path, out_path = Path(in_path), Path(out_path)
@@ -572,6 +601,7 @@ def run_batch(
         load_ruleset(profile=profile, policies=policies)
     except (KeyError, ValueError) as exc:
         raise BatchError(str(exc.args[0] if exc.args else exc)) from None
+    releases = releases_dir(data_dir)
     size = _check_input(in_path)
     source = None
     if fin == "parquet":
@@ -612,13 +642,13 @@ def run_batch(
                     bar.update(task_id, advance=nbytes, done=done, rate=done / elapsed if elapsed else 0.0)
 
             if workers == 1:
-                _init_worker(profile, policies, fout)
+                _init_worker(profile, policies, fout, releases)
                 for task, nbytes in chunks:
                     sink.write(_code_chunk(task))
                     advance(nbytes)
             else:
                 ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-                pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=(profile, policies, fout))
+                pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=(profile, policies, fout, releases))
                 inflight: deque[tuple[Any, int]] = deque()
                 limit = workers * 3
                 for task, nbytes in chunks:

@@ -382,9 +382,12 @@ class ReleaseStore:
     falls back to the bundled tables); ``ReleaseStore(dir, create=True)`` creates it for importing.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, *, create: bool = False) -> None:
+    def __init__(self, data_dir: str | Path | None = None, *, create: bool = False, file: str | Path | None = None) -> None:
+        # ``file``: the database itself under another name (a copy shipped to a Spark executor)
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-        self.path = self.data_dir / DATABASE_NAME
+        self.path = Path(file) if file is not None else self.data_dir / DATABASE_NAME
+        if file is not None:
+            self.data_dir = self.path.parent
         self._db: sqlite3.Connection | None = None
         if create or self.path.exists():
             if create:

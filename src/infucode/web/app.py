@@ -46,8 +46,8 @@ def _encode(obj) -> Response:
 
 
 def create_app(*, db_url: str | None = None, token: str | None = None, releases: Any | None = None) -> FastAPI:
-    """The API and page. ``releases``: the imported CMS files (``reference.releases.ReleaseStore``) the
-    audit uses by date of service; None: the bundled tables (every audit result says which)."""
+    """The API and page. ``releases``: the imported CMS files (``reference.releases.ReleaseStore``) that
+    coding and the audit use by date of service; None: the bundled tables (every result says which)."""
     app = FastAPI(title="infucode", version=__version__,
                   description="CPT drug-administration coding (96360-96549) with the rule and source behind every line.")
     rulesets: dict[str, Any] = {}
@@ -55,7 +55,7 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
 
     def ruleset(profile: str):
         if profile not in rulesets:
-            rulesets[profile] = load_ruleset(profile)
+            rulesets[profile] = load_ruleset(profile).with_releases(releases)
         return rulesets[profile]
 
     @app.middleware("http")
@@ -111,7 +111,7 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
     def audit(claim: dict = Body(..., description="One claim in the audit's format (billed lines, optional encounter)"),
               profile: str = "medicare"):
         from ..audit import audit_claim
-        return _encode(audit_claim(claim, ruleset(profile).with_releases(releases)))
+        return _encode(audit_claim(claim, ruleset(profile)))
 
     @app.get("/v1/codes/{code}")
     def code_reference(code: str, profile: str = "medicare", scenarios: bool = True):
