@@ -32,7 +32,11 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
 
 
-def _boolean(value: Any, field: str) -> bool:
+def _field(i: int, col: str) -> str:
+    return f"administrations[{i}].{col}"
+
+
+def _boolean(value: Any, i: int, col: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -40,14 +44,24 @@ def _boolean(value: Any, field: str) -> bool:
         return True
     if text in ("false", "0", "no", "n"):
         return False
-    raise InputError(field, "expected true or false")
+    raise InputError(_field(i, col), "expected true or false")
 
 
-def _number(value: Any, field: str) -> float:
+def _number(value: Any, i: int, col: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise InputError(field, "expected a number") from None
+        raise InputError(_field(i, col), "expected a number") from None
+
+
+def _minutes(value: Any, i: int, col: str) -> int:
+    return int(_number(value, i, col))
+
+
+# How each administration column's value is read (None: as stripped text); the field name of an error
+# is only built when there is one.
+_CONVERT = {**{c: _boolean for c in BOOLEAN_COLUMNS}, **{c: _number for c in NUMBER_COLUMNS}, "minutes": _minutes}
+_ADMINISTRATION_FIELDS = tuple((col, _CONVERT.get(col)) for col in ADMINISTRATION_COLUMNS)
 
 
 def encounter_from_rows(rows: Iterable[dict[str, Any]]) -> Encounter:
@@ -63,20 +77,21 @@ def encounter_from_rows(rows: Iterable[dict[str, Any]]) -> Encounter:
     administrations = []
     for i, row in enumerate(rows):
         adm: dict[str, Any] = {}
-        for col in ADMINISTRATION_COLUMNS:
-            value = row.get(col)
-            if _blank(value):
+        get = row.get
+        for col, convert in _ADMINISTRATION_FIELDS:
+            value = get(col)
+            if value is None:
                 continue
-            field = f"administrations[{i}].{col}"
-            if col in BOOLEAN_COLUMNS:
-                value = _boolean(value, field)
-            elif col in NUMBER_COLUMNS:
-                value = _number(value, field)
-            elif col == "minutes":
-                value = int(_number(value, field))
+            if type(value) is str:  # the usual case (CSV, Parquet text): strip once, blank is not documented
+                value = value.strip()
+                if not value:
+                    continue
+            elif _blank(value):
+                continue
+            if convert is None:
+                adm[col] = value if type(value) is str else str(value).strip()
             else:
-                value = str(value).strip()
-            adm[col] = value
+                adm[col] = convert(value, i, col)
         if "administration_id" in adm:
             adm["id"] = adm.pop("administration_id")
         if "dose_value" in adm or "dose_unit" in adm:
