@@ -52,7 +52,7 @@ def test_jsonl_batch_on_spark_matches_single_machine(spark, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.jsonl"
-    coded, failed = sp.run_spark_batch(src, out, master="local[2]", chunk_lines=64)
+    coded, failed = sp.run_spark_batch(src, out, master="local[2]", chunk_lines=64, summary=tmp_path / "spark.json")
     assert (coded, failed) == (300, 2)
     rs = load_ruleset()
     expected = [msgspec.json.encode(code_encounter(e, rs)).decode() for e in encounters]
@@ -63,8 +63,11 @@ def test_jsonl_batch_on_spark_matches_single_machine(spark, tmp_path):
     # the single-machine batch gives the same records and the same errors file, byte for byte
     from infucode.batch.runner import run_batch
     local = tmp_path / "local.jsonl"
-    run_batch(src, local, workers=1, progress=False)
+    run_batch(src, local, workers=1, progress=False, summary=tmp_path / "local.json")
     assert local.read_bytes() == out.read_bytes()
+    # and the same summary (duplicate not counted twice)
+    assert (tmp_path / "spark.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    assert json.loads((tmp_path / "spark.json").read_text())["encounters"]["coded"] == 300
     assert (tmp_path / "local.jsonl.errors.jsonl").read_bytes() == (tmp_path / "out.jsonl.errors.jsonl").read_bytes()
 
 

@@ -87,7 +87,7 @@ def _code_lines(profile: str, releases_file: str | None = None):
                 if end < len(numbers) and numbers[end] == numbers[end - 1] + 1:
                     continue
                 raws = [None if len(v.encode()) > runner.MAX_LINE_BYTES else v.encode() for v in values[start:end]]
-                records, _hashes, _ = runner._code_chunk(("jsonl", int(numbers[start]), raws))
+                records, _hashes, _, _ = runner._code_chunk(("jsonl", int(numbers[start]), raws))
                 for number, status, eid, payload in records:
                     out["line"].append(number)
                     out["status"].append(status)
@@ -141,11 +141,13 @@ def _ship(spark, database: Path) -> str:
 
 
 def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | None = None,
-                    profile: str = "medicare", chunk_lines: int = 2000, releases: str | None = None) -> tuple[int, int]:
+                    profile: str = "medicare", chunk_lines: int = 2000, releases: str | None = None,
+                    summary: str | Path | None = None) -> tuple[int, int]:
     """JSON Lines in, JSON Lines out in input order, as `infucode batch` writes it (the same writer: results
     in OUT, unreadable encounters and duplicate ids in OUT.errors.jsonl). Returns (coded, failed).
     ``releases``: a directory of imported CMS releases (``batch.runner.releases_dir``); its database is
-    shipped to every executor, so a cluster needs no shared file system."""
+    shipped to every executor, so a cluster needs no shared file system. ``summary``: also write the batch
+    summary there (``batch.summary``; the driver reads it from the results as they arrive)."""
     from ..batch.runner import _Sink, errors_path
     from ..batch.seen_ids import hash_ids
     from ..reference.releases import DATABASE_NAME
@@ -159,11 +161,27 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
     stale = errors_path(out_path)
     if stale.exists():
         stale.unlink()  # a stale file from an earlier run
-    sink = _Sink(Path(out_path), "jsonl", check_duplicates=True)
+    tally = None
+    if summary is not None:
+        import msgspec
+
+        from ..batch.summary import CodingSummary, check_summary_path, contribution, write_summary
+        from ..model import Result
+
+        summary = check_summary_path(summary)
+        tally = CodingSummary()
+    sink = _Sink(Path(out_path), "jsonl", check_duplicates=True, summary=tally)
     records: list = []
 
     def flush() -> None:
-        sink.write((records, hash_ids([r[2] for r in records if r[2] is not None]), None))
+        counted = None
+        if tally is not None:
+            shares = {i: contribution(msgspec.json.decode(r[3], type=Result)) for i, r in enumerate(records) if r[1] == 0}
+            chunk = CodingSummary()
+            for share in shares.values():
+                chunk.add(share)
+            counted = (chunk, shares)
+        sink.write((records, hash_ids([r[2] for r in records if r[2] is not None]), None, counted))
         records.clear()
 
     try:
@@ -174,4 +192,8 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
         flush()
     finally:
         sink.close()
+    if tally is not None:
+        tally.failed = sink.failed
+        write_summary(summary, tally, source=Path(in_path).name,
+                      errors_file=sink.errors_file.name if sink.failed else None)
     return sink.coded, sink.failed

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 import msgspec
 
 from infucode.adapters.encounter_io import iter_yaml_documents
+from infucode.adapters.html_report import CSS, findings_chart
 from infucode.model import InputError
 
 from .engine import audit_claim
@@ -566,41 +567,6 @@ class TableWriter(_Writer):
             self.console.print(worst)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}
-td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}.error{color:#b00020;font-weight:bold}
-.warning{color:#a15c00}.info{color:#036}h2{margin-top:2em}.num{text-align:right}svg text{font:12px system-ui,sans-serif}"""
-_BAR_COLOURS = {"error": "#c62828", "warning": "#f0a020", "info": "#5b8fd6"}
-
-
-def _svg_chart(by_rule: dict[str, dict[str, Any]]) -> str:
-    """An inline SVG bar chart of findings by rule, stacked by severity (no script, no external resource)."""
-    e = html.escape
-    label_w, bar_w, row_h = 260, 420, 22
-    top = max((row["findings"] for row in by_rule.values()), default=0) or 1
-    height = row_h * len(by_rule) + 34
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' role='img' width='{label_w + bar_w + 60}' height='{height}' "
-             f"aria-labelledby='chart-title'><title id='chart-title'>Findings by rule, stacked by severity</title>"]
-    for i, (rule, row) in enumerate(by_rule.items()):
-        y = i * row_h + 4
-        parts.append(f"<text x='{label_w - 6}' y='{y + 14}' text-anchor='end'>{e(rule)}</text>")
-        x = float(label_w)
-        for sev in _SEVERITIES:
-            if not row[sev]:
-                continue
-            w = bar_w * row[sev] / top
-            parts.append(f"<rect x='{x:.1f}' y='{y}' width='{w:.1f}' height='{row_h - 6}' fill='{_BAR_COLOURS[sev]}'>"
-                         f"<title>{e(rule)}: {row[sev]} {sev}</title></rect>")
-            x += w
-        parts.append(f"<text x='{x + 4:.1f}' y='{y + 14}'>{row['findings']}</text>")
-    y = len(by_rule) * row_h + 12
-    for k, sev in enumerate(_SEVERITIES):
-        x = label_w + k * 110
-        parts.append(f"<rect x='{x}' y='{y}' width='12' height='12' fill='{_BAR_COLOURS[sev]}'/>"
-                     f"<text x='{x + 16}' y='{y + 11}'>{sev}</text>")
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 class HtmlWriter(_Writer):
     """A self-contained HTML report (inline CSS and SVG, no scripts, no external resources); every value is escaped.
     The summary first (totals, wRVU at risk, institutional lines and units, a chart and a table of findings by
@@ -615,7 +581,7 @@ class HtmlWriter(_Writer):
         anchors = {id(item): f"c{i}" for i, item in enumerate(self.items)}
         by_claim = {item.claim: anchors[id(item)] for item in self.items if isinstance(item, AuditResult)}
         parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>infucode claim audit</title>",
-                 f"<style>{_CSS}</style></head><body><h1>Claim audit</h1>",
+                 f"<style>{CSS}</style></head><body><h1>Claim audit</h1>",
                  (f"<p>{s['claims']} claim(s): {s['audited']} audited, {s['unreadable']} unreadable, "
                   f"{s['with_errors']} with error findings, {s['clean']} without errors or warnings.</p>")]
         risk, inst = s["wrvu_at_risk"], s["institutional"]
@@ -627,7 +593,7 @@ class HtmlWriter(_Writer):
                      f"<td class='num'>{inst['units_overbilled']}</td><td class='num'>{inst['units_underbilled']}</td></tr></table>")
         if s["findings_by_rule"]:
             parts.append("<h2>Findings by rule</h2>")
-            parts.append(_svg_chart(s["findings_by_rule"]))
+            parts.append(findings_chart(s["findings_by_rule"]))
             parts.append("<table><tr><th>rule</th><th class='num'>errors</th><th class='num'>warnings</th><th class='num'>info</th>"
                          "<th class='num'>claims</th><th class='num'>wRVU over</th><th class='num'>wRVU under</th></tr>")
             for rule, row in s["findings_by_rule"].items():

@@ -51,6 +51,7 @@ def batch(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: only on a terminal).", show_default=False),  # noqa: UP045
     engine: str = typer.Option("local", "--engine", help="local (processes on this machine) or spark."),
     master: Optional[str] = typer.Option(None, "--master", help="Spark master URL (default: local[*])."),  # noqa: UP045
+    summary: Optional[Path] = typer.Option(None, "--summary", metavar="FILE", help="Also write the batch summary (encounters with error findings, codes, findings by rule): .json, .csv or .html.", show_default=False),  # noqa: B008, UP045
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="CMS files imported with 'infucode data import' (default: $INFUCODE_DATA_DIR, else the user data directory): MUE and wRVU in force on each encounter's date."),  # noqa: B008, UP045
 ) -> None:
     """Code every encounter of IN into OUT, in input order, on every core.
@@ -82,24 +83,33 @@ def batch(
         except BatchError as exc:
             typer.echo(f"infucode: error: {exc}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
-        coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases)
+        if summary is not None:
+            from .summary import check_summary_path
+            try:
+                check_summary_path(summary)
+            except BatchError as exc:
+                typer.echo(f"infucode: error: {exc}", err=True)
+                raise typer.Exit(EXIT_USAGE) from None
+        coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases, summary=summary)
         typer.echo(f"coded {coded:,} of {coded + failed:,} encounters on Spark"
                    + (f"; {failed:,} could not be coded, see {output}.errors.jsonl" if failed else ""), err=True)
         raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
     try:
         mapping = load_columns(columns) if columns is not None else {}
         mapping.update(parse_column_options(column))
-        summary = run_batch(
+        done = run_batch(
             input, output, workers=workers, in_format=in_format, out_format=out_format,
-            profile=profile, policies=_policies(policy), progress=progress, columns=mapping or None, data_dir=data_dir,
+            profile=profile, policies=_policies(policy), progress=progress, columns=mapping or None, data_dir=data_dir, summary=summary,
         )
     except BatchError as exc:
         typer.echo(f"infucode: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    total = summary.coded + summary.failed
-    rate = total / summary.seconds if summary.seconds else 0.0
-    message = f"coded {summary.coded:,} of {total:,} encounters in {summary.seconds:.1f} s ({rate:,.0f}/s)"
-    if summary.failed:
-        message += f"; {summary.failed:,} could not be coded, see {summary.errors_file}"
+    total = done.coded + done.failed
+    rate = total / done.seconds if done.seconds else 0.0
+    message = f"coded {done.coded:,} of {total:,} encounters in {done.seconds:.1f} s ({rate:,.0f}/s)"
+    if done.failed:
+        message += f"; {done.failed:,} could not be coded, see {done.errors_file}"
+    if summary is not None:
+        message += f"; summary in {summary}"
     typer.echo(message, err=True)
-    raise typer.Exit(EXIT_ENCOUNTER_ERRORS if summary.failed else EXIT_OK)
+    raise typer.Exit(EXIT_ENCOUNTER_ERRORS if done.failed else EXIT_OK)

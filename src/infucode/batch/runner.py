@@ -125,7 +125,7 @@ _STATE: dict[str, Any] = {}
 
 
 def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str,
-                 releases_dir: str | None = None, releases_file: str | None = None) -> None:
+                 releases_dir: str | None = None, releases_file: str | None = None, with_summary: bool = False) -> None:
     from infucode import code_encounter, load_ruleset
 
     if _STATE.get("releases") is not None:
@@ -142,6 +142,7 @@ def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str,
     _STATE["code"] = code_encounter
     _STATE["decoder"] = msgspec.json.Decoder(Encounter)
     _STATE["format"] = out_format
+    _STATE["summary"] = with_summary
     if out_format == "csv":
         lines_buf, findings_buf = io.StringIO(), io.StringIO()
         writer = CsvWriter(lines_buf)
@@ -149,8 +150,8 @@ def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str,
 
 
 def _init_pool_worker(profile: str, policies: dict[str, str] | None, out_format: str,
-                      releases_dir: str | None = None) -> None:
-    _init_worker(profile, policies, out_format, releases_dir)
+                      releases_dir: str | None = None, with_summary: bool = False) -> None:
+    _init_worker(profile, policies, out_format, releases_dir, with_summary=with_summary)
     # The rule tables live as long as the worker process: move them out of the collector's sight, so a
     # full collection does not walk them again every few thousand encounters (5-10 % of coding time).
     gc.collect()
@@ -249,15 +250,17 @@ def _place(err: InputError, number: int, rows_at: list[int] | range | None) -> N
         err.line = number if rows_at is None else _row_of(err.field, rows_at)
 
 
-def _code_chunk(task: tuple) -> tuple[list[tuple[int, int, str | None, Any]], bytes, Any]:
+def _code_chunk(task: tuple) -> tuple[list[tuple[int, int, str | None, Any]], bytes, Any, tuple | None]:
     """One task (``("jsonl", first line, raw lines)``, ``("csv", row groups)`` or ``("parquet",
-    first row, column names, Arrow IPC bytes)``) -> ``(records, id hashes, Parquet batches)``.
+    first row, column names, Arrow IPC bytes)``) -> ``(records, id hashes, Parquet batches, summary)``.
 
     ``records``: ``(line number, status, encounter id, payload)`` for every encounter; the payload
     is the encoded result (JSON Lines: bytes; CSV: the lines and findings CSV bytes; Parquet: its
     number of line and finding rows), or the encoded ErrorResult. ``id hashes``: :func:`hash_ids`
     of the records' ids that are not None, in order. ``Parquet batches``: the chunk's line and
-    finding rows, or None for the other formats."""
+    finding rows, or None for the other formats. ``summary``: with a summary asked for, the chunk's
+    :class:`~infucode.batch.summary.CodingSummary` and the :func:`~infucode.batch.summary.contribution` of
+    each coded record by its index in ``records`` (to take back a duplicate); else None."""
     kind = task[0]
     if kind == "jsonl":
         items = _jsonl_items(task[1], task[2])
@@ -272,6 +275,11 @@ def _code_chunk(task: tuple) -> tuple[list[tuple[int, int, str | None, Any]], by
     parquet_rows: tuple[list, list] | None = ([], []) if _STATE["format"] == "parquet" else None
     out: list[tuple[int, int, str | None, Any]] = []
     ids: list[str] = []
+    shares: dict[int, Any] | None = None
+    if _STATE["summary"]:
+        from .summary import CodingSummary, contribution
+
+        shares, tally = {}, CodingSummary()
     for number, enc, rows_at in items:
         if isinstance(enc, InputError):
             _place(enc, number, rows_at)
@@ -297,12 +305,15 @@ def _code_chunk(task: tuple) -> tuple[list[tuple[int, int, str | None, Any]], by
             out.append((number, _CODE_ERROR, eid, msgspec.json.encode(err.to_result())))
             continue
         out.append((number, _OK, eid, _encode(result, parquet_rows)))
+        if shares is not None:
+            share = shares[len(out) - 1] = contribution(result)
+            tally.add(share)
     batches = None
     if parquet_rows is not None:
         from .parquet_io import FINDINGS_SCHEMA, LINES_SCHEMA, rows_batch
 
         batches = (rows_batch(parquet_rows[0], LINES_SCHEMA), rows_batch(parquet_rows[1], FINDINGS_SCHEMA))
-    return out, hash_ids(ids), batches
+    return out, hash_ids(ids), batches, (tally, shares) if shares is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,8 +434,9 @@ def _csv_groups(fh: IO[bytes], reader: csv.DictReader, size: int) -> Iterator[tu
 class _Sink:
     """Writes the results of each chunk in order: output, findings, errors, duplicate check."""
 
-    def __init__(self, out: Path, out_format: str, check_duplicates: bool) -> None:
+    def __init__(self, out: Path, out_format: str, check_duplicates: bool, summary: Any = None) -> None:
         self.out_format = out_format
+        self.summary = summary  # a batch.summary.CodingSummary, or None
         self.fh: IO[bytes] | None = None
         self.findings: IO[bytes] | None = None
         self.lines_pq = self.findings_pq = None
@@ -452,8 +464,10 @@ class _Sink:
         self.errors.write(b"\n")
         self.failed += 1
 
-    def write(self, chunk: tuple[list[tuple[int, int, str | None, Any]], bytes, Any]) -> None:
-        records, hashes, batches = chunk
+    def write(self, chunk: tuple[list[tuple[int, int, str | None, Any]], bytes, Any, tuple | None]) -> None:
+        records, hashes, batches, counted = chunk
+        if self.summary is not None and counted is not None:
+            self.summary.merge(counted[0])
         duplicate = self.seen.add_hashes(hashes).tolist() if self.seen is not None else None
         k = 0
         out: list[Any] = []
@@ -467,6 +481,8 @@ class _Sink:
                     self._error(msgspec.json.encode(err.to_result()))
                     if status == _OK and batches is not None:
                         dropped.append(i)
+                    if status == _OK and self.summary is not None and counted is not None:
+                        self.summary.add(counted[1][i], -1)  # not in the output: not in the summary
                     continue
             if status != _OK:
                 self._error(payload)
@@ -569,6 +585,7 @@ def run_batch(
     check_duplicates: bool = True,
     columns: dict[str, str] | None = None,
     data_dir: str | Path | None = None,
+    summary: str | Path | None = None,
 ) -> BatchSummary:
     """Code every encounter of ``in_path`` into ``out_path``; see the module docstring.
 
@@ -576,7 +593,8 @@ def run_batch(
     bar on stderr (None: only when stderr is a terminal). ``columns``: for CSV and Parquet input,
     our column name -> the input's header (:mod:`infucode.batch.columns`). ``data_dir``: the CMS
     files imported with ``infucode data import`` (:func:`releases_dir`); each encounter is coded with
-    the MUE and wRVU in force on its date. Raises :class:`BatchError` when the job cannot start;
+    the MUE and wRVU in force on its date. ``summary``: also write the batch summary there (``.json``,
+    ``.csv`` or ``.html``; :mod:`infucode.batch.summary`). Raises :class:`BatchError` when the job cannot start;
     encounter-level problems go to the errors file and count in ``failed``.
     """
     started = time.perf_counter()
@@ -593,7 +611,15 @@ def run_batch(
         if fin == "jsonl":
             raise BatchError("a column mapping applies to CSV or Parquet input, not JSON Lines")
         columns = validate_columns(columns)
-    if in_path.resolve() in {p.resolve() for p in _outputs(out_path, fout)}:
+    outputs = _outputs(out_path, fout)
+    if summary is not None:
+        from .summary import CodingSummary, check_summary_path, write_summary
+
+        summary = check_summary_path(summary)
+        if summary.resolve() in {p.resolve() for p in outputs}:
+            raise BatchError(f"the summary {summary} would overwrite an output")
+        outputs.append(summary)
+    if in_path.resolve() in {p.resolve() for p in outputs}:
         raise BatchError("the output would overwrite the input")
     try:  # validate the profile and policies here, and warm the tables before any fork
         from infucode import load_ruleset
@@ -613,7 +639,9 @@ def run_batch(
         stale.unlink()
 
     try:
-        sink = _Sink(out_path, fout, check_duplicates)
+        sink = _Sink(out_path, fout, check_duplicates, CodingSummary() if summary is not None else None)
+        if summary is not None:
+            summary.write_bytes(b"")  # writable before hours of coding, not after
     except OSError as exc:
         if source is not None:
             source.close()
@@ -642,13 +670,13 @@ def run_batch(
                     bar.update(task_id, advance=nbytes, done=done, rate=done / elapsed if elapsed else 0.0)
 
             if workers == 1:
-                _init_worker(profile, policies, fout, releases)
+                _init_worker(profile, policies, fout, releases, with_summary=summary is not None)
                 for task, nbytes in chunks:
                     sink.write(_code_chunk(task))
                     advance(nbytes)
             else:
                 ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-                pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=(profile, policies, fout, releases))
+                pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=(profile, policies, fout, releases, summary is not None))
                 inflight: deque[tuple[Any, int]] = deque()
                 limit = workers * 3
                 for task, nbytes in chunks:
@@ -666,6 +694,13 @@ def run_batch(
                 pool = None
         if sink.coded + sink.failed == 0:
             raise BatchError(f"input file has no encounters: {in_path}")
+        if sink.summary is not None:
+            sink.summary.failed = sink.failed
+            try:
+                write_summary(summary, sink.summary, source=in_path.name,
+                              errors_file=sink.errors_file.name if sink.failed else None)
+            except OSError as exc:
+                raise BatchError(f"cannot write {summary}: {exc.strerror or type(exc).__name__}") from None
     except BatchError:
         ok = False
         raise
@@ -680,7 +715,7 @@ def run_batch(
         if bar:
             bar.stop()
         if not ok:  # the job could not run: leave no half-written outputs behind
-            for path in _outputs(out_path, fout):
+            for path in outputs:
                 path.unlink(missing_ok=True)
     return BatchSummary(
         coded=sink.coded,
