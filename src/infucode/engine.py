@@ -25,7 +25,7 @@ from .rules.initial import by_hierarchy, hierarchy_key
 from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
 from .rules.reporting import professional_claim_in_facility
 from .rules.subsequent import EncounterState, code_chain
-from .rules.timing import minutes_between, parse_date
+from .rules.timing import iso_day, minutes_between, parse_date
 from .ruleset import Ruleset
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -59,7 +59,7 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
         seen.add(aid)
 
     claim = encounter.claim_type
-    ctx = CodingContext(ruleset, claim, encounter.setting, on.isoformat() if on else None)
+    ctx = CodingContext(ruleset, claim, encounter.setting, iso_day(on) if on else None)
 
     prepared: list[tuple[int, Service | None]] = []
     for i, adm in enumerate(encounter.administrations):
@@ -67,7 +67,7 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
     if ctx.encounter_date is None:
         starts = [s.start for _, s in prepared if s is not None and s.start is not None]
         if starts:
-            ctx.encounter_date = min(starts).date().isoformat()
+            ctx.encounter_date = iso_day(min(starts))
     services = [s for _, s in prepared if s is not None]
     if not encounter.administrations:
         ctx.add_finding("doc.missing_drug", "warning", "the encounter documents no administrations", [])

@@ -14,7 +14,7 @@ from ..reference.drugs import DrugMatch
 from . import family as fam
 from . import method as meth
 from .context import CodingContext
-from .timing import LONG_DURATION_MINUTES, minutes_between, parse_clock, window
+from .timing import LONG_DURATION_MINUTES, iso_day, minutes_between, parse_clock, window
 
 
 @dataclass(slots=True)
@@ -50,7 +50,7 @@ class Service:
         return self.stop or self.start
 
     def day(self, fallback: str | None) -> str | None:
-        return self.start.date().isoformat() if self.start is not None else fallback
+        return iso_day(self.start) if self.start is not None else fallback
 
 
 def _field(i: int, name: str) -> str:
