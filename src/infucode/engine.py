@@ -25,7 +25,7 @@ from .rules.initial import by_hierarchy, hierarchy_key
 from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
 from .rules.reporting import professional_claim_in_facility
 from .rules.subsequent import EncounterState, code_chain
-from .rules.timing import iso_day, minutes_between, parse_date
+from .rules.timing import crosses_midnight, iso_day, minutes_between, parse_date
 from .ruleset import Ruleset
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -152,7 +152,7 @@ def _drug_code(ctx: CodingContext, adm):
 
 def _dates_of_service(ctx: CodingContext, chain: list[Service]) -> list[list[Service]]:
     """One group for the encounter (one initial across midnight), or one per date (policy midnight)."""
-    crossing = [s for s in chain if s.clock and s.start.date() != s.stop.date() and s.stop.time() != time(0, 0)]
+    crossing = [s for s in chain if s.clock and crosses_midnight(s.start, s.stop)]
     if not crossing or ctx.policy("midnight") == "one_initial":
         return [chain] if chain else []
     pieces: list[Service] = []

@@ -14,7 +14,7 @@ from ..reference.drugs import DrugMatch
 from . import family as fam
 from . import method as meth
 from .context import CodingContext
-from .timing import LONG_DURATION_MINUTES, iso_day, minutes_between, parse_clock, window
+from .timing import LONG_DURATION_MINUTES, ONE_MINUTE, iso_day, minutes_between, parse_clock, window
 
 
 @dataclass(slots=True)
@@ -165,7 +165,7 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
                             f"administration {aid}: {minutes} minutes documented without clock times; coded in full "
                             "(policy duration_only=full_duration), but contractors require clock times", [aid])
         if start is not None and stop is None:
-            stop = start + timedelta(minutes=minutes)
+            stop = start + ONE_MINUTE * minutes
     elif timed_route:
         # An infusion without a stop (or start) cannot be shown to have run more than 15 minutes.
         missing = "stop" if start is not None else "start"
@@ -176,7 +176,7 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
         policy = ctx.policy("missing_stop")
         if policy == "volume_rate" and start is not None and adm.volume_ml and adm.rate_ml_per_hr:
             minutes = round(adm.volume_ml / adm.rate_ml_per_hr * 60)
-            stop = start + timedelta(minutes=minutes)
+            stop = start + ONE_MINUTE * minutes
             ctx.add_finding("doc.missing_stop", "warning",
                             f"administration {aid}: no stop time; stop derived from volume and rate as {minutes} minutes "
                             "(policy missing_stop=volume_rate)", [aid])

@@ -17,6 +17,8 @@ from .administration import Service
 from .context import CodingContext
 from .timing import BAG_CHANGE_MAX_GAP, minutes_between, overlap_minutes
 
+_BAG_CHANGE_GAP = timedelta(minutes=BAG_CHANGE_MAX_GAP)
+
 
 def _by_clock(s: Service):
     return (s.start, s.id)
@@ -29,7 +31,7 @@ def continuous_infusions(ctx: CodingContext, services: list[Service]) -> list[Se
     timed = sorted((s for s in services if s.method == meth.INFUSION and s.clock), key=_by_clock)
     for s in timed:
         prev = running.get(s.drug_key)
-        if prev is not None and s.start <= prev.stop + timedelta(minutes=BAG_CHANGE_MAX_GAP):
+        if prev is not None and s.start <= prev.stop + _BAG_CHANGE_GAP:
             if s.start < prev.stop:
                 overlap = overlap_minutes(prev.start, prev.stop, s.start, s.stop)
                 ctx.add_finding("doc.self_overlap", "error",

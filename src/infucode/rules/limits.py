@@ -24,11 +24,12 @@ def medically_unlikely_edits(ctx: CodingContext) -> None:
     for line in ctx.lines:
         if line.kind == "administration":
             per_date[(line.code, line.date)].append(line)
+    codes = ctx.ruleset.codes
     for (code, day), lines in per_date.items():
-        info = ctx.ruleset.codes.get(code)
+        info = codes.get(code)
         if info is None:
             continue
-        mue = ctx.ruleset.codes.mue(code, ctx.claim)
+        mue = info.mue(ctx.claim)
         if mue is None or mue.value is None:
             continue
         groups = [[l] for l in lines] if mue.mai == 1 else [lines]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .timing import PUSH_MAX_MINUTES
 
@@ -26,7 +27,12 @@ _KEEP_OPEN = re.compile(r"\b(?:kvo|tko|keep(?:s|ing)?\s+(?:the\s+)?(?:vein|line|
 
 def keeps_line_open(*documented: str | None) -> bool:
     """The documented purpose (indication, drug text) says the fluid only kept the line open or carried a drug."""
-    return any(text and _KEEP_OPEN.search(text) for text in documented)
+    return any(text and _says_keep_open(text) for text in documented)
+
+
+@lru_cache(maxsize=4096)
+def _says_keep_open(text: str) -> bool:
+    return _KEEP_OPEN.search(text) is not None  # the same few indications and fluid names, again and again
 
 
 @dataclass(frozen=True, slots=True)

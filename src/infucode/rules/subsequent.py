@@ -217,9 +217,8 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
 
     for kind, item in plan:
         if kind == "line":
-            kw = dict(item)
-            why = kw.pop("why")
-            ctx.add_line(kw.pop("code"), kw.pop("units"), kw.pop("administrations"), kw.pop("rule"), why, **kw)
+            ctx.add_line(item["code"], item["units"], item["administrations"], item["rule"], item["why"],
+                         date=item["date"], modifiers=item["modifiers"])
         else:
             emit_added_hours(ctx, item, threshold)
 

@@ -6,7 +6,7 @@ by the seed page, UW Health mini-manual [S24] (1:30 vs 1:31).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from ..model import InputError
 
@@ -17,6 +17,11 @@ SAME_DRUG_PUSH_GAP = 30          # 96376 needs more than 30 minutes since the la
 BAG_CHANGE_MAX_GAP = 10          # a new bag of the same drug within 10 min continues the infusion (routine bag change)
 PROLONGED_PUMP_MINUTES = 8 * 60  # 96416: more than 8 hours, started on a pump
 LONG_DURATION_MINUTES = 24 * 60  # over 24 hours: possible in observation, worth a look
+
+# Built once: ``timedelta(minutes=n)`` parses keywords on every call, ``ONE_MINUTE * n`` does not.
+ONE_MINUTE = timedelta(minutes=1)
+_MINUTES_OF_DAY = tuple(ONE_MINUTE * n for n in range(24 * 60))
+_MIDNIGHTS: dict[date, datetime] = {}
 
 
 _ISO_DAYS: dict[int, str] = {}
@@ -61,7 +66,7 @@ def parse_clock(value: str, on: date | None, field: str) -> tuple[datetime, bool
             if h <= 23 and m <= 59:
                 if on is None:
                     raise InputError(field, "a clock time (HH:MM) needs the encounter `date`, or give a full ISO 8601 datetime")
-                return datetime(on.year, on.month, on.day, h, m), True
+                return _midnight(on) + _MINUTES_OF_DAY[h * 60 + m], True
         raise InputError(field, "not a time: expected HH:MM (00:00-23:59) or an ISO 8601 datetime")
     try:
         moment = datetime.fromisoformat(text)
@@ -70,6 +75,20 @@ def parse_clock(value: str, on: date | None, field: str) -> tuple[datetime, bool
     if moment.tzinfo is not None:
         moment = moment.replace(tzinfo=None)
     return moment, False
+
+
+def _midnight(on: date) -> datetime:
+    moment = _MIDNIGHTS.get(on)
+    if moment is None:
+        if len(_MIDNIGHTS) > 100_000:
+            _MIDNIGHTS.clear()
+        moment = _MIDNIGHTS[on] = datetime(on.year, on.month, on.day)
+    return moment
+
+
+def crosses_midnight(start: datetime, stop: datetime) -> bool:
+    """The service runs into a later date; a stop exactly at midnight still ends the day it began."""
+    return start.toordinal() != stop.toordinal() and stop.time() != time(0)
 
 
 def window(start: datetime, stop: datetime, stop_is_clock: bool) -> datetime:
@@ -122,11 +141,11 @@ def hour_start_dates(start: datetime | None, first_unit_offset: int, units: int,
     after the start), so a line item carries the date its service was given [CMS-CLM-4-230.2]."""
     if start is None:
         return [fallback] * units
-    first = start + timedelta(minutes=first_unit_offset)
-    last = first + timedelta(minutes=MINUTES_PER_HOUR * (units - 1))
+    first = start + ONE_MINUTE * first_unit_offset
+    last = first + ONE_MINUTE * (MINUTES_PER_HOUR * (units - 1))
     if first.date() == last.date():  # the usual case: every unit begins on one date
         return [iso_day(first)] * units
     return [
-        iso_day(start + timedelta(minutes=first_unit_offset + MINUTES_PER_HOUR * k))
+        iso_day(start + ONE_MINUTE * (first_unit_offset + MINUTES_PER_HOUR * k))
         for k in range(units)
     ]
