@@ -196,3 +196,26 @@ def test_facility_result_independent_of_order(data) -> None:
     shuffled = dict(enc, administrations=data.draw(st.permutations(enc["administrations"])))
     a, b = canon(code_encounter(enc, rs)), canon(code_encounter(shuffled, rs))
     assert a == b, f"order changed the result\n  original: {a}\n  shuffled: {b}\nencounter: {enc}\nshuffled: {shuffled}"
+
+
+def test_every_written_form_of_a_clock_time_reads_as_that_minute():
+    """HH:MM, H:MM and HHMM for every minute of the day read as that minute on the encounter date (the
+    table the engine looks them up in agrees with the rule); near misses are errors naming the field."""
+    from datetime import date, datetime
+
+    from infucode.model import InputError
+    from infucode.rules.timing import parse_clock
+
+    on = date(2024, 2, 29)
+    for h in range(24):
+        for m in range(60):
+            expected = (datetime(2024, 2, 29, h, m), True)
+            for form in (f"{h:02d}:{m:02d}", f"{h}:{m:02d}", f"{h:02d}{m:02d}", f" {h:02d}:{m:02d} "):
+                assert parse_clock(form, on, "f") == expected, form
+    for bad in ("24:00", "9:5", "930", "12:60", "1:2:3", "ab:cd", "", "09:30pm"):
+        with pytest.raises(InputError) as err:
+            parse_clock(bad, on, "administrations[0].start")
+        assert err.value.field == "administrations[0].start"
+    with pytest.raises(InputError, match="needs the encounter `date`"):
+        parse_clock("09:30", None, "administrations[0].start")
+    assert parse_clock("2024-03-01T09:30:00+01:00", None, "f") == (datetime(2024, 3, 1, 9, 30), False)

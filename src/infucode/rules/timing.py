@@ -22,6 +22,9 @@ LONG_DURATION_MINUTES = 24 * 60  # over 24 hours: possible in observation, worth
 ONE_MINUTE = timedelta(minutes=1)
 _MINUTES_OF_DAY = tuple(ONE_MINUTE * n for n in range(24 * 60))
 _MIDNIGHTS: dict[date, datetime] = {}
+# Every clock time the rule accepts, as written ("09:05", "9:05", "0905"), to its minute of the day.
+_CLOCK_MINUTES = {form: h * 60 + m for h in range(24) for m in range(60)
+                  for form in (f"{h:02d}:{m:02d}", f"{h}:{m:02d}", f"{h:02d}{m:02d}")}
 
 
 _ISO_DAYS: dict[int, str] = {}
@@ -52,6 +55,9 @@ def parse_clock(value: str, on: date | None, field: str) -> tuple[datetime, bool
     "HH:MM" (or "H:MM", "HHMM") is a time on the encounter date; anything longer must be an ISO
     8601 datetime. A time zone, if given, is dropped: the wall clock is what the nurse documented.
     """
+    minute = _CLOCK_MINUTES.get(value) if isinstance(value, str) else None
+    if minute is not None and on is not None:  # the usual case, one table lookup
+        return _midnight(on) + _MINUTES_OF_DAY[minute], True
     text = value.strip() if isinstance(value, str) else ""
     n = len(text)
     if 3 <= n <= 5 and "T" not in text and "-" not in text:
