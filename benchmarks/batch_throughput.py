@@ -199,6 +199,7 @@ def _measure_seen(n: int) -> None:
 
 def _measure(kind: str, src: str, dst: str) -> None:
     """Runs in a child process; prints one JSON object."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `infucode batch` sets it (batch/cli.py)
     if kind == "seen":
         _measure_seen(int(src))
         return

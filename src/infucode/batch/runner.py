@@ -65,7 +65,6 @@ from infucode.model import Encounter, InputError, Result
 
 from .columns import resolve_columns, validate_columns
 from .errors import BatchError
-from .seen_ids import SeenIds, hash_ids
 
 __all__ = [
     "CHUNK_LINES",
@@ -308,6 +307,8 @@ def _code_chunk(task: tuple) -> tuple[list[tuple[int, int, str | None, Any]], by
         if shares is not None:
             share = shares[len(out) - 1] = contribution(result)
             tally.add(share)
+    from .seen_ids import hash_ids  # numpy: imported by the batch only, not by every `infucode` command
+
     batches = None
     if parquet_rows is not None:
         from .parquet_io import FINDINGS_SCHEMA, LINES_SCHEMA, rows_batch
@@ -442,6 +443,8 @@ class _Sink:
         self.lines_pq = self.findings_pq = None
         self.errors_file = errors_path(out)
         self.errors: IO[bytes] | None = None
+        from .seen_ids import SeenIds
+
         self.seen: SeenIds | None = SeenIds() if check_duplicates else None
         self.coded = 0
         self.failed = 0
