@@ -147,8 +147,13 @@ def test_batch_data_dir_must_hold_a_database(tmp_path, monkeypatch):
         releases_dir(tmp_path)
     monkeypatch.setenv("INFUCODE_DATA_DIR", str(tmp_path / "empty"))
     assert releases_dir(None) is None                     # no default database: the bundled tables
-    (tmp_path / DATABASE_NAME).write_bytes(b"")
-    assert releases_dir(tmp_path) == str(tmp_path)
+    (tmp_path / DATABASE_NAME).write_bytes(b"not a database, " * 100)
+    with pytest.raises(BatchError, match="cannot read the imported CMS data"):   # refused before any worker starts
+        releases_dir(tmp_path)
+    with pytest.raises(BatchError, match="cannot read the imported CMS data"):
+        run_batch(MUE_Q3, tmp_path / "out.jsonl", in_format="jsonl", workers=2, progress=False, data_dir=tmp_path)
+    ReleaseStore(tmp_path / "fine", create=True).close()
+    assert releases_dir(tmp_path / "fine") == str(tmp_path / "fine")
 
 
 def test_batch_cli_data_dir(data_dir, tmp_path):
