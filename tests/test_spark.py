@@ -10,7 +10,7 @@ pyspark = pytest.importorskip("pyspark")
 
 from infucode import code_encounter, load_ruleset  # noqa: E402
 from infucode.adapters import spark as sp  # noqa: E402
-from infucode.adapters.flat import INPUT_COLUMNS, encounter_from_rows, line_rows  # noqa: E402
+from infucode.adapters.flat import INPUT_COLUMNS, encounter_from_rows, line_rows, rows_from_encounter  # noqa: E402
 from infucode.model import InputError  # noqa: E402
 
 DRUGS = [("ondansetron", "iv_push"), ("ondansetron", "iv_infusion"), ("normal saline", "iv_infusion"),
@@ -73,14 +73,7 @@ def test_jsonl_batch_on_spark_matches_single_machine(spark, tmp_path):
 
 def test_administrations_dataframe_on_spark_matches_single_machine(spark):
     encounters = synthetic(120, seed=11)
-    rows = []
-    for e in encounters:
-        for seq, a in enumerate(e["administrations"]):
-            row = {c: None for c in INPUT_COLUMNS}
-            row.update(encounter_id=e["id"], setting=e["setting"], date=e["date"], administration_id=a["id"],
-                       drug=a["drug"], route=a["route"], start=a["start"], stop=a.get("stop"))
-            row["seq"] = seq
-            rows.append(row)
+    rows = [{**row, "seq": seq} for e in encounters for seq, row in enumerate(rows_from_encounter(e))]
     columns = list(INPUT_COLUMNS) + ["seq"]
     df = spark.createDataFrame([tuple(r[c] for c in columns) for r in rows],
                                ", ".join(f"`{c}` {'long' if c == 'seq' else 'string'}" for c in columns))
