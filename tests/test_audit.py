@@ -254,6 +254,25 @@ def test_csv_bad_rows_are_reported_and_the_other_claims_audited(tmp_path, rs):
     assert out["c3"].error.line == 4 and "more fields than the header" in out["c3"].error.message
 
 
+def test_csv_units_written_as_decimals_read_as_the_x12_reader_reads_them(tmp_path, rs):
+    """A spreadsheet export writes 2 as "2.0", as X12 writes "2.000": both are 2; a fraction or a word is an
+    error naming lines[i].units (one parser, audit.model.units_from_text, for both readers)."""
+    from infucode.audit.model import units_from_text
+
+    path = _write(tmp_path, "claims.csv",
+                  "claim_id,claim_type,date,code,units,modifiers\n"
+                  "d1,professional,2024-07-01,96365, 1.0 ,\n"
+                  "d1,professional,2024-07-01,96366,2.0,\n"
+                  "d2,professional,2024-07-01,96365,1.5,\n"
+                  "d3,professional,2024-07-01,96365,two,\n"
+                  "d4,professional,2024-07-01,96365,\u00b2,\n")
+    out = {o.claim: o for o in audit_stream(iter_claims(path), rs)}
+    assert [line.units for line in out["d1"].billed] == [1, 2]
+    for claim, line in (("d2", 4), ("d3", 5), ("d4", 6)):
+        assert (out[claim].error.field, out[claim].error.line) == ("lines[0].units", line)
+    assert [units_from_text(t) for t in ("3", "3.000", " 3 ", "1.5", "x", None)] == [3, 3, 3, 1.5, "x", None]
+
+
 def test_unknown_code_is_a_finding_and_the_next_claim_is_audited(tmp_path, rs):
     path = _write(tmp_path, "claims.jsonl",
                   '{"id": "u1", "claim_type": "institutional", "date": "2024-07-01", "lines": [{"code": "96365", "units": 1}, {"code": "96379", "units": 1}]}\n'

@@ -29,7 +29,7 @@ from infucode.adapters.html_report import CSS, findings_chart
 from infucode.model import InputError
 
 from .engine import audit_claim
-from .model import AuditError, AuditFinding, AuditResult, Claim, decode_claim, error_result
+from .model import AuditError, AuditFinding, AuditResult, Claim, decode_claim, error_result, units_from_text
 
 __all__ = ["FORMATS", "Summary", "audit_stream", "iter_claims", "make_writer", "read_csv_claims", "render", "summary"]
 
@@ -129,11 +129,6 @@ def _iter_yaml(data: bytes) -> Iterator[Item]:
         yield from _decode_value(*document)
 
 
-def _units(text: str) -> int | str:
-    text = text.strip()
-    return int(text) if re.fullmatch(r"[0-9]+", text) else text
-
-
 def read_csv_claims(fh: TextIO, name: str | None = None) -> Iterator[Item]:
     """One billed line per row, grouped into claims by ``claim_id`` (first-appearance order).
 
@@ -199,7 +194,7 @@ def read_csv_claims(fh: TextIO, name: str | None = None) -> Iterator[Item]:
                 if value and claim.get(key, value) != value:
                     problems[cid] = InputError(column, f"{column} differs between the rows of one claim",
                                                encounter=cid, line=line)
-        billed: dict[str, Any] = {"code": (row.get("code") or "").strip(), "units": _units(row.get("units") or "")}
+        billed: dict[str, Any] = {"code": (row.get("code") or "").strip(), "units": units_from_text(row.get("units") or "")}
         mods = [m.strip() for m in (row.get("modifiers") or "").split(";") if m.strip()]
         if mods:
             billed["modifiers"] = mods

@@ -137,6 +137,21 @@ def _translate(message: str) -> tuple[str | None, str]:
     return translate_validation_error(message)
 
 
+def units_from_text(text: str | None) -> int | float | str | None:
+    """Billed units as a text file gives them (CSV cell, X12 SV104/SV205): ``3``, ``3.0`` and ``3.000`` (X12
+    sends a decimal quantity) are 3; a fraction or a word is passed on for :func:`decode_claim` to name."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() else number
+
+
 def decode_claim(obj: Any, line: int | None = None) -> Claim:
     """Validate one parsed JSON/YAML value as a :class:`Claim`; raises :class:`InputError` naming the field.
 

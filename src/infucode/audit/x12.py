@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..model import InputError
-from .model import decode_claim
+from .model import decode_claim, units_from_text
 
 _PROFESSIONAL = "005010X222"
 _INSTITUTIONAL = "005010X223"
@@ -50,16 +50,6 @@ def _date(value: str | None) -> str | None:
 
 def _modifiers(node, prefix: str) -> list[str]:
     return [m for m in (node.get_value(f"{prefix}-{k}") for k in range(3, 7)) if m]
-
-
-def _units(value: str | None) -> int | float | str | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return value  # decode_claim names lines[i].units
-    return int(number) if number.is_integer() else number
 
 
 def _quiet_pyx12() -> None:
@@ -284,7 +274,7 @@ def _claim_data(node: Any, kind: str | None) -> dict[str, Any]:
     for svc in node.select("2400"):
         prof = kind != "institutional"
         code = svc.get_value("SV101-2" if prof else "SV202-2")
-        units = _units(svc.get_value("SV104" if prof else "SV205"))
+        units = units_from_text(svc.get_value("SV104" if prof else "SV205"))
         line: dict[str, Any] = {"code": code, "units": units, "modifiers": _modifiers(svc, "SV101" if prof else "SV202")}
         day = _date(svc.get_value("DTP03")) or statement
         if day:
