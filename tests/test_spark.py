@@ -128,3 +128,24 @@ def test_spark_ships_the_imported_cms_data_to_the_executors(spark, tmp_path):
     assert out.read_bytes() == local.read_bytes()
     flagged = [any(f["rule"] == "limits.mue" for f in json.loads(line)["findings"]) for line in out.read_text().splitlines()]
     assert flagged == [True, False] * 5
+
+
+def test_spark_codes_with_the_policies_given(spark, tmp_path):
+    """--policy reaches the executors: an infusion of exactly 1:30 earns 96366 only under
+    added_hour_threshold=at_least_30 (the seed page's reading; CPT's default is more than 30 minutes)."""
+    from typer.testing import CliRunner
+
+    from infucode.batch.cli import batch_app
+
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "e1", "setting": "office", "date": "2024-07-01", "administrations": [
+        {"id": "a1", "drug": "Gammagard Liquid", "route": "iv_infusion", "start": "08:00", "stop": "09:30"}]}) + "\n")
+    runner = CliRunner()
+    for policy, codes in (([], ["96365"]), (["--policy", "added_hour_threshold=at_least_30"], ["96365", "96366"])):
+        out = tmp_path / f"s{len(policy)}.jsonl"
+        result = runner.invoke(batch_app, [str(src), str(out), "--engine", "spark", "--master", "local[2]", *policy])
+        assert result.exit_code == 0, result.output
+        assert [line["code"] for line in json.loads(out.read_text())["lines"] if line["kind"] == "administration"] == codes
+        local = tmp_path / f"l{len(policy)}.jsonl"
+        assert runner.invoke(batch_app, [str(src), str(local), "--workers", "1", *policy]).exit_code == 0
+        assert out.read_bytes() == local.read_bytes()

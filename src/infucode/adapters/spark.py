@@ -62,7 +62,7 @@ def code_administrations(df, profile: str = "medicare"):
     return df.groupBy("encounter_id").applyInPandas(_code_group(profile), schema=_line_schema())
 
 
-def _code_lines(profile: str, releases_file: str | None = None):
+def _code_lines(profile: str, releases_file: str | None = None, policies: dict[str, str] | None = None):
     """mapInPandas over (line, value) batches: each run of consecutive lines is coded by the local batch's
     own worker function, so reading, coding, encoding and error records are the same code, not a copy.
     ``releases_file``: the name of the imported CMS releases database shipped with ``SparkContext.addFile``."""
@@ -71,13 +71,13 @@ def _code_lines(profile: str, releases_file: str | None = None):
 
         from ..batch import runner
 
-        key = (profile, releases_file)
+        key = (profile, releases_file, tuple(sorted((policies or {}).items())))
         if runner._STATE.get("spark_key") != key:
             shipped = None
             if releases_file is not None:
                 from pyspark import SparkFiles
                 shipped = SparkFiles.get(releases_file)
-            runner._init_worker(profile, None, "jsonl", releases_file=shipped)
+            runner._init_worker(profile, policies, "jsonl", releases_file=shipped)
             runner._STATE["spark_key"] = key
         for pdf in batches:
             numbers, values = pdf["line"].tolist(), pdf["value"].tolist()
@@ -98,13 +98,14 @@ def _code_lines(profile: str, releases_file: str | None = None):
     return code_lines
 
 
-def code_jsonl(df, profile: str = "medicare", releases_file: str | None = None):
+def code_jsonl(df, profile: str = "medicare", releases_file: str | None = None, policies: dict[str, str] | None = None):
     """Code a DataFrame of JSON Lines (`line` number, `value` text); returns `line`, `status` (0 coded, 1 the
     engine refused it, 2 unreadable), `eid` (the encounter id, when read) and `payload` (the result or error
     record, as bytes: exactly what ``infucode code --format jsonl`` / the errors file holds).
     ``releases_file``: the imported CMS releases database's file name, shipped to the executors with
     ``SparkContext.addFile`` (see :func:`run_spark_batch`)."""
-    return df.mapInPandas(_code_lines(profile, releases_file), schema="line long, status int, eid string, payload binary")
+    return df.mapInPandas(_code_lines(profile, releases_file, policies),
+                          schema="line long, status int, eid string, payload binary")
 
 
 def spark_session(master: str | None = None):
@@ -142,7 +143,7 @@ def _ship(spark, database: Path) -> str:
 
 def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | None = None,
                     profile: str = "medicare", chunk_lines: int = 2000, releases: str | None = None,
-                    summary: str | Path | None = None) -> tuple[int, int]:
+                    summary: str | Path | None = None, policies: dict[str, str] | None = None) -> tuple[int, int]:
     """JSON Lines in, JSON Lines out in input order, as `infucode batch` writes it (the same writer: results
     in OUT, unreadable encounters and duplicate ids in OUT.errors.jsonl). Returns (coded, failed).
     ``releases``: a directory of imported CMS releases (``batch.runner.releases_dir``); its database is
@@ -185,7 +186,7 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
         records.clear()
 
     try:
-        for row in code_jsonl(df, profile, releases_file).orderBy("line").toLocalIterator():
+        for row in code_jsonl(df, profile, releases_file, policies).orderBy("line").toLocalIterator():
             records.append((row.line, row.status, row.eid, bytes(row.payload)))
             if len(records) >= chunk_lines:
                 flush()

@@ -94,7 +94,8 @@ def batch(
             except BatchError as exc:
                 typer.echo(f"infucode: error: {exc}", err=True)
                 raise typer.Exit(EXIT_USAGE) from None
-        coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases, summary=summary)
+        coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases, summary=summary,
+                                        policies=_policies(policy))
         typer.echo(f"coded {coded:,} of {coded + failed:,} encounters on Spark"
                    + (f"; {failed:,} could not be coded, see {output}.errors.jsonl" if failed else ""), err=True)
         raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
