@@ -12,7 +12,7 @@ prints the same number. ``--src`` measures another checkout (its ``src`` directo
 the commit before a change. Needs valgrind (Debian: ``apt-get install valgrind``); about a minute per run.
 
 Measured (2026-11-23, defaults): 673.5k instructions per encounter before that session's hot-path changes
-(commit 15ed69e), 581.7k after (-13.6 %); roughly 80-100 µs per encounter on this machine.
+(commit 15ed69e), 572.8k after (-15 %); roughly 80-100 µs per encounter on this machine.
 """
 
 from __future__ import annotations

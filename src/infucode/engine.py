@@ -82,8 +82,10 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
     for s in services:
         check_separate_site(ctx, s)
     services = continuous_infusions(ctx, services)
-    beside = [s for s in services if s.method not in (meth.INFUSION, meth.PUSH) or is_prolonged_pump(s)]
-    chain = [s for s in services if s.method in (meth.INFUSION, meth.PUSH) and not is_prolonged_pump(s)]
+    beside: list[Service] = []
+    chain: list[Service] = []
+    for s in services:
+        (chain if s.method in (meth.INFUSION, meth.PUSH) and not is_prolonged_pump(s) else beside).append(s)
 
     state = EncounterState()
     for day_services in _dates_of_service(ctx, chain):

@@ -26,8 +26,8 @@ _EPSILON = 1e-9
 
 def in_unit(amount: float, unit: str, target: str) -> float | None:
     """`amount unit` expressed in `target`, or None when they do not convert (e.g. mg to ml)."""
-    a = _UNITS.get(unit.strip().lower())
-    b = _UNITS.get(target.strip().lower())
+    a = _UNITS.get(unit) or _UNITS.get(unit.strip().lower())  # as written, usually
+    b = _UNITS.get(target) or _UNITS.get(target.strip().lower())
     if a is None or b is None or a[0] != b[0]:
         return None
     return amount * a[1] / b[1]
