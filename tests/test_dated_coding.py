@@ -181,3 +181,36 @@ def test_code_endpoint_reads_the_imported_data(data_dir, tmp_path):
         assert any(f["rule"] == "limits.mue" for f in body["findings"])
         batch = client.post("/v1/code/batch", json=[ivig("2024-11-15")]).json()
         assert "limits.mue" not in json.dumps(batch)
+
+
+def test_lookup_shows_the_imported_values_in_force_on_a_date(data_dir, tmp_path):
+    """`infucode lookup 96366 --date D` and GET /v1/codes/96366?date=D: the MUE and wRVU of the releases in force
+    on D (default today); without imported data the bundled values (96366: practitioner MUE 8, wRVU 0.18)."""
+    def ref(*args: str) -> dict:
+        result = _runner().invoke(app, ["lookup", "96366", "--format", "json", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    q3 = ref("--date", "2024-08-15", "--data-dir", str(data_dir))
+    assert (q3["mue"]["practitioner"]["value"], q3["wrvu"]) == (4, 0.20)
+    assert RVU_Q3.stem in q3["release"] and MUE_Q3.stem in q3["release"]
+    q4 = ref("--date", "2024-11-15", "--data-dir", str(data_dir))
+    assert (q4["mue"]["practitioner"]["value"], q4["wrvu"]) == (6, 0.18)
+    bundled = ref("--date", "2024-08-15")                       # the default data dir is empty in the tests
+    assert (bundled["mue"]["practitioner"]["value"], bundled["wrvu"]) == (8, 0.18)
+    bad = _runner().invoke(app, ["lookup", "96366", "--date", "15/08/2024"])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.stderr
+
+    from fastapi.testclient import TestClient
+
+    from infucode.web.app import create_app
+
+    with ReleaseStore(data_dir) as store:
+        client = TestClient(create_app(db_url=f"sqlite:///{tmp_path}/c.db", releases=store))
+        body = client.get("/v1/codes/96366", params={"date": "2024-08-15", "scenarios": "false"}).json()
+        assert body["mue"]["practitioner"]["value"] == 4
+        assert client.get("/v1/codes/96366", params={"date": "2024-11-15"}).json()["mue"]["practitioner"]["value"] == 6
+        wrong = client.get("/v1/codes/96366", params={"date": "soon"})
+        assert wrong.status_code == 422 and wrong.json()["field"] == "date"
+    plain = TestClient(create_app(db_url=f"sqlite:///{tmp_path}/d.db"))
+    assert plain.get("/v1/codes/96366", params={"date": "2024-08-15"}).json()["mue"]["practitioner"]["value"] == 8

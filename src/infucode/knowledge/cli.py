@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -28,19 +29,41 @@ def _ruleset(profile: str = "medicare"):
 @knowledge_app.command("lookup")
 def lookup_cmd(code: str = typer.Argument(..., help="A drug-administration code, e.g. 96366"),
                format: str = typer.Option("table", "--format", "-f", help="table | text | json"),
-               profile: str = typer.Option("medicare", "--profile", help="payer profile for the live scenarios")) -> None:
+               profile: str = typer.Option("medicare", "--profile", help="payer profile for the live scenarios"),
+               on: Optional[str] = typer.Option(None, "--date", metavar="YYYY-MM-DD", help="MUE and wRVU of the CMS files imported with 'infucode data import' in force on this date (default: today)."),  # noqa: UP045
+               data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the imported CMS files are (default: $INFUCODE_DATA_DIR, else the user data directory)."),  # noqa: B008, UP045
+               ) -> None:
     """Everything infucode knows about one code, with worked scenarios coded live."""
+    from ..reference.data_cli import open_release_store
     from .lookup import UnknownCode, lookup, render_reference
 
     if format not in ("table", "text", "json"):
         typer.echo("infucode: error: --format must be table, text or json", err=True)
         raise typer.Exit(2)
-    try:
-        ref = lookup(code, _ruleset(profile))
-    except UnknownCode as exc:
-        typer.echo(f"infucode: {exc.args[0]}", err=True)
-        raise typer.Exit(1)
+    day = _day(on)
+    with open_release_store(data_dir) as store:
+        rs = _ruleset(profile)
+        if store.exists:
+            rs = rs.with_releases(store).for_date(day)
+        try:
+            ref = lookup(code, rs)
+        except UnknownCode as exc:
+            typer.echo(f"infucode: {exc.args[0]}", err=True)
+            raise typer.Exit(1) from None
     typer.echo(render_reference(ref, "json" if format == "json" else "text"))
+
+
+def _day(on: str | None) -> str:
+    """The date a lookup reads the imported tables for: the one given, else today."""
+    from datetime import date
+
+    if on is None:
+        return date.today().isoformat()
+    try:
+        return date.fromisoformat(on).isoformat()
+    except ValueError:
+        typer.echo(f"infucode: error: --date must be YYYY-MM-DD, not {on!r}", err=True)
+        raise typer.Exit(2) from None
 
 
 @knowledge_app.command("search")

@@ -114,12 +114,19 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
         return _encode(audit_claim(claim, ruleset(profile)))
 
     @app.get("/v1/codes/{code}")
-    def code_reference(code: str, profile: str = "medicare", scenarios: bool = True):
+    def code_reference(code: str, profile: str = "medicare", scenarios: bool = True, date: str | None = None):
         """The code reference (our own words): family, add-on rules, time rule, wRVU, MUE/MAI, related codes,
-        documentation, denials and worked scenarios coded live by the engine."""
+        documentation, denials and worked scenarios coded live by the engine. ``date`` (YYYY-MM-DD, default
+        today): the imported CMS files in force then give the MUE and wRVU."""
+        from datetime import date as calendar_date
+
         from ..knowledge.lookup import UnknownCode, lookup
         try:
-            return _encode(lookup(code, ruleset(profile), with_scenarios=scenarios))
+            day = calendar_date.fromisoformat(date).isoformat() if date else calendar_date.today().isoformat()
+        except ValueError:
+            return problem(422, "Bad date", "date must be YYYY-MM-DD", field="date")
+        try:
+            return _encode(lookup(code, ruleset(profile).for_date(day), with_scenarios=scenarios))
         except UnknownCode:
             return problem(404, "Unknown code", "not a drug-administration code infucode knows (96360-96549)",
                            field="code")
