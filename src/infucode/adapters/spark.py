@@ -153,6 +153,15 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
     from ..batch.seen_ids import hash_ids
     from ..reference.releases import DATABASE_NAME
 
+    tally = None
+    if summary is not None:
+        import msgspec
+
+        from ..batch.summary import CodingSummary, check_summary_path, contribution, write_summary
+        from ..model import Result
+
+        summary = check_summary_path(summary)  # before Spark starts
+        tally = CodingSummary()
     spark = spark_session(master)
     releases_file = None
     if releases is not None:
@@ -162,15 +171,6 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
     stale = errors_path(out_path)
     if stale.exists():
         stale.unlink()  # a stale file from an earlier run
-    tally = None
-    if summary is not None:
-        import msgspec
-
-        from ..batch.summary import CodingSummary, check_summary_path, contribution, write_summary
-        from ..model import Result
-
-        summary = check_summary_path(summary)
-        tally = CodingSummary()
     sink = _Sink(Path(out_path), "jsonl", check_duplicates=True, summary=tally)
     records: list = []
 

@@ -83,19 +83,11 @@ def batch(
         from ..adapters.spark import run_spark_batch
         from .runner import releases_dir
         try:
-            releases = releases_dir(data_dir)
+            coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases_dir(data_dir),
+                                            summary=summary, policies=_policies(policy))
         except BatchError as exc:
             typer.echo(f"infucode: error: {exc}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
-        if summary is not None:
-            from .summary import check_summary_path
-            try:
-                check_summary_path(summary)
-            except BatchError as exc:
-                typer.echo(f"infucode: error: {exc}", err=True)
-                raise typer.Exit(EXIT_USAGE) from None
-        coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases, summary=summary,
-                                        policies=_policies(policy))
         typer.echo(f"coded {coded:,} of {coded + failed:,} encounters on Spark"
                    + (f"; {failed:,} could not be coded, see {output}.errors.jsonl" if failed else ""), err=True)
         raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)

@@ -326,21 +326,14 @@ def releases_dir(data_dir: str | Path | None) -> str | None:
     """The directory of the imported CMS releases to code with, or None for the bundled tables:
     ``data_dir`` must hold the database; the default directory (``$INFUCODE_DATA_DIR``, else the user
     data directory) is used when it does."""
-    import sqlite3
+    from infucode.reference.releases import open_store
 
-    from infucode.reference.releases import DATABASE_NAME, ReleaseStore, default_data_dir
-
-    where = Path(data_dir) if data_dir is not None else default_data_dir()
-    if (where / DATABASE_NAME).is_file():
-        try:  # read it here: a worker that fails to start would be started again and again
-            ReleaseStore(where).close()
-        except sqlite3.Error as exc:
-            raise BatchError(f"cannot read the imported CMS data in {where}: {exc}") from None
-        return str(where)
-    if data_dir is not None:
-        raise BatchError(f"no imported CMS data in {data_dir} (no {DATABASE_NAME}); "
-                         "import files with 'infucode data import FILE --data-dir DIR'")
-    return None
+    try:  # read it here: a worker that fails to start would be started again and again
+        store = open_store(data_dir)
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
+    with store:
+        return str(store.data_dir) if store.exists else None
 
 
 def _format_of(path: Path, given: str | None, table: dict[str, str], allowed: tuple[str, ...], what: str) -> str:

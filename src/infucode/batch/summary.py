@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import html
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -203,11 +202,3 @@ def _html(data: dict[str, Any], source: str, errors_file: str | None) -> str:
         parts.append("</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
-
-
-def summarize(results: Iterable[Result]) -> CodingSummary:
-    """The summary of coded results (for a caller that holds them)."""
-    summary = CodingSummary()
-    for result in results:
-        summary.add(contribution(result))
-    return summary

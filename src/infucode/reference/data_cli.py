@@ -160,15 +160,10 @@ def open_release_store(data_dir: Path | None):
     """The imported CMS releases for a command that audits (``infucode audit``, ``infucode serve``):
     ``--data-dir`` must hold a database; the default directory may not (then every claim falls back to
     the bundled tables and its result says so)."""
-    from .releases import DATABASE_NAME, ReleaseStore
+    from .releases import open_store
 
-    if data_dir is not None and not (data_dir / DATABASE_NAME).is_file():
-        typer.echo(f"infucode: error: no imported CMS data in {data_dir} (no {DATABASE_NAME}); "
-                   "import files with 'infucode data import FILE --data-dir DIR'", err=True)
-        raise typer.Exit(EXIT_USAGE)
     try:
-        return ReleaseStore(data_dir)
-    except sqlite3.Error as exc:
-        typer.echo(f"infucode: error: cannot read the imported CMS data in {data_dir or 'the data directory'}: "
-                   f"{exc}", err=True)
+        return open_store(data_dir)
+    except ValueError as exc:
+        typer.echo(f"infucode: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -676,3 +676,17 @@ class ReleaseStore:
                                          ("ptp_hospital", choice.ptp_hospital),
                                          ("rvu", choice.rvu))}
         return DatedTables(table, edits, releases)
+
+
+def open_store(data_dir: str | Path | None) -> ReleaseStore:
+    """The store a command codes or audits with. An explicit ``data_dir`` must hold the database; the default
+    directory may not (the store is then empty and every date uses the bundled tables). Raises ValueError with
+    the reason when the directory has no database or the database cannot be read."""
+    if data_dir is not None and not (Path(data_dir) / DATABASE_NAME).is_file():
+        raise ValueError(f"no imported CMS data in {data_dir} (no {DATABASE_NAME}); "
+                         "import files with 'infucode data import FILE --data-dir DIR'")
+    try:
+        return ReleaseStore(data_dir)
+    except sqlite3.Error as exc:
+        where = data_dir if data_dir is not None else default_data_dir()
+        raise ValueError(f"cannot read the imported CMS data in {where}: {exc}") from None
