@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from infucode import code_encounter, load_ruleset
 from infucode.knowledge import ask, case_memo, lookup, parse_note, read_case_file, render_memo, render_reference, search
 from infucode.knowledge import _data
-from infucode.knowledge.ask import parse_duration
+from infucode.knowledge.ask import parse_duration, render_answer
 from infucode.knowledge.cli import ask_cmd, case_cmd, knowledge_app, lookup_cmd, search_cmd
 from infucode.knowledge.lookup import UnknownCode
 
@@ -155,10 +155,11 @@ def test_ask(case):
 
 def test_ask_top_confusion_and_units_quote_rules_and_sources():
     a = ask("96366 vs 96367?", RS)
-    assert "Rules: subsequent.added_hours, subsequent.sequential_infusion" in a.text and "Sources:" in a.text
+    # the Rules/Sources block is rendered once, under the answer text (the web page prints its own)
+    assert "Rules: subsequent.added_hours, subsequent.sequential_infusion" in render_answer(a) and "Sources:" in render_answer(a)
     u = ask("how many units of 96366 for 2 hours 15 minutes", RS)
     assert u.codes == ["96365", "96366"] and "96365 x1 + 96366 x1" in u.text
-    assert "timing.added_hours" in u.rule_ids and "Sources:" in u.text
+    assert "timing.added_hours" in u.rule_ids and "Sources:" in render_answer(u)
 
 
 @pytest.mark.parametrize("text,minutes", [("2 hours 15 minutes", 135), ("2:15", 135), ("135 minutes", 135),

@@ -38,3 +38,13 @@ def pair_for(a: str, b: str) -> dict | None:
 
 def pairs_with(code: str) -> list[dict]:
     return [p for p in pairs() if code in p["codes"]]
+
+
+KNOWLEDGE_PACKAGE = "infucode.knowledge"
+
+
+@lru_cache(maxsize=None)
+def knowledge_file(name: str) -> dict:
+    """A data file of the knowledge layer itself (knowledge/data/<name>): modifiers, topics."""
+    text = (importlib.resources.files(KNOWLEDGE_PACKAGE) / "data" / name).read_text(encoding="utf-8")
+    return yaml.safe_load(text) or {}

@@ -87,10 +87,10 @@ def ask_cmd(question: str = typer.Argument(..., help="a drug-administration codi
             format: str = typer.Option("text", "--format", "-f", help="text | json"),
             profile: str = typer.Option("medicare", "--profile")) -> None:
     """Answer a coding question from the rule base and the engine."""
-    from .ask import ask
+    from .ask import ask, render_answer
 
     ans = ask(question, _ruleset(profile))
-    typer.echo(json.dumps(ans.to_dict()) if format == "json" else ans.text)
+    typer.echo(json.dumps(ans.to_dict()) if format == "json" else render_answer(ans))
     if ans.refused:
         raise typer.Exit(1)
 

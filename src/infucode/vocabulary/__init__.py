@@ -1,0 +1,1 @@
+"""Coders' vocabulary read into the model's terms: durations and clock ranges (durations.py)."""
