@@ -9,6 +9,7 @@ import re
 
 from ..engine import code_encounter
 from ..model import InputError
+from ..rules.timing import MINUTES_PER_HOUR
 from ..ruleset import Ruleset
 from ..vocabulary.durations import ClockRange, clock_minutes, find_clock_ranges, find_durations
 from .answer import Answer, Citations
@@ -87,9 +88,8 @@ def _coded(enc: dict, result, rs: Ruleset, c: Citations) -> tuple[list[str], lis
 def _findings(result, c: Citations) -> list[str]:
     out = []
     for f in result.findings:
-        if f.severity in ("error", "warning"):
-            out.append(f"Note: {f.message} [{f.rule}].")
-            c.rule(f.rule)
+        out.append(f"{'Note' if f.severity == 'info' else f.severity.capitalize()}: {f.message} [{f.rule}].")
+        c.rule(f.rule)
     return out
 
 
@@ -134,7 +134,6 @@ def units_answer(q: str, minutes: int, codes: list[str], rs: Ruleset, clock: Clo
                                 **({"indication": "dehydration"} if family == "hydration" else {})}]}
     result = code_encounter(enc, rs_used)
     c = Citations(rs_used)
-    c.rule("timing.added_hours")
     kind = {"sc": "subcutaneous infusion", "therapeutic": "therapeutic IV infusion of one drug",
             "chemotherapy": "chemotherapy IV infusion of one drug", "hydration": "IV hydration"}[family]
     if not stand_in:
@@ -144,8 +143,10 @@ def units_answer(q: str, minutes: int, codes: list[str], rs: Ruleset, clock: Clo
     for code in codes:
         n = sum(line.units for line in result.lines if line.code == code)
         text.append(f"That is {n} unit{'s' if n != 1 else ''} of {code}.")
-    text.append("The first hour is the initial code; each further unit needs a full hour or more than 30 minutes past "
-                "the last full hour (90 minutes is the first hour only, 91 adds one).")
+    if minutes > MINUTES_PER_HOUR or any(rs.codes[code].kind == "added_hour" for code in codes):
+        c.rule("timing.added_hours")
+        text.append("The first hour is the initial code; each further unit needs a full hour or more than 30 minutes "
+                    "past the last full hour (90 minutes is the first hour only, 91 adds one).")
     if minutes > 60 and minutes % 60 == 30:
         c.rule("timing.threshold_boundary")
         text.append("Exactly 30 minutes past the hour is where sources disagree: CPT needs more than 30 (the default); "
