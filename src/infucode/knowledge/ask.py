@@ -51,6 +51,7 @@ _UNITS_ASK = re.compile(r"\b(?:units?|untis?|unts|uints?|unites?)\b|how many|how
 _ADMINISTERED = re.compile(r"\b(?:push|ivp|ivpb|infus\w*|inject\w*|sub-?q|sq|im|iv|drip|given|hung|bolus|ran|run|shot)\b", re.I)
 _QUESTION_START = re.compile(r"(?:what|which|when|how|why|where|who|is|are|do|does|can|could|should|may|must|will|would|"
                              r"if|tell|explain|any|i\b|we\b)", re.I)
+_BILLED_UNITS = re.compile(r"\b9\d{4}\s*(?:x|\*|×)\s*\d\b", re.I)
 _MUE_RVU = re.compile(r"\bMUE\b|medically unlikely|RVU|relative value|max(?:imum)? units|unit limit", re.I)
 
 
@@ -95,13 +96,17 @@ def ask(question: str, ruleset: Ruleset) -> Answer:
     low = q.lower()
     drug_code = HCPCS_CODE.search(q)
     if drug_code:
-        return drug_code_answer(drug_code.group(1), ruleset)
+        return drug_code_answer(drug_code.group(1), ruleset, q)
     mod = named_modifier(q)
     if mod:
         return modifier_answer(mod, ruleset)
     codes, foreign = _codes(q, ruleset)
     if foreign:
         return refuse(f"{', '.join(foreign)} {'is not a drug-administration code' if len(foreign) == 1 else 'are not drug-administration codes'}")
+    minutes, clock = _units_minutes(q)
+    if codes and minutes is not None and _BILLED_UNITS.search(q):
+        # "96365 x1 and 96366 x2 for 2h40m?": checking billed units against a time
+        return units_answer(q, minutes, codes, ruleset, clock)
     if len(codes) >= 2 and _DIFFER.search(low):
         return differ(codes[0], codes[1], ruleset)
     if re.search(r"top confusion|96366.{0,20}96367", low) and len(codes) < 2:
@@ -110,7 +115,6 @@ def ask(question: str, ruleset: Ruleset) -> Answer:
         return together(codes[0], codes[1], ruleset)
     if len(codes) == 1 and re.search(r"twice|two units|more than once|\bagain\b.*\bsame (?:day|claim)", low):
         return together(codes[0], codes[0], ruleset)
-    minutes, clock = _units_minutes(q)
     if minutes is not None and _UNITS_ASK.search(q) and not re.search(r"\b(?:push|ivp|pushed)\b", low) \
             and (clock is None or _UNITS_WORD.search(q)):
         # a units question names one time span and at most one drug, not a described sequence

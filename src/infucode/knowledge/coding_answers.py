@@ -24,6 +24,7 @@ _ROUTE_WORDS = {"iv_infusion": "IV infusion", "iv_push": "IV push", "sc": "SC in
 # the drug that stands in when a units question names only a code family
 _FAMILY_DRUG = {"therapeutic": ("vancomycin", "iv_infusion"), "chemotherapy": ("paclitaxel", "iv_infusion"),
                 "hydration": ("normal saline", "iv_infusion"), "sc": ("Hizentra", "sc_infusion")}
+_BILLED = re.compile(r"\b(9\d{4})\s*(?:x|\*|×)\s*(\d+)\b", re.I)
 _ORDER_AFTER = re.compile(r"\b(after|following|once .* (?:finished|done|complete))\b", re.I)
 _CONCURRENT = re.compile(r"\b(same time|concurrent(?:ly)?|simultaneous(?:ly)?|while|running with|piggybacked with)\b", re.I)
 
@@ -140,9 +141,12 @@ def units_answer(q: str, minutes: int, codes: list[str], rs: Ruleset, clock: Clo
         kind = f"IV infusion of {rs.drugs.match(drug).drug.name}"
     span = f"{clock.start} to {clock.stop}, " if clock else ""
     text = [f"{span}{fmt_minutes(minutes)} of {kind} ({setting}, profile {rs_used.profile}): {lines_text(result)}."]
+    billed = {m.group(1): int(m.group(2)) for m in _BILLED.finditer(q)}
     for code in codes:
         n = sum(line.units for line in result.lines if line.code == code)
         text.append(f"That is {n} unit{'s' if n != 1 else ''} of {code}.")
+        if code in billed and billed[code] != n:
+            text.append(f"{code} x{billed[code]} as written is {'more' if billed[code] > n else 'fewer'} than the time supports.")
     if minutes > MINUTES_PER_HOUR or any(rs.codes[code].kind == "added_hour" for code in codes):
         c.rule("timing.added_hours")
         text.append("The first hour is the initial code; each further unit needs a full hour or more than 30 minutes "
@@ -215,6 +219,7 @@ def situation_answer(q: str, rs: Ruleset) -> Answer | None:
     if not any(e.field == "setting" for e in extractions):
         assumptions.append("the setting is a physician office")
     laid_out = any("start" not in a or ("stop" not in a and a.get("route") in _TIMED) for a in adms)
+    untimed = [a.get("route") not in _TIMED and "start" not in a for a in adms]
     if laid_out:
         _lay_out(text_in, adms, extractions, assumptions)
     try:
@@ -231,7 +236,8 @@ def situation_answer(q: str, rs: Ruleset) -> Answer | None:
     text += line_text + _findings(result, c)
     if assumptions:
         text.append("Assumed: " + "; ".join(dict.fromkeys(assumptions)) + ".")
-    if laid_out:
+    if laid_out and not all(untimed):
+        # an injection needs no clock span; an infusion laid out from a duration does
         c.rule("doc.duration_only")
         text.append("A claim needs the documented clock start and stop times; a duration alone does not support added hours.")
     real_q = [qq for qq in questions if "date of service" not in qq and "setting is not stated" not in qq

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from ..rules.drug_supply import billing_units, in_unit
 from ..ruleset import Ruleset
 from . import _data
 from .answer import Answer, Citations, refuse
@@ -21,6 +22,8 @@ MODIFIER_NAMED = re.compile(
     rf"\bmod(?:ifier)?s?\s*[:#-]?\s*{_MOD_TOKEN}\b|\b{_MOD_TOKEN}\s+mod(?:ifier)?s?\b|"
     rf"\b(?:what\s+(?:does|is)|meaning\s+of|when\s+(?:do\s+i\s+|to\s+)?use|use\s+of)\s+(?:the\s+)?-?{_MOD_TOKEN}\b(?!\s*\d)",
     re.I)
+# a dose written in the question ("for 10 grams", "1000 mg"); the J-code itself is never one
+_DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(mcg|ug|mg|milligrams?|gm|grams?|g|units?|iu|meq|ml|cc)\b", re.I)
 _FAMILY_CODES = {"chemotherapy": "the chemotherapy and complex drug codes (96401-96549)",
                  "therapeutic": "the therapeutic codes (96365-96379)",
                  "hydration": "the hydration codes (96360/96361) when the fluid is hydration"}
@@ -62,8 +65,22 @@ def modifier_answer(mod: str, rs: Ruleset) -> Answer:
     return c.answer(" ".join(text), [], "modifier")
 
 
-def drug_code_answer(code: str, rs: Ruleset) -> Answer:
+def _dose_units(m: re.Match, hc) -> str:
+    value, unit = float(m.group(1)), m.group(2).lower()
+    unit = {"milligram": "mg", "milligrams": "mg", "gram": "g", "grams": "g", "unit": "units"}.get(unit, unit)
+    bu = hc.billing_unit
+    dose = in_unit(value, unit, bu.unit)
+    if dose is None or dose <= 0:
+        return f"A dose in {unit} does not convert to the billing unit ({bu.amount:g} {bu.unit}), so no units are given."
+    n = billing_units(dose, hc)
+    return (f"For {value:g} {unit}: {dose:g} {bu.unit} / {bu.amount:g} {bu.unit} = {n} unit{'s' if n != 1 else ''} "
+            f"of {hc.code}, rounded up.")
+
+
+def drug_code_answer(code: str, rs: Ruleset, question: str = "") -> Answer:
+    """What a drug (HCPCS) code is; with a dose in the question, the drug line's units for it."""
     code = code.upper()
+    dose_text = _DOSE.search(question)
     found = rs.drugs.by_hcpcs(code)
     if found is None:
         return refuse(f"{code} is not in infucode's drug catalog (release {rs.drugs.release}), so infucode "
@@ -80,6 +97,8 @@ def drug_code_answer(code: str, rs: Ruleset) -> Answer:
         text.append(f"It was terminated on {hc.terminated}; infucode does not select it for a new claim.")
     text.append(f"Billing unit {amount}: the drug line's units are the dose given divided by {amount}, rounded up.")
     c.rule("drug.billing_units")
+    if dose_text:
+        text.append(_dose_units(dose_text, hc))
     if hc.mue_practitioner is not None or hc.mue_hospital is not None:
         text.append(f"MUE {hc.mue_practitioner if hc.mue_practitioner is not None else 'none listed'} practitioner / "
                     f"{hc.mue_hospital if hc.mue_hospital is not None else 'none listed'} outpatient hospital units per day.")
