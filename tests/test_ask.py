@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from infucode import load_ruleset
@@ -230,3 +232,13 @@ def test_every_modifier_and_topic_cites_rules_that_exist():
         assert all(r in RS.rules for r in topic["rules"]), topic["id"]
         assert all(p in RS.policies for p in topic.get("policies", ())), topic["id"]
         assert all(re.compile(p) for p in topic["match"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["how", "many", "units", "of", "96366", "J1569", "for", "1h45", "08:30", "to", "12:45",
+                                 "0830-1245", "vanco", "remicade", "push", "infusion", "hydration", "with", "modifier",
+                                 "XU", "JZ", "GY", "office", "hospital", "2:15", "hours", "min", "then", "?", "10", "g",
+                                 "x2", "midnight", "99213", "MUE", "vs", "stopped", "started"]), min_size=1, max_size=10))
+def test_any_question_is_answered_with_citations_or_refused(words):
+    a = ask(" ".join(words), RS)
+    assert a.refused or (a.rule_ids and a.sources) or (a.intent == "situation" and "could not be coded" in a.text)
