@@ -1,1 +1,0 @@
-"""Coders' vocabulary read into the model's terms: durations and clock ranges (durations.py)."""
