@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ..ruleset import Ruleset
-from ..vocabulary.durations import find_clock_ranges, find_durations, parse_duration
+from ..vocabulary.durations import ClockRange, find_clock_ranges, find_durations, parse_duration
 from .answer import OUTSIDE, Answer, Citations, refuse, render_answer
 from .code_answers import differ, mue_wrvu, together, what_is
 from .coding_answers import QUESTION_DATE, situation_answer, units_answer
@@ -75,7 +75,7 @@ def _codes(q: str, ruleset: Ruleset) -> tuple[list[str], list[str]]:
     return codes, foreign
 
 
-def _units_minutes(q: str) -> tuple[int | None, object]:
+def _units_minutes(q: str) -> tuple[int | None, ClockRange | None]:
     """The minutes a units question is about: its one clock range, else its first duration."""
     ranges = find_clock_ranges(q)
     if len(ranges) == 1:
