@@ -217,6 +217,7 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     emitted: str = ""
     questions: list[str] = field(default_factory=list)
+    counted_questions: list[str] = field(default_factory=list)
 
     @property
     def no_silent_wrong_code(self) -> bool:
@@ -252,4 +253,5 @@ def score(note: dict[str, Any], memo: Any, text: str) -> Verdict:
         problems=problems,
         emitted=fmt_lines(admin_lines(result)),
         questions=list(getattr(memo, "questions", []) or []),
+        counted_questions=relevant_questions(memo, note),
     )
