@@ -60,7 +60,7 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - a crash is a figure here, not a stop
             crashed.append(f"{note['id']}: {type(exc).__name__}")
             continue
-        v = corpus.score(note, memo, text)
+        v = corpus.score(note, memo, text, rs)
         verdicts.append(v)
         for cause in note.get("causes", []):
             by_cause_total[cause] += 1

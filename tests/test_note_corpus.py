@@ -135,3 +135,16 @@ def test_score_finds_a_code_taken_from_a_prescription():
     first = SimpleNamespace(field="administrations[0].drug", administration="a1", text="ondansetron", start=5, end=16)
     memo = _memo([{"code": "96374", "units": 1, "administrations": ["a1"]}], extractions=[first])
     assert not corpus.score(NOTE, memo, text).decoys_coded
+
+
+def test_score_finds_a_decoy_drug_even_without_extraction_spans(rs):
+    """The fallback: a coded drug named only in a decoy (not in the twin) counts, whatever the intake's spans."""
+    note = {"id": "y", "decoys": ["Benadryl 25 mg PO at home"], "expected": {"lines": [{"code": "96374", "units": 1}]},
+            "encounter": {"administrations": [{"id": "fe", "drug": "iron sucrose"}]}}
+    memo = _memo([{"code": "96374", "units": 1, "administrations": ["a1"]},
+                  {"code": "96375", "units": 1, "administrations": ["a2"]}])
+    memo.encounter = {"administrations": [{"id": "a1", "drug": "Venofer"}, {"id": "a2", "drug": "Benadryl"}]}
+    assert corpus.score(note, memo, "", rs).decoys_coded == ["a2 (diphenhydramine, named only in a decoy)"]
+    memo.encounter["administrations"].pop()
+    memo.result.lines.pop()
+    assert corpus.score(note, memo, "", rs).decoys_coded == []

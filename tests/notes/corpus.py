@@ -191,20 +191,45 @@ def _decoy_spans(text: str, decoys: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def decoy_coded(memo: Any, note: dict[str, Any], text: str) -> list[str]:
-    """Administrations the memo codes (they are on an emitted administration line) whose drug was read from a
-    phrase the note marks as oral, planned, prescribed, historical or not given (`decoys`)."""
-    spans = _decoy_spans(text, note.get("decoys", []))
-    if not spans or getattr(memo, "result", None) is None:
+def decoy_coded(memo: Any, note: dict[str, Any], text: str, ruleset: Any = None) -> list[str]:
+    """Administrations the memo codes (they are on an emitted administration line) that come from a phrase the
+    note marks as oral, planned, prescribed, historical or not given (`decoys`).
+
+    Two ways, so the figure does not hang on one intake's bookkeeping: the administration's drug was read
+    (extraction span) inside a decoy phrase; or, given the ruleset, its drug is named in a decoy and is
+    not among the drugs of the note's encounter twin at all."""
+    result = getattr(memo, "result", None)
+    if not note.get("decoys") or result is None:
         return []
-    coded = {str(a) for l in admin_lines(memo.result) for a in (_get(l, "administrations") or [])}
-    hits = []
-    for e in memo.extractions:
+    coded = {str(a) for l in admin_lines(result) for a in (_get(l, "administrations") or [])}
+    hits: dict[str, str] = {}
+    spans = _decoy_spans(text, note["decoys"])
+    for e in getattr(memo, "extractions", []) or []:
         if not str(e.field).endswith(".drug") or e.administration is None or str(e.administration) not in coded:
             continue
         if any(s <= e.start and e.end <= t for s, t in spans):
-            hits.append(f"{e.administration} ({e.text!r} at {e.start})")
-    return hits
+            hits[str(e.administration)] = f"{e.administration} ({e.text!r} at {e.start})"
+    if ruleset is not None:
+        twin = {_drug_key(ruleset, a.get("drug")) for a in note["encounter"].get("administrations", [])}
+        named = {k for d in note["decoys"] for k in _drugs_named(ruleset, d)} - twin - {None}
+        for adm in (getattr(memo, "encounter", None) or {}).get("administrations", []):
+            key = _drug_key(ruleset, adm.get("drug"))
+            if str(adm.get("id")) in coded and key in named:
+                hits.setdefault(str(adm.get("id")), f"{adm.get('id')} ({key}, named only in a decoy)")
+    return sorted(hits.values())
+
+
+def _drug_key(ruleset: Any, name: Any) -> str | None:
+    if not name:
+        return None
+    m = ruleset.drugs.match(str(name))
+    return None if m is None else m.drug.key
+
+
+def _drugs_named(ruleset: Any, phrase: str) -> set[str | None]:
+    words = re.findall(r"[A-Za-z][A-Za-z0-9-]+", html.unescape(phrase))
+    grams = [" ".join(words[i:i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
+    return {_drug_key(ruleset, g) for g in grams if len(g) > 3}
 
 
 @dataclass
@@ -238,7 +263,7 @@ def run_intake(note: dict[str, Any], ruleset: Any) -> tuple[Any, str]:
     return case_memo(text, ruleset, encounter_id=str(note["id"]), default_date=DEFAULT_DATE), text
 
 
-def score(note: dict[str, Any], memo: Any, text: str) -> Verdict:
+def score(note: dict[str, Any], memo: Any, text: str, ruleset: Any = None) -> Verdict:
     exp = note["expected"]
     result = getattr(memo, "result", None)
     problems = line_problems(exp.get("lines", []), admin_lines(result)) if result is not None else ["no result"]
@@ -249,7 +274,7 @@ def score(note: dict[str, Any], memo: Any, text: str) -> Verdict:
         exact=not problems,
         asked=asks_or_holds(memo, note),
         questions_required=exp.get("questions") == "required",
-        decoys_coded=decoy_coded(memo, note, text),
+        decoys_coded=decoy_coded(memo, note, text, ruleset),
         problems=problems,
         emitted=fmt_lines(admin_lines(result)),
         questions=list(getattr(memo, "questions", []) or []),
