@@ -179,7 +179,7 @@ def read_csv_claims(fh: TextIO, name: str | None = None) -> Iterator[Item]:
             break
         except csv.Error as exc:
             yield InputError(None, f"{what}: row cannot be read ({exc}); the rest of the file was not read",
-                             line=reader.line_num), reader.line_num
+                             line=reader.reader.line_num), reader.reader.line_num
             break
         line = reader.line_num
         cid = (row.get("claim_id") or "").strip()

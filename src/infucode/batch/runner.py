@@ -247,6 +247,10 @@ def _row_items(groups: list[tuple[list[int] | range, list[dict]]]) -> Iterator[_
     from infucode.adapters.flat import encounter_from_rows
 
     for rows_at, rows in groups:
+        if _UNREADABLE in rows[0]:
+            eid = (rows[0].get("encounter_id") or "").strip() or None
+            yield rows_at[0], InputError(None, rows[0][_UNREADABLE], encounter=eid), rows_at
+            continue
         try:
             yield rows_at[0], encounter_from_rows(rows), rows_at
         except InputError as err:
@@ -431,25 +435,56 @@ def _csv_chunks(fh: IO[bytes], size: int, columns: dict[str, str] | None, path: 
     return _csv_groups(fh, reader, size)
 
 
+#: Key of the one-row group that stands for a CSV row the csv module could not read (its message).
+_UNREADABLE = "\0unreadable"
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator[dict]:
+    """The reader's rows; a row the csv module cannot read (a field over its size limit, a stray
+    quote) becomes ``{_UNREADABLE: why}``, an error for that row only, and reading goes on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield {_UNREADABLE: f"row cannot be read ({exc})"}
+
+
 def _csv_groups(fh: IO[bytes], reader: csv.DictReader, size: int) -> Iterator[tuple[tuple, int]]:
     groups: list[tuple[list[int], list[dict]]] = []
     rows_in_chunk = 0
     current: str | None = None
     pos = 0
-    for row in reader:
-        eid = (row.get("encounter_id") or "").strip()
+    after_bad: int | None = None  # line of an unreadable row just before this one
+    for row in _csv_rows(reader):
+        line = reader.reader.line_num  # DictReader's own line_num is not updated when a row fails
+        bad = _UNREADABLE in row
+        eid = "" if bad else (row.get("encounter_id") or "").strip()
         if not groups or eid != current or not eid:
-            if rows_in_chunk >= size:
+            # never cut a chunk just before an unreadable row: the encounter before it must be marked
+            if rows_in_chunk >= size and not bad:
                 now = fh.tell()
                 yield ("csv", groups), now - pos
                 pos, groups, rows_in_chunk = now, [], 0
+            if bad and groups and _UNREADABLE not in groups[-1][1][0]:
+                _suspect(groups[-1][1], line)
             groups.append(([], []))
             current = eid
-        groups[-1][0].append(reader.line_num)
+            if after_bad is not None and not bad:
+                _suspect([row], after_bad)
+        after_bad = line if bad else None
+        groups[-1][0].append(line)
         groups[-1][1].append(row)
         rows_in_chunk += 1
     if groups:
         yield ("csv", groups), fh.tell() - pos
+
+
+def _suspect(rows: list[dict], line: int) -> None:
+    """Mark the encounter whose rows are next to an unreadable row: that row may be one of its
+    administrations, so it is an error, never coded without it."""
+    rows[0][_UNREADABLE] = (f"not coded: the unreadable row at line {line} may be one of its administrations")
 
 
 class _Sink:
