@@ -352,7 +352,7 @@ def test_a_finished_batch_replaces_an_earlier_errors_file(tmp_path):
 @pytest.fixture(scope="module")
 def long_input(tmp_path_factory, generator) -> Path:
     path = tmp_path_factory.mktemp("long") / "in.jsonl"
-    generator.write_jsonl(40_000, path, seed=11)
+    generator.write_jsonl(10_000, path, seed=11)
     return path
 
 
@@ -389,12 +389,30 @@ def test_sigterm_mid_run_leaves_no_output(tmp_path, long_input):
     assert _litter(tmp_path) == []
 
 
+def _processes_naming(text: str) -> list[int]:
+    """Live processes whose command line holds ``text`` (the forked workers keep the parent's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def test_sigkill_mid_run_leaves_at_most_a_partial_file(tmp_path, long_input):
     out = tmp_path / "out.jsonl"
     status, _ = _start_and_stop(long_input, out, signal.SIGKILL)
     assert status == -signal.SIGKILL
     assert not out.exists() and not (tmp_path / "out.jsonl.errors.jsonl").exists()
     assert all(name.startswith(".out.jsonl") for name in _litter(tmp_path))
+    if sys.platform.startswith("linux"):  # the workers do not outlive their parent (PR_SET_PDEATHSIG)
+        deadline = time.monotonic() + 10
+        while _processes_naming(str(out)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_naming(str(out)) == []
 
 
 # --------------------------------------------------------------------------------------------
