@@ -448,3 +448,20 @@ def test_a_good_x12_file_still_audits(tmp_path):
     assert r.exit_code == 0, r.output
     [record] = [json.loads(x) for x in r.stdout.splitlines()]
     assert record["claim"] == "CLAIM1" and "error" not in record
+
+
+def test_unreadable_csv_row_in_audit(tmp_path):
+    rows = ["claim_id,claim_type,date,code,units",
+            "c1,professional,2024-07-01,96365,1",
+            "c2,professional,2024-07-01,96365,1",
+            'c2,professional,2024-07-01,"' + "9" * 200_000 + '",1',
+            "c3,professional,2024-07-01,96365,1",
+            "c4,professional,2024-07-01,96365,1"]
+    path = tmp_path / "claims.csv"
+    path.write_text("\n".join(rows) + "\n")
+    r = runner.invoke(audit_app, [str(path), "--format", "jsonl"])
+    records = [json.loads(x) for x in r.stdout.splitlines()]
+    # c2 without its unreadable line (and c3, which it may belong to) would get wrong findings
+    assert sorted(x["claim"] for x in records if "error" not in x) == ["c1", "c4"]
+    assert sorted(str(x["claim"]) for x in records if "error" in x) == ["None", "c2", "c3"]
+    assert r.exit_code == 1

@@ -172,17 +172,25 @@ def read_csv_claims(fh: TextIO, name: str | None = None) -> Iterator[Item]:
     rows_of: dict[str, list[int]] = {}
     problems: dict[str, InputError] = {}
     rows = iter(reader)
+    previous: str | None = None   # the claim of the row before
+    after_bad: int | None = None  # line of an unreadable row just before this one
     while True:
         try:
             row = next(rows)
         except StopIteration:
             break
-        except csv.Error as exc:
-            yield InputError(None, f"{what}: row cannot be read ({exc}); the rest of the file was not read",
-                             line=reader.reader.line_num), reader.reader.line_num
-            break
+        except csv.Error as exc:  # a cell over the csv module's size limit: that row only, reading goes on
+            bad = reader.reader.line_num
+            yield InputError(None, f"{what}: row cannot be read ({exc})", line=bad), bad
+            if previous:
+                _suspect(previous, bad, claims, rows_of, problems)
+            after_bad = bad
+            continue
         line = reader.line_num
         cid = (row.get("claim_id") or "").strip()
+        if after_bad is not None and cid:
+            _suspect(cid, after_bad, claims, rows_of, problems)
+        after_bad, previous = None, cid or previous
         if None in row:   # more fields than the header: a shifted or unquoted value; never guess which
             err = InputError(None, f"row has more fields than the header ({len(header)} columns); quote values "
                                    "that contain commas", encounter=cid or None, line=line)
@@ -230,6 +238,16 @@ def read_csv_claims(fh: TextIO, name: str | None = None) -> Iterator[Item]:
             m = re.match(r"lines\[(\d+)\]", err.field or "")
             err.line = rows_of[cid][int(m.group(1))] if m else rows_of[cid][0]
             yield err, err.line
+
+
+def _suspect(cid: str, bad: int, claims: dict, rows_of: dict, problems: dict) -> None:
+    """The claim of the rows beside an unreadable row is not audited: the row may be one of its billed
+    lines, and a claim audited without it would get wrong findings."""
+    if cid not in problems:
+        problems[cid] = InputError(None, f"not audited: the unreadable row at line {bad} may be one of its lines",
+                                   encounter=cid, line=bad)
+    claims.setdefault(cid, {"id": cid, "lines": []})
+    rows_of.setdefault(cid, [])
 
 
 # --------------------------------------------------------------------------------------------
