@@ -35,9 +35,7 @@ from .input_limits import (
     BoundedSafeLoader,
     decode_json_document,
     iter_json_lines,
-    json_syntax_message,
     read_limited,
-    read_lines,
     yaml_problem,
 )
 
@@ -53,11 +51,6 @@ __all__ = [
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
 YAML_SUFFIXES = (".yaml", ".yml")
-
-# the shared readers under their former names (the batch and older callers import these)
-_read_lines = read_lines
-_json_syntax_message = json_syntax_message
-
 
 # --------------------------------------------------------------------------------------------
 # YAML: a safe loader without the YAML 1.1 traps (8:30 -> 510, 2024-07-01 -> date, 0730 -> 472)

@@ -32,6 +32,11 @@ Errors (an unreadable line, a field the model rejects, a duplicate encounter id,
 engine refuses) never stop the batch: each goes, as ``{"encounter", "error": {"field", "message",
 "line"}}``, to ``OUT + ".errors.jsonl"``, which exists only when there was an error.
 
+Every output (OUT, the errors and findings files, the summary) is written beside its path as
+``.NAME.partial-<pid>`` and renamed into place only when the run is complete (OUT last); a run that
+fails, is interrupted or finds the disk full leaves none of them (:mod:`infucode.adapters.output_files`).
+An unreadable line or row costs that encounter only (and, for a CSV row, the encounters beside it).
+
 Duplicate ids: the first encounter with an id is kept, later ones are errors. The ids seen are kept
 in the parent as 64-bit hashes (:class:`~infucode.batch.seen_ids.SeenIds`, about 8 bytes per
 encounter, computed by the workers); pass ``check_duplicates=False`` for inputs known to be unique.
