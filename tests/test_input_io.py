@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infucode.adapters import encounter_io
+from infucode.adapters import encounter_io, input_limits  # noqa: F401
 from infucode.adapters.encounter_io import (
     EncounterYamlLoader,
     decode_encounter,
@@ -397,7 +397,7 @@ def test_huge_jsonl_is_streamed(tmp_path, monkeypatch):
 
 
 def test_oversize_line_is_an_error_for_that_line_only(tmp_path, monkeypatch):
-    monkeypatch.setattr(encounter_io, "MAX_LINE_BYTES", 1024)
+    monkeypatch.setattr(input_limits, "MAX_LINE_BYTES", 1024)
     big = enc("big")
     big["administrations"][0]["indication"] = "x" * 5000
     p = write_jsonl(tmp_path / "big.jsonl", [enc("e1"), big, enc("e3")])
@@ -409,7 +409,7 @@ def test_oversize_line_is_an_error_for_that_line_only(tmp_path, monkeypatch):
 
 
 def test_oversize_last_line_without_newline(tmp_path, monkeypatch):
-    monkeypatch.setattr(encounter_io, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(input_limits, "MAX_LINE_BYTES", 100)
     p = tmp_path / "tail.jsonl"
     p.write_text(json.dumps({"id": "a", "setting": "office", "administrations": []}) + "\n" + "{" + " " * 500)
     items = list(read_encounters(p))

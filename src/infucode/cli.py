@@ -193,21 +193,27 @@ def code(
     debug = bool(os.environ.get("INFUCODE_DEBUG"))
 
     failed = False
+    from .adapters import output_files
+
     with ExitStack() as stack:
         store = stack.enter_context(open_release_store(data_dir))
         if store.exists:
             ruleset = ruleset.with_releases(store)
+        # -o: written beside its path and renamed into place when complete (adapters.output_files)
+        outputs = stack.enter_context(output_files.AtomicOutputs())
         if output is not None and str(output) != "-":
             try:
-                stream = stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
-            except OSError as exc:
-                raise _usage_error(f"cannot write {output}: {exc.strerror or type(exc).__name__}") from None
+                output_files.refuse_inputs_as_outputs([output], files)
+                stream = outputs.open(output, "w", encoding="utf-8", newline="")
+            except (output_files.SameFileError, output_files.OutputWriteError) as exc:
+                raise _usage_error(str(exc)) from None
             to_stdout = False
         else:
             stream = sys.stdout
             to_stdout = True
         if fmt == "fhir":
             failed = _write_fhir(files, ruleset, stream, several)
+            _commit_output(outputs)
             raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
         options = {"show_errors": not to_stdout} if fmt == "table" else {}
         writer = make_writer(fmt, stream, **options)
@@ -223,6 +229,7 @@ def code(
                         typer.echo(error_line(result, source=source), err=True)
                     writer.write(result)
             writer.close()
+            _commit_output(outputs)
         except BrokenPipeError:
             # the reader went away (e.g. '| head'): stop quietly
             try:
@@ -230,7 +237,22 @@ def code(
             except OSError:
                 pass
             raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK) from None
+        except OSError as exc:  # a full disk: one line, and no half-written output
+            typer.echo(f"infucode: error: cannot write {output or 'the output'}: {exc.strerror or type(exc).__name__}; "
+                       "no output was written", err=True)
+            raise typer.Exit(output_files.EXIT_OUTPUT_FAILED) from None
     raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
+
+
+def _commit_output(outputs: Any) -> None:
+    """Rename the finished -o file into place; a full disk found now is one line and exit 4."""
+    from .adapters.output_files import EXIT_OUTPUT_FAILED, OutputWriteError
+
+    try:
+        outputs.commit()
+    except OutputWriteError as exc:
+        typer.echo(f"infucode: error: {exc}; no output was written", err=True)
+        raise typer.Exit(EXIT_OUTPUT_FAILED) from None
 
 
 def _write_fhir(files: list[Path], ruleset: Any, stream, several: bool) -> bool:

@@ -23,11 +23,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import msgspec
 import yaml
 
 from infucode.decoding import decode_encounter, translate_validation_error  # noqa: F401  (re-exported)
 from infucode.model import Encounter, ErrorResult, InputError, Result
+
+from .input_limits import (
+    MAX_DOCUMENT_BYTES,
+    MAX_LINE_BYTES,
+    MAX_YAML_BYTES,
+    BoundedSafeLoader,
+    decode_json_document,
+    iter_json_lines,
+    read_limited,
+    yaml_problem,
+)
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -38,23 +48,18 @@ __all__ = [
     "read_encounters",
 ]
 
-#: A JSON Lines record longer than this (in bytes) is rejected without being read into memory.
-MAX_LINE_BYTES = 10 * 1024 * 1024
-
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 JSON_SUFFIXES = (".json",)
 YAML_SUFFIXES = (".yaml", ".yml")
-
-_CHUNK = 1024 * 1024
-
 
 # --------------------------------------------------------------------------------------------
 # YAML: a safe loader without the YAML 1.1 traps (8:30 -> 510, 2024-07-01 -> date, 0730 -> 472)
 # --------------------------------------------------------------------------------------------
 
 
-class EncounterYamlLoader(yaml.SafeLoader):
-    """SafeLoader that resolves scalars like YAML 1.2's core schema.
+class EncounterYamlLoader(BoundedSafeLoader):
+    """SafeLoader that resolves scalars like YAML 1.2's core schema, with the nesting and alias
+    limits of :class:`~infucode.adapters.input_limits.BoundedSafeLoader`.
 
     * no sexagesimal numbers: ``8:30`` and ``12:45`` stay the strings ``"8:30"`` and ``"12:45"``;
     * no implicit timestamps: ``2024-07-01`` stays a string;
@@ -189,90 +194,34 @@ def _iter_raw(path: str | Path) -> Iterator[tuple[Encounter | InputError, int | 
             yield from _iter_yaml(fh, name)
 
 
-def _read_lines(fh: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """Yield ``(line number, bytes)``; ``None`` instead of bytes for a line over the size limit.
-
-    Reads at most ``MAX_LINE_BYTES + 1`` bytes of any line, so a giant line never sits in memory.
-    """
-    limit = MAX_LINE_BYTES
-    number = 0
-    while True:
-        raw = fh.readline(limit + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > limit and not raw.endswith(b"\n"):
-            # oversize: skip to the end of this line in bounded chunks
-            while True:
-                chunk = fh.readline(_CHUNK)
-                if not chunk or chunk.endswith(b"\n"):
-                    break
-            yield number, None
-            continue
-        yield number, raw
-
-
 def _iter_jsonl(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
     saw_content = False
-    for number, raw in _read_lines(fh):
-        if raw is None:
-            saw_content = True
-            yield InputError(
-                None, f"line is longer than the limit of {MAX_LINE_BYTES} bytes", line=number
-            ), number
-            continue
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        if not raw.strip():
-            continue
+    for number, value in iter_json_lines(fh):
         saw_content = True
-        try:
-            obj = msgspec.json.decode(raw)
-        except msgspec.DecodeError as exc:
-            yield InputError(None, _json_syntax_message(str(exc)), line=number), number
-            continue
-        except UnicodeDecodeError:
-            yield InputError(None, "line is not valid UTF-8 text", line=number), number
+        if isinstance(value, InputError):
+            yield value, number
             continue
         try:
-            yield decode_encounter(obj, line=number), number
+            yield decode_encounter(value, line=number), number
         except InputError as err:
             yield err, number
     if not saw_content:
         yield InputError(None, f"file is empty: {name}"), None
 
 
-def _json_syntax_message(message: str, data: bytes | None = None) -> str:
-    """msgspec's 'JSON is malformed: trailing comma in object (byte 8)' without the byte offset."""
-    text = re.sub(r"\s*\(byte \d+\)\s*$", "", message)
-    text = text.replace("JSON is malformed: ", "")
-    if text.startswith("Input data was truncated"):
-        text = "unexpected end of data"
-    return f"not valid JSON: {text[:1].lower() + text[1:]}"
-
-
-def _byte_to_line(data: bytes, message: str) -> int | None:
-    m = re.search(r"\(byte (\d+)\)", message)
-    if not m:
-        return None
-    return data.count(b"\n", 0, int(m.group(1))) + 1
-
-
 def _iter_json(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
-    data = fh.read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.strip():
+    data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        yield InputError(None, f"{name} is larger than the limit of {MAX_DOCUMENT_BYTES:,} bytes for a .json file; "
+                               "use JSON Lines (.jsonl)"), None
+        return
+    if not data.replace(b"\xef\xbb\xbf", b"", 1).strip():
         yield InputError(None, f"file is empty: {name}"), None
         return
     try:
-        obj = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        line = _byte_to_line(data, str(exc))
-        yield InputError(None, _json_syntax_message(str(exc)), line=line), line
-        return
-    except UnicodeDecodeError:
-        yield InputError(None, f"{name} is not valid UTF-8 text"), None
+        obj = decode_json_document(data)
+    except InputError as err:
+        yield err, err.line
         return
     del data
     if _is_fhir(obj):
@@ -296,7 +245,18 @@ def _fhir_items(obj: Any) -> Iterator[tuple[Encounter | InputError, int | None]]
 def _iter_csv(p: Path, name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
     """A CSV of a MAR action log (an `action` column) or of administration rows (`encounter_id`,
     `administration_id`, ...; see adapters.flat)."""
-    text = p.read_text(encoding="utf-8-sig")
+    try:
+        text = read_limited(p, MAX_DOCUMENT_BYTES, hint="split it, or convert it to JSON Lines").decode("utf-8-sig")
+    except InputError as err:
+        err.message = f"{name}: {err.message}"
+        yield err, None
+        return
+    except UnicodeDecodeError:
+        yield InputError(None, f"{name} is not valid UTF-8 text"), None
+        return
+    except OSError as exc:
+        yield InputError(None, f"cannot read {name}: {exc.strerror or type(exc).__name__}"), None
+        return
     if not text.strip():
         yield InputError(None, f"file is empty: {name}"), None
         return
@@ -332,14 +292,8 @@ def _decode_items(obj: Any, lines: list[int] | int | None) -> Iterator[tuple[Enc
 
 
 def _yaml_error(exc: yaml.YAMLError) -> InputError:
-    # str(exc) would quote the offending source text; build the message from its parts instead.
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    if isinstance(exc, yaml.reader.ReaderError):
-        return InputError(None, "not valid UTF-8 text", line=line)
-    parts = [p for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p]
-    text = "; ".join(parts) if parts else "malformed YAML"
-    return InputError(None, f"not valid YAML: {text}", line=line)
+    message, line = yaml_problem(exc)
+    return InputError(None, message, line=line)
 
 
 def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | InputError]:
@@ -360,7 +314,7 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
             except yaml.YAMLError as exc:
                 yield _yaml_error(exc)
                 return
-            except (ValueError, TypeError, OverflowError):
+            except (ValueError, TypeError, OverflowError, RecursionError):
                 # e.g. an explicit !!int tag on a non-number
                 line = node.start_mark.line + 1 if node is not None else None
                 yield InputError(None, "not valid YAML: a tagged value cannot be read", line=line)
@@ -376,7 +330,11 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
 
 
 def _iter_yaml(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
-    data = fh.read()  # YAML files are hand-sized; JSON Lines is the streaming format
+    data = fh.read(MAX_YAML_BYTES + 1)  # YAML files are hand-sized; JSON Lines is the streaming format
+    if len(data) > MAX_YAML_BYTES:
+        yield InputError(None, f"{name} is larger than the limit of {MAX_YAML_BYTES:,} bytes for a YAML file; "
+                               "use JSON Lines (.jsonl)"), None
+        return
     if not data.strip():
         yield InputError(None, f"file is empty: {name}"), None
         return

@@ -128,19 +128,51 @@ def encounters_from_csv(text: str) -> list[Encounter | InputError]:
     import io
 
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "encounter_id" not in reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        return [InputError(None, f"the header row cannot be read ({exc})", line=1)]
+    if not header or "encounter_id" not in header:
         return [InputError("encounter_id", "a CSV of administrations needs an encounter_id column")]
     groups: dict[str, list[tuple[int, dict]]] = {}
-    for n, row in enumerate(reader, start=2):
-        groups.setdefault((row.get("encounter_id") or "").strip(), []).append((n, row))
+    unreadable: list[InputError] = []
+    suspect: dict[str, int] = {}  # encounter id -> line of an unreadable row next to its rows
+    previous: str | None = None
+    after_bad: int | None = None
+    n = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field over the csv module's size limit, a stray quote
+            n = reader.reader.line_num
+            unreadable.append(InputError(None, f"row cannot be read ({exc})", line=n))
+            if previous is not None:
+                suspect.setdefault(previous, n)
+            after_bad = n
+            continue
+        n += 1
+        eid = (row.get("encounter_id") or "").strip()
+        if after_bad is not None:
+            suspect.setdefault(eid, after_bad)
+            after_bad = None
+        previous = eid
+        groups.setdefault(eid, []).append((n, row))
     out: list[Encounter | InputError] = []
     for eid, rows in groups.items():
+        if eid in suspect:
+            # the unreadable row beside its rows may be one of its administrations: never code it without it
+            out.append(InputError(None, f"not coded: the unreadable row at line {suspect[eid]} may be one of its "
+                                        "administrations", encounter=eid or None, line=rows[0][0]))
+            continue
         try:
             out.append(encounter_from_rows(r for _, r in rows))
         except InputError as exc:
             exc.encounter = exc.encounter or eid or None
             exc.line = rows[0][0]
             out.append(exc)
+    out.extend(unreadable)
     return out
 
 

@@ -52,7 +52,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import yaml
 
 from infucode.model import Administration, Encounter, InputError, Interruption, Quantity
 
@@ -122,7 +121,12 @@ def load_mapping(source: str | Path | dict | None = None) -> MarMapping:
     malformed mapping (a usage error, not a row problem)."""
     data: dict = {}
     if isinstance(source, (str, Path)):
-        data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
+        from .input_limits import safe_yaml_load
+
+        try:
+            data = safe_yaml_load(source, f"mapping {Path(source).name}") or {}
+        except OSError as exc:
+            raise ValueError(f"mapping {Path(source).name}: cannot read it: {exc.strerror or type(exc).__name__}") from None
     elif isinstance(source, dict):
         data = source
     elif source is not None:
@@ -222,8 +226,12 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
     default_setting = setting or m.setting or "facility"
     if isinstance(source, (str, Path)):
         default_eid = encounter_id or Path(source).stem
+        from .input_limits import MAX_DOCUMENT_BYTES, read_limited
+
         try:
-            text = Path(source).read_text(encoding="utf-8-sig")
+            text = read_limited(source, MAX_DOCUMENT_BYTES, hint="split the export").decode("utf-8-sig")
+        except InputError as err:
+            return [MarRead(None, [MarFinding(None, "error", "mar.file", f"cannot read the file: {err.message}")])]
         except (OSError, UnicodeDecodeError) as exc:
             why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or type(exc).__name__)
             return [MarRead(None, [MarFinding(None, "error", "mar.file", f"cannot read the file: {why}")])]
@@ -231,7 +239,10 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
         default_eid = encounter_id or "mar"
         text = source.read()
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:  # e.g. a header cell over the csv module's field size limit
+        return [MarRead(None, [MarFinding(1, "error", "mar.file", f"the header row cannot be read ({exc})")])]
     reader.fieldnames = header
     loose: list[MarFinding] = []
     missing = [f"{ours} (column {m.columns[ours]!r})" for ours in _REQUIRED if m.columns[ours] not in header]
@@ -243,7 +254,7 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
     encounters: dict[str, dict[str, list[_Row]]] = {}
     settings: dict[str, str] = {}
     findings: dict[str, list[MarFinding]] = {}
-    for n, record in enumerate(reader, start=2):
+    for n, record in enumerate(_records(reader, loose), start=2):
         cells = {ours: (record.get(theirs) or "").strip() for ours, theirs in col.items()}
         if not any(cells.values()):
             continue
@@ -284,6 +295,9 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
             continue
         encounters[eid].setdefault(order, []).append(_Row(n, action, raw_action, moment, cells))
 
+    if any(f.code == "mar.unreadable" for f in loose):
+        # the rows after the unreadable one were not read: coding what was read would drop administrations
+        return [MarRead(None, loose)]
     out: list[MarRead] = []
     if loose:
         out.append(MarRead(None, loose))
@@ -306,6 +320,20 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
             payer=payer,
         ), bucket))
     return out
+
+
+def _records(reader: csv.DictReader, loose: list[MarFinding]) -> Iterator[dict]:
+    """The reader's rows; a row the csv module cannot read (a field over its size limit, a stray
+    quote) ends the file with a finding for that line: the rows before it are still read."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            loose.append(MarFinding(reader.reader.line_num, "error", "mar.unreadable",
+                                    f"row cannot be read ({exc}); no encounter of this file was coded"))
+            return
 
 
 def _first(rows: list[_Row], name: str) -> str | None:

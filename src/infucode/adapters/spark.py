@@ -149,6 +149,7 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
     ``releases``: a directory of imported CMS releases (``batch.runner.releases_dir``); its database is
     shipped to every executor, so a cluster needs no shared file system. ``summary``: also write the batch
     summary there (``batch.summary``; the driver reads it from the results as they arrive)."""
+    from ..batch.errors import BatchError, BatchOutputError
     from ..batch.runner import _Sink, errors_path
     from ..batch.seen_ids import hash_ids
     from ..reference.releases import DATABASE_NAME
@@ -162,16 +163,26 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
 
         summary = check_summary_path(summary)  # before Spark starts
         tally = CodingSummary()
+    from .output_files import AtomicOutputs, OutputWriteError, SameFileError, interrupts_as_exceptions, refuse_inputs_as_outputs
+
+    outputs = [Path(out_path), errors_path(out_path)] + ([Path(summary)] if summary is not None else [])
+    try:
+        refuse_inputs_as_outputs(outputs, [in_path])
+    except SameFileError as exc:
+        raise BatchError(str(exc)) from None
     spark = spark_session(master)
     releases_file = None
     if releases is not None:
         releases_file = _ship(spark, Path(releases) / DATABASE_NAME)
     text = spark.read.text(str(in_path)).rdd.zipWithIndex().map(lambda r: (r[1] + 1, r[0].value))
     df = spark.createDataFrame(text, "line long, value string")
-    stale = errors_path(out_path)
-    if stale.exists():
-        stale.unlink()  # a stale file from an earlier run
-    sink = _Sink(Path(out_path), "jsonl", check_duplicates=True, summary=tally)
+    files = AtomicOutputs()  # written beside OUT, renamed into place when complete (see output_files)
+    try:
+        sink = _Sink(Path(out_path), "jsonl", check_duplicates=True, summary=tally, files=files)
+        if summary is not None:
+            files.add(summary)
+    except OutputWriteError as exc:
+        raise BatchError(str(exc)) from None
     records: list = []
 
     def flush() -> None:
@@ -186,15 +197,23 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
         records.clear()
 
     try:
-        for row in code_jsonl(df, profile, releases_file, policies).orderBy("line").toLocalIterator():
-            records.append((row.line, row.status, row.eid, bytes(row.payload)))
-            if len(records) >= chunk_lines:
-                flush()
-        flush()
+        with interrupts_as_exceptions():
+            for row in code_jsonl(df, profile, releases_file, policies).orderBy("line").toLocalIterator():
+                records.append((row.line, row.status, row.eid, bytes(row.payload)))
+                if len(records) >= chunk_lines:
+                    flush()
+            flush()
+            if tally is not None:
+                tally.failed = sink.failed
+                try:
+                    write_summary(files.temp(summary), tally, source=Path(in_path).name,
+                                  errors_file=sink.errors_file.name if sink.failed else None, final=summary)
+                except OSError as exc:
+                    raise OutputWriteError(f"cannot write {summary}: {exc.strerror or type(exc).__name__}") from None
+            sink.commit()
+    except OutputWriteError as exc:
+        raise BatchOutputError(f"{exc}; no output was written") from None
     finally:
-        sink.close()
-    if tally is not None:
-        tally.failed = sink.failed
-        write_summary(summary, tally, source=Path(in_path).name,
-                      errors_file=sink.errors_file.name if sink.failed else None)
+        if not files.committed:
+            sink.discard()
     return sink.coded, sink.failed

@@ -1,7 +1,11 @@
 """``infucode audit FILE...``: billed claims against the documentation and the CMS edits.
 
 Exit status: 0 every claim read and no error finding; 1 some claim had an error finding or could not
-be read (reported with its id, field and line; the others are still audited); 2 usage error.
+be read, or a file could not be read at all (reported with the file, the claim id, field and line; the
+others are still audited); 2 usage error (including an output that is one of the input files); 4 the
+output could not be written (a full disk, an I/O error); 130/143 stopped by Ctrl-C/SIGTERM. The
+``--output`` and ``--summary`` files are written beside their paths and renamed into place only when
+the audit is complete: a failed or stopped run leaves neither.
 The CMS tables (MUE, PTP, wRVU) are those imported with ``infucode data import`` that were in force on
 each claim's date of service (``--data-dir``, else the default data directory); the bundled tables
 where none was imported, and every result's ``data_releases`` names which.
@@ -50,49 +54,84 @@ def audit(
     except (KeyError, ValueError) as exc:
         typer.echo(f"infucode audit: error: {str(exc).strip(chr(34))}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    from infucode.adapters.output_files import (
+        EXIT_OUTPUT_FAILED,
+        AtomicOutputs,
+        OutputWriteError,
+        SameFileError,
+        interrupted_name,
+        interrupted_status,
+        interrupts_as_exceptions,
+        refuse_inputs_as_outputs,
+    )
     from infucode.reference.data_cli import open_release_store
 
-    store = open_release_store(data_dir)
-    ruleset = ruleset.with_releases(store)
-    try:
-        out = output.open("w", encoding="utf-8", newline="") if output is not None else sys.stdout
-    except OSError as exc:
-        store.close()
-        typer.echo(f"infucode audit: error: cannot write {output}: {type(exc).__name__}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
     summary_format = None
     if summary is not None:
         summary_format = {".csv": "summary-csv", ".html": "html", ".htm": "html"}.get(summary.suffix.lower())
         if summary_format is None:
-            store.close()
             typer.echo(f"infucode audit: error: --summary {summary}: use a .csv or .html file", err=True)
             raise typer.Exit(EXIT_USAGE)
+    if output is not None and str(output) == "-":
+        output = None
+    try:  # before anything is opened for writing
+        refuse_inputs_as_outputs([output, summary], files)
+        if output is not None and summary is not None and output.resolve() == summary.resolve():
+            raise SameFileError(f"--output and --summary are the same file {output}")
+    except SameFileError as exc:
+        typer.echo(f"infucode audit: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    store = open_release_store(data_dir)
+    ruleset = ruleset.with_releases(store)
+    outputs = AtomicOutputs()  # written beside their paths, renamed into place when the audit is complete
     failed = False
-    summary_out = None
     try:
-        writer = make_writer(format, out)
-        writers = [writer]
-        if summary is not None:
-            summary_out = summary.open("w", encoding="utf-8", newline="")
-            writers.append(make_writer(summary_format, summary_out))
-        for path in files:
-            for item in audit_stream(iter_claims(path), ruleset):
-                if isinstance(item, AuditError):
-                    failed = True
-                    if format != "table":
-                        where = f", line {item.error.line}" if item.error.line else ""
-                        field = f", field {item.error.field}" if item.error.field else ""
-                        typer.echo(f"{path}: claim {item.claim}{where}{field}: {item.error.message}", err=True)
-                elif item.has_errors:
-                    failed = True
-                for w in writers:
-                    w.write(item)
-        for w in writers:
-            w.close()
+        with interrupts_as_exceptions():
+            try:
+                out = outputs.open(output, "w", encoding="utf-8", newline="") if output is not None else sys.stdout
+                summary_out = outputs.open(summary, "w", encoding="utf-8", newline="") if summary is not None else None
+            except OutputWriteError as exc:
+                typer.echo(f"infucode audit: error: {exc}", err=True)
+                raise typer.Exit(EXIT_USAGE) from None
+            writers = [make_writer(format, out)]
+            if summary_out is not None:
+                writers.append(make_writer(summary_format, summary_out))
+            for path in files:
+                for item in audit_stream(iter_claims(path), ruleset):
+                    if isinstance(item, AuditError):
+                        failed = True
+                        if format != "table" or output is not None:
+                            typer.echo(_error_line(path, item), err=True)
+                    elif item.has_errors:
+                        failed = True
+                    for w in writers:
+                        w.write(item)
+            for w in writers:
+                w.close()
+            outputs.commit()
+    except OSError as exc:
+        typer.echo(f"infucode audit: error: cannot write {output or summary or 'the output'}: "
+                   f"{exc.strerror or type(exc).__name__}; no output was written", err=True)
+        raise typer.Exit(EXIT_OUTPUT_FAILED) from None
+    except OutputWriteError as exc:
+        typer.echo(f"infucode audit: error: {exc}; no output was written", err=True)
+        raise typer.Exit(EXIT_OUTPUT_FAILED) from None
+    except KeyboardInterrupt as exc:
+        typer.echo(f"infucode audit: stopped by {interrupted_name(exc)}; no output was written", err=True)
+        raise typer.Exit(interrupted_status(exc)) from None
     finally:
         store.close()
-        if summary_out is not None:
-            summary_out.close()
-        if output is not None:
-            out.close()
+        if not outputs.committed:
+            outputs.discard()
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _error_line(path: Path, item) -> str:
+    """``FILE, claim ID, line N, field F: message`` (the file left out when the message names it)."""
+    err = item.error
+    parts = [str(path) if path.name not in err.message else None,
+             f"claim {item.claim}" if item.claim is not None else None,
+             f"line {err.line}" if err.line else None,
+             f"field {err.field}" if err.field else None]
+    where = ", ".join(p for p in parts if p)
+    return f"{where}: {err.message}" if where else err.message

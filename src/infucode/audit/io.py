@@ -25,6 +25,13 @@ from typing import Any, TextIO
 import msgspec
 
 from infucode.adapters.encounter_io import iter_yaml_documents
+from infucode.adapters.input_limits import (
+    MAX_DOCUMENT_BYTES,
+    MAX_YAML_BYTES,
+    decode_json_document,
+    iter_json_lines,
+    read_limited,
+)
 from infucode.adapters.html_report import CSS, findings_chart
 from infucode.model import InputError
 
@@ -50,18 +57,32 @@ def iter_claims(path: str | Path) -> Iterator[Item]:
     """Claims of one file, chosen by extension: .json, .jsonl/.ndjson, .yaml/.yml, .csv, .x12/.837/.edi (837P/837I)."""
     p = Path(path)
     suffix = p.suffix.lower()
+    if suffix not in (".x12", ".837", ".edi", ".csv", ".jsonl", ".ndjson", ".json", ".yaml", ".yml"):
+        yield InputError(None, f"unsupported file type {suffix or '(none)'}: use .json, .jsonl, .yaml, .csv or .x12 (837P/837I)"), None
+        return
     try:
         if suffix in (".x12", ".837", ".edi"):
             from .x12 import read_837
             yield from read_837(p)
             return
         if suffix == ".csv":
+            if p.stat().st_size > MAX_DOCUMENT_BYTES:
+                raise InputError(None, f"file is larger than the limit of {MAX_DOCUMENT_BYTES:,} bytes for a CSV of claims; "
+                                       "split it")
             with p.open(encoding="utf-8-sig", newline="") as fh:
                 yield from read_csv_claims(fh, name=p.name)
             return
-        data = p.read_bytes()
+        if suffix in (".jsonl", ".ndjson"):
+            with p.open("rb") as fh:
+                yield from _iter_jsonl(fh, p)
+            return
+        data = read_limited(p, MAX_YAML_BYTES if suffix in (".yaml", ".yml") else MAX_DOCUMENT_BYTES)
     except FileNotFoundError:
         yield InputError(None, f"file not found: {p}"), None
+        return
+    except InputError as err:
+        err.message = f"{p}: {err.message}"
+        yield err, None
         return
     except (OSError, UnicodeDecodeError) as exc:
         yield InputError(None, f"cannot read {p}: {type(exc).__name__}"), None
@@ -70,14 +91,10 @@ def iter_claims(path: str | Path) -> Iterator[Item]:
         data = data[3:]
     if not data.strip():
         yield InputError(None, f"file is empty: {p}"), None
-    elif suffix in (".jsonl", ".ndjson"):
-        yield from _iter_jsonl(data)
     elif suffix == ".json":
         yield from _iter_json(data)
-    elif suffix in (".yaml", ".yml"):
-        yield from _iter_yaml(data)
     else:
-        yield InputError(None, f"unsupported file type {suffix or '(none)'}: use .json, .jsonl, .yaml, .csv or .x12 (837P/837I)"), None
+        yield from _iter_yaml(data)
 
 
 def _decode(obj: Any, line: int | None, position: int | None = None) -> Item:
@@ -100,25 +117,24 @@ def _decode_value(obj: Any, lines: list[int] | int | None) -> Iterator[Item]:
 
 def _iter_json(data: bytes) -> Iterator[Item]:
     try:
-        obj = msgspec.json.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        m = re.search(r"\(byte (\d+)\)", str(exc))
-        line = data.count(b"\n", 0, int(m.group(1))) + 1 if m else None
-        yield InputError(None, "not valid JSON", line=line), line
+        obj = decode_json_document(data)
+    except InputError as err:
+        yield err, err.line
         return
     yield from _decode_value(obj, None)
 
 
-def _iter_jsonl(data: bytes) -> Iterator[Item]:
-    for number, raw in enumerate(data.splitlines(), start=1):
-        if not raw.strip():
+def _iter_jsonl(fh: Any, p: Path) -> Iterator[Item]:
+    """The JSON Lines reader ``infucode code`` uses (BOM, line size and nesting limits), claim by claim."""
+    empty = True
+    for number, value in iter_json_lines(fh):
+        empty = False
+        if isinstance(value, InputError):
+            yield value, number
             continue
-        try:
-            obj = msgspec.json.decode(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            yield InputError(None, "not valid JSON", line=number), number
-            continue
-        yield _decode(obj, number)
+        yield _decode(value, number)
+    if empty:
+        yield InputError(None, f"file is empty: {p}"), None
 
 
 def _iter_yaml(data: bytes) -> Iterator[Item]:
@@ -156,17 +172,25 @@ def read_csv_claims(fh: TextIO, name: str | None = None) -> Iterator[Item]:
     rows_of: dict[str, list[int]] = {}
     problems: dict[str, InputError] = {}
     rows = iter(reader)
+    previous: str | None = None   # the claim of the row before
+    after_bad: int | None = None  # line of an unreadable row just before this one
     while True:
         try:
             row = next(rows)
         except StopIteration:
             break
-        except csv.Error as exc:
-            yield InputError(None, f"{what}: row cannot be read ({exc}); the rest of the file was not read",
-                             line=reader.line_num), reader.line_num
-            break
+        except csv.Error as exc:  # a cell over the csv module's size limit: that row only, reading goes on
+            bad = reader.reader.line_num
+            yield InputError(None, f"{what}: row cannot be read ({exc})", line=bad), bad
+            if previous:
+                _suspect(previous, bad, claims, rows_of, problems)
+            after_bad = bad
+            continue
         line = reader.line_num
         cid = (row.get("claim_id") or "").strip()
+        if after_bad is not None and cid:
+            _suspect(cid, after_bad, claims, rows_of, problems)
+        after_bad, previous = None, cid or previous
         if None in row:   # more fields than the header: a shifted or unquoted value; never guess which
             err = InputError(None, f"row has more fields than the header ({len(header)} columns); quote values "
                                    "that contain commas", encounter=cid or None, line=line)
@@ -214,6 +238,16 @@ def read_csv_claims(fh: TextIO, name: str | None = None) -> Iterator[Item]:
             m = re.match(r"lines\[(\d+)\]", err.field or "")
             err.line = rows_of[cid][int(m.group(1))] if m else rows_of[cid][0]
             yield err, err.line
+
+
+def _suspect(cid: str, bad: int, claims: dict, rows_of: dict, problems: dict) -> None:
+    """The claim of the rows beside an unreadable row is not audited: the row may be one of its billed
+    lines, and a claim audited without it would get wrong findings."""
+    if cid not in problems:
+        problems[cid] = InputError(None, f"not audited: the unreadable row at line {bad} may be one of its lines",
+                                   encounter=cid, line=bad)
+    claims.setdefault(cid, {"id": cid, "lines": []})
+    rows_of.setdefault(cid, [])
 
 
 # --------------------------------------------------------------------------------------------

@@ -294,14 +294,55 @@ def _claim_data(node: Any, kind: str | None) -> dict[str, Any]:
     return claim
 
 
+#: Length of the fixed-width ISA segment, with its terminator (X12 5010 ISA: 16 fixed-width elements).
+_ISA_LENGTH = 106
+
+
+def _envelope_problem(text: str) -> str | None:
+    """What makes the file unreadable as X12 before any claim: a cut ISA, no segment terminator, binary
+    data. None when the envelope can be parsed. Never quotes the file's content."""
+    body = text.lstrip()
+    if not body.startswith("ISA"):
+        return "not an X12 interchange: it must start with an ISA segment"
+    if len(body) < _ISA_LENGTH:
+        return (f"the ISA segment is cut short ({len(body)} of its {_ISA_LENGTH} characters): the file is truncated "
+                "or is not X12")
+    element, terminator = body[3], body[_ISA_LENGTH - 1]
+    if terminator.isalnum() or terminator in (element, " ") or body[:_ISA_LENGTH - 1].count(element) != 16:
+        return (f"no valid segment terminator after the ISA segment (character {_ISA_LENGTH} must end it): the "
+                "segments cannot be told apart")
+    separators = {element, terminator, body[_ISA_LENGTH - 2], body[82], "\r", "\n", "\t"}
+    control = "".join(re.escape(chr(c)) for c in [*range(32), 0x7F, 0xFFFD] if chr(c) not in separators)
+    binary = re.search(f"[{control}]", body)
+    if binary is not None:
+        return (f"binary data (bytes that are not X12 text) in segment {body.count(terminator, 0, binary.start()) + 1}: "
+                "the file is damaged or is not X12")
+    if not body[_ISA_LENGTH:].strip(" \r\n\t" + terminator):
+        return "the file holds only an ISA segment: no functional group (GS) and no claim"
+    return None
+
+
 def claims_from_837(text: str) -> Iterator[tuple[object, int | None]]:
-    """(Claim | InputError, line) for each 2300 claim loop of an 837P or 837I interchange, in file order."""
+    """(Claim | InputError, line) for each 2300 claim loop of an 837P or 837I interchange, in file order.
+
+    A file that yields nothing (no transaction set, or pyx12 found no segment it could read) is an
+    error: a broken file is never reported as an audit of zero claims."""
+    produced = False
+    for item in _claims_from_837(text):
+        produced = True
+        yield item
+    if not produced:
+        yield InputError(None, "the X12 file holds no 837 transaction set (ST ... SE) with a claim: nothing was audited"), None
+
+
+def _claims_from_837(text: str) -> Iterator[tuple[object, int | None]]:
     import pyx12.error_handler
     import pyx12.params
     import pyx12.x12context
 
-    if not text.strip().startswith("ISA"):
-        yield InputError(None, "not an X12 interchange: it must start with an ISA segment"), None
+    problem = _envelope_problem(text)
+    if problem is not None:
+        yield InputError("ISA" if "ISA" in problem or "terminator" in problem else None, problem), None
         return
     _quiet_pyx12()
     lines = _Raw(text)
@@ -389,4 +430,17 @@ def _segments(node: Any) -> Iterator[Any]:
 
 
 def read_837(path: str | Path) -> Iterator[tuple[object, int | None]]:
-    yield from claims_from_837(Path(path).read_text(encoding="utf-8", errors="replace"))
+    """The claims of one X12 file; an error about the whole file names it."""
+    from ..adapters.input_limits import MAX_DOCUMENT_BYTES, read_limited
+
+    p = Path(path)
+    try:
+        data = read_limited(p, MAX_DOCUMENT_BYTES, hint="split the interchange")
+    except InputError as err:
+        err.message = f"X12 file {p.name}: {err.message}"
+        yield err, None
+        return
+    for item, line in claims_from_837(data.decode("utf-8", errors="replace")):
+        if isinstance(item, InputError) and item.encounter is None and p.name not in item.message:
+            item.message = f"X12 file {p.name}: {item.message}"
+        yield item, line

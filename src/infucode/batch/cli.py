@@ -2,7 +2,11 @@
 
 Exit status: 0 every encounter coded; 1 some encounter went to the errors file (``OUT`` +
 ``.errors.jsonl``; the others are coded); 2 usage error (bad option or format, unknown profile or
-policy, missing or empty input, bad column mapping, output not writable).
+policy, missing or empty input, bad column mapping, output not writable, output that is the input);
+4 the output could not be written (a full disk, an I/O error) or the run failed; 128 + the signal's
+number when stopped by Ctrl-C (130) or SIGTERM (143). In every case but 0 and 1, nothing is left at
+``OUT`` or beside it: the outputs are written as ``.OUT.partial-<pid>`` and renamed into place only
+when the run is complete (a SIGKILL can leave such a ``.partial`` file, never ``OUT``).
 """
 
 from __future__ import annotations
@@ -13,13 +17,29 @@ from typing import Optional
 
 import typer
 
+from ..adapters.output_files import EXIT_OUTPUT_FAILED, interrupted_name, interrupted_status
 from ..options import name_value_pairs
 from .columns import load_columns, parse_column_options
+from .errors import BatchOutputError
 from .runner import _IN_SUFFIXES, _OUT_SUFFIXES, IN_FORMATS, OUT_FORMATS, BatchError, _format_of, run_batch
 
 EXIT_OK = 0
 EXIT_ENCOUNTER_ERRORS = 1
 EXIT_USAGE = 2
+EXIT_FAILED = EXIT_OUTPUT_FAILED
+
+
+def _stopped(exc: BaseException, output: Path) -> typer.Exit:
+    """The run did not finish: say so in one line (a traceback only with INFUCODE_DEBUG)."""
+    if isinstance(exc, KeyboardInterrupt):
+        typer.echo(f"infucode: batch stopped by {interrupted_name(exc)}; no output was written to {output}", err=True)
+        return typer.Exit(interrupted_status(exc))
+    if isinstance(exc, BatchOutputError):
+        typer.echo(f"infucode: error: {exc}", err=True)
+        return typer.Exit(EXIT_FAILED)
+    typer.echo(f"infucode: error: the batch stopped on an internal error ({type(exc).__name__}); no output was written "
+               f"to {output}; please report it (INFUCODE_DEBUG=1 shows the traceback)", err=True)
+    return typer.Exit(EXIT_FAILED)
 
 batch_app = typer.Typer(
     name="batch",
@@ -85,9 +105,13 @@ def batch(
         try:
             coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases_dir(data_dir),
                                             summary=summary, policies=_policies(policy))
+        except BatchOutputError as exc:
+            raise _stopped(exc, output) from None
         except BatchError as exc:
             typer.echo(f"infucode: error: {exc}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
+        except KeyboardInterrupt as exc:
+            raise _stopped(exc, output) from None
         typer.echo(f"coded {coded:,} of {coded + failed:,} encounters on Spark"
                    + (f"; {failed:,} could not be coded, see {output}.errors.jsonl" if failed else ""), err=True)
         raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
@@ -98,9 +122,19 @@ def batch(
             input, output, workers=workers, in_format=in_format, out_format=out_format,
             profile=profile, policies=_policies(policy), progress=progress, columns=mapping or None, data_dir=data_dir, summary=summary,
         )
+    except BatchOutputError as exc:
+        raise _stopped(exc, output) from None
     except BatchError as exc:
         typer.echo(f"infucode: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    except KeyboardInterrupt as exc:
+        raise _stopped(exc, output) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if os.environ.get("INFUCODE_DEBUG"):
+            raise
+        raise _stopped(exc, output) from None
     total = done.coded + done.failed
     rate = total / done.seconds if done.seconds else 0.0
     message = f"coded {done.coded:,} of {total:,} encounters in {done.seconds:.1f} s ({rate:,.0f}/s)"

@@ -56,19 +56,17 @@ def validate_columns(mapping: Mapping[str, str]) -> dict[str, str]:
 
 def load_columns(path: str | Path) -> dict[str, str]:
     """Read a YAML mapping file (``columns: {ours: theirs}``, or the bare mapping)."""
-    import yaml
+    from infucode.adapters.input_limits import safe_yaml_load
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = safe_yaml_load(path, f"column mapping {path}")
     except FileNotFoundError:
         raise BatchError(f"cannot read the column mapping {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BatchError(f"cannot read the column mapping {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BatchError(f"column mapping {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise BatchError(f"cannot read the column mapping {path}: {exc.strerror or type(exc).__name__}") from None
+    except ValueError as exc:
+        raise BatchError(str(exc)) from None
     if isinstance(data, dict) and set(data) == {"columns"}:
         data = data["columns"]
     if data is None:

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
-__all__ = ["BatchError"]
+__all__ = ["BatchError", "BatchOutputError"]
 
 
 class BatchError(Exception):
     """A problem with the job itself (bad format, missing or empty input, unknown profile, bad
     column mapping): nothing was coded. The CLI turns it into exit status 2."""
+
+
+class BatchOutputError(BatchError):
+    """An output could not be written (a full disk, an I/O error) or the run stopped: nothing is left
+    at the output's path. The CLI turns it into exit status 4."""

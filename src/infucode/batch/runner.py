@@ -32,6 +32,11 @@ Errors (an unreadable line, a field the model rejects, a duplicate encounter id,
 engine refuses) never stop the batch: each goes, as ``{"encounter", "error": {"field", "message",
 "line"}}``, to ``OUT + ".errors.jsonl"``, which exists only when there was an error.
 
+Every output (OUT, the errors and findings files, the summary) is written beside its path as
+``.NAME.partial-<pid>`` and renamed into place only when the run is complete (OUT last); a run that
+fails, is interrupted or finds the disk full leaves none of them (:mod:`infucode.adapters.output_files`).
+An unreadable line or row costs that encounter only (and, for a CSV row, the encounters beside it).
+
 Duplicate ids: the first encounter with an id is kept, later ones are errors. The ids seen are kept
 in the parent as 64-bit hashes (:class:`~infucode.batch.seen_ids.SeenIds`, about 8 bytes per
 encounter, computed by the workers); pass ``check_duplicates=False`` for inputs known to be unique.
@@ -54,17 +59,20 @@ from typing import IO, Any
 
 import msgspec
 
-from infucode.adapters.encounter_io import (
-    MAX_LINE_BYTES,
-    _json_syntax_message,
-    _read_lines,
+from infucode.adapters.input_limits import MAX_LINE_BYTES, decode_json, line_too_long, read_lines
+from infucode.adapters.output_files import (
+    AtomicOutputs,
+    OutputWriteError,
+    SameFileError,
+    interrupts_as_exceptions,
+    refuse_inputs_as_outputs,
 )
 from infucode.adapters.output import CSV_COLUMNS, FINDINGS_COLUMNS, CsvWriter, charge_line_rows, finding_rows
 from infucode.decoding import decode_encounter
 from infucode.model import Encounter, InputError, Result
 
 from .columns import resolve_columns, validate_columns
-from .errors import BatchError
+from .errors import BatchError, BatchOutputError
 
 __all__ = [
     "CHUNK_LINES",
@@ -72,6 +80,7 @@ __all__ = [
     "IN_FORMATS",
     "OUT_FORMATS",
     "BatchError",
+    "BatchOutputError",
     "BatchSummary",
     "errors_path",
     "findings_path",
@@ -150,6 +159,7 @@ def _init_worker(profile: str, policies: dict[str, str] | None, out_format: str,
 
 def _init_pool_worker(profile: str, policies: dict[str, str] | None, out_format: str,
                       releases_dir: str | None = None, with_summary: bool = False) -> None:
+    _worker_signals()
     _init_worker(profile, policies, out_format, releases_dir, with_summary=with_summary)
     # The rule tables live as long as the worker process: move them out of the collector's sight, so a
     # full collection does not walk them again every few thousand encounters (5-10 % of coding time).
@@ -157,13 +167,35 @@ def _init_pool_worker(profile: str, policies: dict[str, str] | None, out_format:
     gc.freeze()
 
 
+def _worker_signals() -> None:
+    """A worker leaves interruptions to the parent: it ignores Ctrl-C (the parent stops the pool),
+    dies on SIGTERM (the parent's pool.terminate()), and, on Linux, gets SIGTERM when the parent dies,
+    even by SIGKILL, instead of waiting for tasks forever."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # the parent died before prctl: do not linger
+            os._exit(1)
+
+
 def _read(raw: bytes | None, number: int) -> Encounter:
     """One line into an Encounter; raises InputError with the readable message."""
     if raw is None:
-        raise InputError(None, f"line is longer than the limit of {MAX_LINE_BYTES} bytes", line=number)
+        raise InputError(None, line_too_long(), line=number)
     try:
         enc = _STATE["decoder"].decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         pass  # the readable path below finds out why
     else:
         # what decode_encounter does after converting: ids as strings, administration ids unique
@@ -174,13 +206,7 @@ def _read(raw: bytes | None, number: int) -> Encounter:
             ids.add(adm.id)
         if len(ids) == len(enc.administrations):
             return enc
-    try:
-        obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InputError(None, _json_syntax_message(str(exc)), line=number) from None
-    except UnicodeDecodeError:
-        raise InputError(None, "line is not valid UTF-8 text", line=number) from None
-    return decode_encounter(obj, line=number)
+    return decode_encounter(decode_json(raw, line=number), line=number)
 
 
 def _encode(result: Result, parquet_rows: tuple[list, list] | None) -> Any:
@@ -226,6 +252,10 @@ def _row_items(groups: list[tuple[list[int] | range, list[dict]]]) -> Iterator[_
     from infucode.adapters.flat import encounter_from_rows
 
     for rows_at, rows in groups:
+        if _UNREADABLE in rows[0]:
+            eid = (rows[0].get("encounter_id") or "").strip() or None
+            yield rows_at[0], InputError(None, rows[0][_UNREADABLE], encounter=eid), rows_at
+            continue
         try:
             yield rows_at[0], encounter_from_rows(rows), rows_at
         except InputError as err:
@@ -378,7 +408,7 @@ def _jsonl_chunks(fh: IO[bytes], size: int) -> Iterator[tuple[tuple, int]]:
     first = 1
     raws: list[bytes | None] = []
     nbytes = 0
-    for _number, raw in _read_lines(fh):
+    for _number, raw in read_lines(fh):
         raws.append(raw)
         nbytes += MAX_LINE_BYTES if raw is None else len(raw)
         if len(raws) >= size:
@@ -410,31 +440,66 @@ def _csv_chunks(fh: IO[bytes], size: int, columns: dict[str, str] | None, path: 
     return _csv_groups(fh, reader, size)
 
 
+#: Key of the one-row group that stands for a CSV row the csv module could not read (its message).
+_UNREADABLE = "\0unreadable"
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator[dict]:
+    """The reader's rows; a row the csv module cannot read (a field over its size limit, a stray
+    quote) becomes ``{_UNREADABLE: why}``, an error for that row only, and reading goes on."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield {_UNREADABLE: f"row cannot be read ({exc})"}
+
+
 def _csv_groups(fh: IO[bytes], reader: csv.DictReader, size: int) -> Iterator[tuple[tuple, int]]:
     groups: list[tuple[list[int], list[dict]]] = []
     rows_in_chunk = 0
     current: str | None = None
     pos = 0
-    for row in reader:
-        eid = (row.get("encounter_id") or "").strip()
+    after_bad: int | None = None  # line of an unreadable row just before this one
+    for row in _csv_rows(reader):
+        line = reader.reader.line_num  # DictReader's own line_num is not updated when a row fails
+        bad = _UNREADABLE in row
+        eid = "" if bad else (row.get("encounter_id") or "").strip()
         if not groups or eid != current or not eid:
-            if rows_in_chunk >= size:
+            # never cut a chunk just before an unreadable row: the encounter before it must be marked
+            if rows_in_chunk >= size and not bad:
                 now = fh.tell()
                 yield ("csv", groups), now - pos
                 pos, groups, rows_in_chunk = now, [], 0
+            if bad and groups and _UNREADABLE not in groups[-1][1][0]:
+                _suspect(groups[-1][1], line)
             groups.append(([], []))
             current = eid
-        groups[-1][0].append(reader.line_num)
+            if after_bad is not None and not bad:
+                _suspect([row], after_bad)
+        after_bad = line if bad else None
+        groups[-1][0].append(line)
         groups[-1][1].append(row)
         rows_in_chunk += 1
     if groups:
         yield ("csv", groups), fh.tell() - pos
 
 
+def _suspect(rows: list[dict], line: int) -> None:
+    """Mark the encounter whose rows are next to an unreadable row: that row may be one of its
+    administrations, so it is an error, never coded without it."""
+    rows[0][_UNREADABLE] = (f"not coded: the unreadable row at line {line} may be one of its administrations")
+
+
 class _Sink:
     """Writes the results of each chunk in order: output, findings, errors, duplicate check."""
 
-    def __init__(self, out: Path, out_format: str, check_duplicates: bool, summary: Any = None) -> None:
+    def __init__(self, out: Path, out_format: str, check_duplicates: bool, summary: Any = None,
+                 files: AtomicOutputs | None = None) -> None:
+        # every file goes through ``files``: written beside its final path, renamed there by files.commit()
+        self.files = files if files is not None else AtomicOutputs()
+        self.out = out
         self.out_format = out_format
         self.summary = summary  # a batch.summary.CodingSummary, or None
         self.fh: IO[bytes] | None = None
@@ -450,23 +515,35 @@ class _Sink:
         if out_format == "parquet":
             from .parquet_io import FINDINGS_SCHEMA, LINES_SCHEMA, ParquetTableWriter
 
-            self.lines_pq = ParquetTableWriter(out, LINES_SCHEMA)
-            self.findings_pq = ParquetTableWriter(findings_path(out, "parquet"), FINDINGS_SCHEMA)
+            self.files.add(out)
+            self.files.add(self.errors_file)
+            try:
+                self.lines_pq = ParquetTableWriter(self.files.temp(out), LINES_SCHEMA)
+                self.findings_pq = ParquetTableWriter(self.files.temp(findings_path(out, "parquet")), FINDINGS_SCHEMA)
+            except OSError as exc:
+                raise OutputWriteError(f"cannot write {out}: {exc.strerror or str(exc).splitlines()[0]}") from None
             return
-        self.fh = open(out, "wb")  # noqa: SIM115 - closed in close()
+        self.fh = self.files.open(out, "wb")
+        self.files.add(self.errors_file)
         if out_format == "csv":
             self.fh.write((",".join(CSV_COLUMNS) + "\n").encode())
-            self.findings = open(findings_path(out, "csv"), "wb")  # noqa: SIM115
+            self.findings = self.files.open(findings_path(out, "csv"), "wb")
             self.findings.write((",".join(FINDINGS_COLUMNS) + "\n").encode())
 
     def _error(self, payload: bytes) -> None:
         if self.errors is None:
-            self.errors = open(self.errors_file, "wb")  # noqa: SIM115
+            self.errors = self.files.open(self.errors_file, "wb")
         self.errors.write(payload)
         self.errors.write(b"\n")
         self.failed += 1
 
     def write(self, chunk: tuple[list[tuple[int, int, str | None, Any]], bytes, Any, tuple | None]) -> None:
+        try:
+            self._write(chunk)
+        except OSError as exc:  # a full disk, an I/O error: one clear line, not a traceback
+            raise OutputWriteError(f"cannot write {self.out}: {exc.strerror or str(exc).splitlines()[0] or type(exc).__name__}") from None
+
+    def _write(self, chunk: tuple[list[tuple[int, int, str | None, Any]], bytes, Any, tuple | None]) -> None:
         records, hashes, batches, counted = chunk
         if self.summary is not None and counted is not None:
             self.summary.merge(counted[0])
@@ -516,9 +593,28 @@ class _Sink:
                 self.findings_pq.add(batch)
 
     def close(self) -> None:
+        """Close every file (the Parquet writers write their footers now)."""
+        try:
+            for f in (self.fh, self.findings, self.errors, self.lines_pq, self.findings_pq):
+                if f is not None:
+                    f.close()
+        except OSError as exc:
+            raise OutputWriteError(f"cannot write {self.out}: {exc.strerror or str(exc).splitlines()[0] or type(exc).__name__}") from None
+
+    def commit(self) -> None:
+        """Close, then rename the finished files into place (OUT last)."""
+        self.close()
+        self.files.commit()
+
+    def discard(self) -> None:
+        """Close quietly and remove every temporary file: no output at the final paths."""
         for f in (self.fh, self.findings, self.errors, self.lines_pq, self.findings_pq):
             if f is not None:
-                f.close()
+                try:
+                    f.close()
+                except Exception:  # noqa: BLE001, S110 - the files are removed below
+                    pass
+        self.files.discard()
 
 
 def _drop_rows(records: list, dropped: list[int], lines: Any, found: Any) -> tuple[list, list]:
@@ -621,8 +717,10 @@ def run_batch(
         if summary.resolve() in {p.resolve() for p in outputs}:
             raise BatchError(f"the summary {summary} would overwrite an output")
         outputs.append(summary)
-    if in_path.resolve() in {p.resolve() for p in outputs}:
-        raise BatchError("the output would overwrite the input")
+    try:  # before anything is opened for writing: a hard link to IN would be truncated
+        refuse_inputs_as_outputs(outputs, [in_path])
+    except SameFileError as exc:
+        raise BatchError(str(exc)) from None
     try:  # validate the profile and policies here, and warm the tables before any fork
         from infucode import load_ruleset
 
@@ -636,89 +734,86 @@ def run_batch(
         from .parquet_io import ParquetInput
 
         source = ParquetInput(in_path, columns)
-    stale = errors_path(out_path)
-    if stale.exists():
-        stale.unlink()
 
-    try:
-        sink = _Sink(out_path, fout, check_duplicates, CodingSummary() if summary is not None else None)
-        if summary is not None:
-            summary.write_bytes(b"")  # writable before hours of coding, not after
-    except OSError as exc:
-        if source is not None:
-            source.close()
-        raise BatchError(f"cannot write {out_path}: {exc.strerror or type(exc).__name__}") from None
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = _progress(show)
-    task_id = bar.add_task("coding", total=size, done=0, rate=0.0) if bar else None
+    files = AtomicOutputs()
+    sink: _Sink | None = None
+    bar = None
     pool = None
-    ok = False
     try:
-        if bar:
-            bar.start()
-        with open(in_path, "rb") as fh:
-            if fin == "jsonl":
-                chunks: Iterator[tuple[tuple, int]] = _jsonl_chunks(fh, chunk_lines)
-            elif fin == "csv":
-                chunks = _csv_chunks(fh, chunk_lines, columns, in_path)
-            else:
-                assert source is not None
-                chunks = source.chunks(chunk_lines, size)
+        with interrupts_as_exceptions():
+            try:  # an output that cannot even be created is a usage error (exit 2), not a failed run
+                sink = _Sink(out_path, fout, check_duplicates, CodingSummary() if summary is not None else None, files)
+                if summary is not None:
+                    files.open(summary, "wb").close()  # writable before hours of coding, not after
+            except OutputWriteError as exc:
+                raise BatchError(str(exc)) from None
+            show = sys.stderr.isatty() if progress is None else progress
+            bar = _progress(show)
+            task_id = bar.add_task("coding", total=size, done=0, rate=0.0) if bar else None
+            if bar:
+                bar.start()
+            with open(in_path, "rb") as fh:
+                if fin == "jsonl":
+                    chunks: Iterator[tuple[tuple, int]] = _jsonl_chunks(fh, chunk_lines)
+                elif fin == "csv":
+                    chunks = _csv_chunks(fh, chunk_lines, columns, in_path)
+                else:
+                    assert source is not None
+                    chunks = source.chunks(chunk_lines, size)
 
-            def advance(nbytes: int) -> None:
-                if bar is not None:
-                    done = sink.coded + sink.failed
-                    elapsed = time.perf_counter() - started
-                    bar.update(task_id, advance=nbytes, done=done, rate=done / elapsed if elapsed else 0.0)
+                def advance(nbytes: int) -> None:
+                    if bar is not None:
+                        done = sink.coded + sink.failed
+                        elapsed = time.perf_counter() - started
+                        bar.update(task_id, advance=nbytes, done=done, rate=done / elapsed if elapsed else 0.0)
 
-            if workers == 1:
-                _init_worker(profile, policies, fout, releases, with_summary=summary is not None)
-                for task, nbytes in chunks:
-                    sink.write(_code_chunk(task))
-                    advance(nbytes)
-            else:
-                ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-                pool = ctx.Pool(workers, initializer=_init_pool_worker, initargs=(profile, policies, fout, releases, summary is not None))
-                inflight: deque[tuple[Any, int]] = deque()
-                limit = workers * 3
-                for task, nbytes in chunks:
-                    inflight.append((pool.apply_async(_code_chunk, (task,)), nbytes))
-                    while len(inflight) >= limit:
+                if workers == 1:
+                    _init_worker(profile, policies, fout, releases, with_summary=summary is not None)
+                    for task, nbytes in chunks:
+                        sink.write(_code_chunk(task))
+                        advance(nbytes)
+                else:
+                    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+                    pool = ctx.Pool(workers, initializer=_init_pool_worker,
+                                    initargs=(profile, policies, fout, releases, summary is not None))
+                    inflight: deque[tuple[Any, int]] = deque()
+                    limit = workers * 3
+                    for task, nbytes in chunks:
+                        inflight.append((pool.apply_async(_code_chunk, (task,)), nbytes))
+                        while len(inflight) >= limit:
+                            pending, n = inflight.popleft()
+                            sink.write(pending.get())
+                            advance(n)
+                    while inflight:
                         pending, n = inflight.popleft()
                         sink.write(pending.get())
                         advance(n)
-                while inflight:
-                    pending, n = inflight.popleft()
-                    sink.write(pending.get())
-                    advance(n)
-                pool.close()
-                pool.join()
-                pool = None
-        if sink.coded + sink.failed == 0:
-            raise BatchError(f"input file has no encounters: {in_path}")
-        if sink.summary is not None:
-            sink.summary.failed = sink.failed
-            try:
-                write_summary(summary, sink.summary, source=in_path.name,
-                              errors_file=sink.errors_file.name if sink.failed else None)
-            except OSError as exc:
-                raise BatchError(f"cannot write {summary}: {exc.strerror or type(exc).__name__}") from None
-    except BatchError:
-        ok = False
-        raise
-    else:
-        ok = True
+                    pool.close()
+                    pool.join()
+                    pool = None
+            if sink.coded + sink.failed == 0:
+                raise BatchError(f"input file has no encounters: {in_path}")
+            if sink.summary is not None:
+                sink.summary.failed = sink.failed
+                try:
+                    write_summary(files.temp(summary), sink.summary, source=in_path.name,
+                                  errors_file=sink.errors_file.name if sink.failed else None, final=summary)
+                except OSError as exc:
+                    raise OutputWriteError(f"cannot write {summary}: {exc.strerror or type(exc).__name__}") from None
+            sink.commit()
+    except OutputWriteError as exc:
+        raise BatchOutputError(f"{exc}; no output was written") from None
     finally:
         if pool is not None:
             pool.terminate()
         if source is not None:
             source.close()
-        sink.close()
         if bar:
             bar.stop()
-        if not ok:  # the job could not run: leave no half-written outputs behind
-            for path in outputs:
-                path.unlink(missing_ok=True)
+        if not files.committed:  # the job did not finish: leave no output, and no temporary file
+            if sink is not None:
+                sink.discard()
+            files.discard()
     return BatchSummary(
         coded=sink.coded,
         failed=sink.failed,

@@ -141,11 +141,14 @@ def check_summary_path(path: str | Path) -> Path:
     return p
 
 
-def write_summary(path: str | Path, summary: CodingSummary, *, source: str = "", errors_file: str | None = None) -> None:
-    """Write the summary as JSON, CSV (one table: totals, codes, rules) or a self-contained HTML page."""
-    p = check_summary_path(path)
+def write_summary(path: str | Path, summary: CodingSummary, *, source: str = "", errors_file: str | None = None,
+                  final: str | Path | None = None) -> None:
+    """Write the summary as JSON, CSV (one table: totals, codes, rules) or a self-contained HTML page,
+    chosen by the extension of ``final`` (the path it will be renamed to, when ``path`` is a temporary
+    file), else of ``path``."""
+    p = Path(path)
     data = summary.as_dict()
-    suffix = p.suffix.lower()
+    suffix = check_summary_path(final if final is not None else path).suffix.lower()
     if suffix == ".json":
         p.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     elif suffix == ".csv":
