@@ -52,7 +52,8 @@ class RequestGuard:
         limit = body_limit(path)
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
-            await _send_problem(send, 413, "Request too large", f"the body is over {limit} bytes")
+            await _send_problem(send, 413, "Request too large", f"the body is over {limit} bytes",
+                                {"Connection": "close"})
             return
 
         received = 0
@@ -74,6 +75,8 @@ class RequestGuard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if not body_done:   # answered before the body ended: close rather than read the rest
+                    message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
             await send(message)
 
         try:
@@ -81,7 +84,7 @@ class RequestGuard:
                 await self.app(scope, counted_receive, tracked_send)
         except BodyTooLarge as exc:
             if not started:
-                await _send_problem(send, 413, exc.title, exc.detail)
+                await _send_problem(send, 413, exc.title, exc.detail, {"Connection": "close"})
             return
         except Exception as exc:  # noqa: BLE001 - the last line of defence; the message may hold patient data
             log.error("unhandled %s on %s %s", type(exc).__name__, scope.get("method"), path)
@@ -91,7 +94,8 @@ class RequestGuard:
         if deadline.cancelled_caught and not started:
             if not body_done:
                 await _send_problem(send, 408, "Request Timeout",
-                                    f"the body did not arrive within {self.time_limit:g} seconds")
+                                    f"the body did not arrive within {self.time_limit:g} seconds",
+                                    {"Connection": "close"})
             else:
                 await _send_problem(send, 503, "Took too long",
                                     f"the request was not done within {self.time_limit:g} seconds; "
