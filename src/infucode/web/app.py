@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from fastapi import Body, FastAPI, File, Path as PathParam, Request, UploadFile
+from fastapi import Body, FastAPI, File, Path as PathParam, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -283,4 +283,4 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-__all__ = ["create_app", "read_token", "is_loopback", "problem", "ErrorResult"]
+__all__ = ["MAX_BATCH_BODY_BYTES", "MAX_BODY_BYTES", "create_app", "read_token", "is_loopback", "problem", "ErrorResult"]
