@@ -101,6 +101,7 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
         return _encode(await jobs.run(code_encounter, _bounded(encounter), rs))
 
     def _code_batch(encounters: list[dict], rs) -> list:
+        _bounded(encounters)      # here, in the job: walking 20 MB takes a moment
         out = []
         for i, enc in enumerate(encounters):
             try:
@@ -116,7 +117,7 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
         if len(encounters) > MAX_BATCH_ENCOUNTERS:
             return problem(413, "Batch too large", f"at most {MAX_BATCH_ENCOUNTERS} encounters per request")
         rs = ruleset(profile)
-        return _encode(await jobs.run(_code_batch, _bounded(encounters), rs))
+        return _encode(await jobs.run(_code_batch, encounters, rs))
 
     @app.post("/v1/audit")
     async def audit(claim: dict = Body(..., description="One claim in the audit's format (billed lines, optional encounter)"),
