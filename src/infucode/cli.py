@@ -398,21 +398,41 @@ def serve(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="CMS files imported with 'infucode data import' "  # noqa: B008, UP045
                                             "for /v1/code and /v1/audit (default: $INFUCODE_DATA_DIR, else the user data directory)."),
 ) -> None:
-    """Serve the REST API and the web page (http://HOST:PORT/)."""
+    """Serve the REST API and the web page (http://HOST:PORT/).
+
+    Limits (infucode.web.limits): bodies over 2 MB (20 MB for a batch or an uploaded file) get 413, counted as
+    they arrive; a request not done within 60 s (body upload included) gets 408/503; idle keep-alive
+    connections close after 5 s; on SIGTERM, requests still running after 3 s are cancelled."""
     from .reference.data_cli import open_release_store
     from .web.app import create_app, is_loopback, read_token
+    from .web.limits import GRACEFUL_SHUTDOWN_SECONDS, KEEP_ALIVE_SECONDS
 
-    token = read_token(str(token_file) if token_file else None)
-    if not is_loopback(host) and not token:
-        typer.echo("refusing to bind a non-loopback address without a bearer token "
-                   "(set INFUCODE_TOKEN or --token-file)", err=True)
-        raise typer.Exit(2)
-    import uvicorn
+    def usage_error(message: str) -> typer.Exit:
+        typer.echo(f"infucode: error: {message}", err=True)
+        return typer.Exit(2)
 
-    releases = open_release_store(data_dir)
     try:
-        uvicorn.run(create_app(db_url=db, token=token, releases=releases if releases.exists else None),
-                    host=host, port=port, log_level="warning", access_log=False)
+        token = read_token(str(token_file) if token_file else None)
+    except (OSError, UnicodeError) as exc:
+        raise usage_error(f"cannot read the token file {token_file}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not is_loopback(host) and not token:
+        raise usage_error(f"refusing to bind {host} (not only loopback addresses) without a bearer token "
+                          "(set INFUCODE_TOKEN or --token-file)")
+    import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        releases = open_release_store(data_dir)
+    except OSError as exc:
+        raise usage_error(f"cannot open the data directory {exc.filename or data_dir}: {exc.strerror or exc}") from None
+    try:
+        try:
+            web_app = create_app(db_url=db, token=token, releases=releases if releases.exists else None)
+        except (SQLAlchemyError, OSError) as exc:
+            reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or type(exc).__name__
+            raise usage_error(f"cannot open the saved-cases database {db}: {reason}") from None
+        uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False,
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     finally:
         releases.close()
 
