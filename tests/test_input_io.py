@@ -229,7 +229,7 @@ def test_unknown_enum_value_names_field_and_allowed_values():
         decode_encounter(enc("e1", route="iv_drip"))
     err = info.value
     assert err.field == "administrations[0].route"
-    assert "'iv_drip'" in err.message
+    assert "iv_drip" not in err.message  # a value that failed is not from the vocabulary: never repeated
     for allowed in ("iv_infusion", "iv_push", "sc", "im", "sc_infusion", "intra_arterial", "iv"):
         assert allowed in err.message
     assert_no_content(err)

@@ -1,6 +1,11 @@
 """Decoding one already-parsed encounter object (a dict from JSON or YAML) into the model, with
 readable field-level errors (``administrations[0].route``: the allowed values). Core code: no file
-formats here; adapters call it after parsing, and ``code_encounter`` calls it for plain dicts."""
+formats here; adapters call it after parsing, and ``code_encounter`` calls it for plain dicts.
+
+Messages name the field and never repeat what was written in it: a value that fails validation is not
+from the closed vocabulary (it failed), and may be anything, a patient's name included. Only the
+vocabulary itself (allowed values, field names, type words) is quoted, and an unknown key only when it
+reads as a field name (lower-case letters and underscores)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ import msgspec
 
 from .model import Encounter, InputError
 
-_MAX_ENUM_ECHO = 40
+# An unknown key is quoted only when it looks like a mistyped field name ('strat', 'drug_name'), never when it
+# could be data put in the key's place (spaces, digits, capitals: 'John Q Patient MRN-99887766').
+_FIELD_NAME_LIKE = re.compile(r"[a-z_]{1,40}")
+# Anything msgspec quotes in a message we do not know: dropped, it may be a value.
+_RX_QUOTED = re.compile(r"`[^`]*`|'[^']*'|\"[^\"]*\"")
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,10 +114,6 @@ def _suggest(name: str, candidates: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _MAX_ENUM_ECHO else text[: _MAX_ENUM_ECHO - 3] + "..."
-
-
 def translate_validation_error(message: str) -> tuple[str | None, str]:
     """Turn a msgspec validation message into ``(field, readable message)``."""
     at = _RX_AT.search(message)
@@ -121,19 +126,22 @@ def translate_validation_error(message: str) -> tuple[str | None, str]:
     if m := _RX_UNKNOWN.match(message):
         name = m.group("name")
         allowed = _field_names(_info_at(field))
-        full = _join(field, name)
-        return full, f"unknown field '{_short(name)}'{_suggest(name, allowed)}" + (
-            f" (allowed: {', '.join(allowed)})" if allowed else ""
-        )
+        listed = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        if _FIELD_NAME_LIKE.fullmatch(name):
+            return _join(field, name), f"unknown field '{name}'{_suggest(name, allowed)}{listed}"
+        where = f"in {field}" if field else "in the encounter"
+        return field, (f"unknown field {where} (its name is not repeated here: it does not read as a field name)"
+                       f"{_suggest(name, allowed)}{listed}")
     if m := _RX_MISSING.match(message):
         return _join(field, m.group("name")), "required field is missing"
     if m := _RX_ENUM.match(message):
-        value = m.group("value").strip()
         info = _info_at(field)
-        allowed = list(info.values) if isinstance(info, msgspec.inspect.LiteralType) else []
-        text = f"invalid value {_short(value)}"
+        allowed = [str(v) for v in info.values] if isinstance(info, msgspec.inspect.LiteralType) else []
+        text = "not one of the allowed values"
         if allowed:
-            text += f"; allowed values: {', '.join(str(v) for v in allowed)}"
+            # the suggestion is one of the allowed values; what was written is not repeated
+            written = m.group("value").strip().strip("'\"")
+            text += f": {', '.join(allowed)}{_suggest(written, allowed)}"
         return field, text
     if m := _RX_EXPECTED.match(message):
         expected = _words(m.group("expected"), drop_null=True)
@@ -141,8 +149,9 @@ def translate_validation_error(message: str) -> tuple[str | None, str]:
         if got is None:
             return field, f"expected {expected}"
         return field, f"expected {expected}, got {_words(got, drop_null=False)}"
-    # Unknown wording (a future msgspec): keep msgspec's text without the location suffix.
-    text = _RX_AT.sub("", message).strip() or "invalid value"
+    # Unknown wording (a future msgspec): keep msgspec's text without the location suffix and without anything
+    # it quotes, which may be the value.
+    text = " ".join(_RX_QUOTED.sub("", _RX_AT.sub("", message)).split()) or "invalid value"
     return field, text[:1].lower() + text[1:]
 
 

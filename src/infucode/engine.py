@@ -25,7 +25,7 @@ from .rules.initial import by_hierarchy, hierarchy_key
 from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
 from .rules.reporting import professional_claim_in_facility
 from .rules.subsequent import EncounterState, code_chain
-from .rules.timing import crosses_midnight, iso_day, minutes_between, parse_date
+from .rules.timing import crosses_midnight, dates_refused, iso_day, minutes_between, outside_dates, parse_date
 from .ruleset import Ruleset
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -47,8 +47,14 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
         try:
             ruleset = ruleset.with_profile(encounter.payer)
         except KeyError as exc:
-            raise InputError("payer", str(exc).strip('"')) from None
+            # the payer as written is free text: never repeated, only the profiles it may name
+            known = ", ".join(sorted(ruleset.profile_names()))
+            raise InputError("payer", f"not a known payer profile; known profiles: {known}") from None
     on = parse_date(encounter.date, "date") if encounter.date else None
+    if on is not None:
+        first, last = ruleset.limits["earliest_date_of_service"], ruleset.limits["latest_date_of_service"]
+        if outside_dates(on, first, last):
+            raise dates_refused("date", first, last)
     if ruleset.dated_by is not None:
         ruleset = ruleset.for_date(date_of_service(encounter, on))
     seen: set[str] = set()
@@ -183,11 +189,13 @@ def _vascular_accesses(services: list[Service]) -> list[list[Service]]:
     accesses: dict[str, list[Service]] = {}
     for s in services:
         if s.separate_site:
-            accesses.setdefault(s.site or f"#{s.id}", []).append(s)
+            key = s.site or f"#{s.id}"
         elif s.site is not None and s.site in separate_sites:
-            accesses[s.site].append(s)
+            key = s.site  # documented at the site of a required separate access: given through that access
         else:
             main.append(s)
+            continue
+        accesses.setdefault(key, []).append(s)
     chains = [accesses[k] for k in sorted(accesses)]
     if main:
         return [main] + chains

@@ -90,6 +90,12 @@ class Ruleset:
     def policy(self, name: str) -> str:
         return self.policies[name]
 
+    @property
+    def limits(self) -> Mapping[str, object]:
+        """The named limits (reference/data/policies.yaml ``limits``): the longest administration, the dates of
+        service accepted, the most billing units on a drug line. The same under every profile."""
+        return self.tables.policies.limit_values
+
     def with_profile(self, profile: str) -> "Ruleset":
         """The same tables and explicit overrides under another payer profile (cached)."""
         if profile == self.profile:

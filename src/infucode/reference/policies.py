@@ -1,7 +1,10 @@
-"""Contested rules as named, dated, sourced policies, grouped into payer profiles."""
+"""Contested rules as named, dated, sourced policies, grouped into payer profiles; and the limits on what
+one encounter may ask of the engine (longest administration, dates of service, drug billing units), named,
+dated and sourced beside them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from ._data import read_yaml
 
@@ -23,6 +26,19 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """A bound past which documentation is taken as mistyped: a finding or input error, never coded."""
+
+    name: str
+    value: int | str
+    unit: str
+    summary: str
+    sources: tuple[str, ...]
+    since: str
+    unconfirmed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     name: str
     description: str
@@ -30,10 +46,15 @@ class Profile:
 
 
 class PolicyCatalog:
-    def __init__(self, policies: dict[str, Policy], profiles: dict[str, Profile], release: str):
+    def __init__(self, policies: dict[str, Policy], profiles: dict[str, Profile], release: str,
+                 limits: dict[str, Limit] | None = None):
         self.policies = policies
         self.profiles = profiles
         self.release = release
+        self.limits = limits or {}
+        # The values the rules compare with, read once: dates as dates, counts as ints.
+        self.limit_values: dict[str, int | date] = {
+            name: date.fromisoformat(lim.value) if lim.unit == "date" else int(lim.value) for name, lim in self.limits.items()}
 
     @classmethod
     def load(cls) -> "PolicyCatalog":
@@ -54,7 +75,19 @@ class PolicyCatalog:
                 if k not in policies or v not in policies[k].options:
                     raise ValueError(f"policies.yaml: profile {name} sets unknown policy value {k}={v}")
             profiles[name] = Profile(name, pr.get("description", ""), settings)
-        return cls(policies, profiles, str(doc.get("release", "")))
+        limits = {}
+        for name, lim in (doc.get("limits") or {}).items():
+            value = lim["value"]
+            if not isinstance(value, (int, str)) or isinstance(value, bool):
+                raise ValueError(f"policies.yaml: limit {name} needs an integer or a date as its value")
+            limits[name] = Limit(name, value, str(lim["unit"]), " ".join(str(lim["summary"]).split()),
+                                 tuple(lim.get("sources", ())), str(lim.get("since", "")),
+                                 " ".join(str(lim["unconfirmed"]).split()) if lim.get("unconfirmed") else None)
+        return cls(policies, profiles, str(doc.get("release", "")), limits)
+
+    def limit(self, name: str) -> int | date:
+        """The value of a named limit, a count or a date (KeyError naming it when the data lacks it)."""
+        return self.limit_values[name]
 
     def resolve(self, profile: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
         """Every policy's value under a profile, with explicit overrides on top."""

@@ -6,6 +6,7 @@ Cross-administration rules (continuity, overlap, hierarchy) live in ``continuity
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -14,7 +15,12 @@ from ..reference.drugs import DrugMatch
 from . import family as fam
 from . import method as meth
 from .context import CodingContext
-from .timing import LONG_DURATION_MINUTES, ONE_MINUTE, iso_day, minutes_between, parse_clock, window
+from .timing import (LONG_DURATION_MINUTES, ONE_MINUTE, dates_refused, iso_day, minutes_between, outside_dates, parse_clock,
+                     window)
+
+# Routes on which a chemotherapy infusion started on a pump is coded 96416/96425 (rules.beside_chain), and
+# so may run up to the pump limit rather than the limit of any other administration.
+_PUMP_ROUTES = ("iv_infusion", "iv", "intra_arterial")
 
 
 @dataclass(slots=True)
@@ -81,8 +87,8 @@ def _interrupted_minutes(ctx: CodingContext, adm: Administration, i: int, start:
     """Minutes the infusion was stopped (paused and restarted): not infusion time [CPT Assistant Sept 2009]."""
     total = 0
     for k, gap in enumerate(adm.interruptions):
-        g_start, g_clock = parse_clock(gap.start, start.date(), _field(i, f"interruptions[{k}].start"))
-        g_stop, s_clock = parse_clock(gap.stop, start.date(), _field(i, f"interruptions[{k}].stop"))
+        g_start, g_clock = _read_clock(ctx, gap.start, start.date(), _field(i, f"interruptions[{k}].start"))
+        g_stop, s_clock = _read_clock(ctx, gap.stop, start.date(), _field(i, f"interruptions[{k}].stop"))
         if g_clock and g_start < start:
             g_start += timedelta(days=1)
         g_stop = window(g_start, g_stop, s_clock)
@@ -92,6 +98,43 @@ def _interrupted_minutes(ctx: CodingContext, adm: Administration, i: int, start:
             continue
         total += minutes_between(g_start, g_stop)
     return total
+
+
+def _read_clock(ctx: CodingContext, value: str, on: date | None, field: str) -> tuple[datetime, bool]:
+    """``parse_clock``, and a full datetime must fall within the dates of service the engine accepts (an HH:MM
+    time is on a date already checked)."""
+    moment, clock_only = parse_clock(value, on, field)
+    if not clock_only:
+        first, last = ctx.limits["earliest_date_of_service"], ctx.limits["latest_date_of_service"]
+        if outside_dates(moment.date(), first, last):
+            raise dates_refused(field, first, last)
+    return moment, clock_only
+
+
+def beyond_duration_limit(ctx: CodingContext, adm: Administration, family: str, minutes: int, documented: str, aid: str) -> bool:
+    """More minutes than one administration may run (limits longest_administration_minutes, longest_pump_minutes
+    for a chemotherapy infusion started on a pump): an error finding, and the caller codes no line. Checked
+    before any clock sum, so neither the work nor the output grows with a mistyped stop date."""
+    pump = family == fam.CHEMOTHERAPY and adm.pump and adm.route in _PUMP_ROUTES
+    limit = ctx.limits["longest_pump_minutes" if pump else "longest_administration_minutes"]
+    if minutes <= limit:
+        return False
+    span = f"{limit // 1440} days" if limit % 1440 == 0 and limit > 2880 else f"{limit // 60} hours"
+    what = "a chemotherapy infusion started on a pump" if pump else "one administration"
+    ctx.add_finding("doc.beyond_duration_limit", "error",
+                    f"administration {aid}: {minutes} minutes {documented} is more than {what} may run ({span}, limit "
+                    f"{'longest_pump_minutes' if pump else 'longest_administration_minutes'}); no line. Check the start and stop "
+                    "dates (a mistyped year or day is the usual cause), or document each bag or day as its own administration", [aid])
+    return True
+
+
+def _minutes_from_volume(adm: Administration) -> int | None:
+    """Run time from the documented volume and rate; None unless both are positive finite numbers."""
+    volume, rate = adm.volume_ml, adm.rate_ml_per_hr
+    if volume is None or rate is None or not (0 < volume < math.inf and 0 < rate < math.inf):  # NaN fails too
+        return None
+    hours = volume / rate
+    return round(hours * 60) if math.isfinite(hours) else None
 
 
 def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | None) -> Service | None:
@@ -130,10 +173,10 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
     start = stop = None
     start_clock = False
     if adm.start:
-        start, start_clock = parse_clock(adm.start, on, _field(i, "start"))
+        start, start_clock = _read_clock(ctx, adm.start, on, _field(i, "start"))
     if adm.stop:
         anchor = start.date() if start is not None else on
-        stop, stop_clock = parse_clock(adm.stop, anchor, _field(i, "stop"))
+        stop, stop_clock = _read_clock(ctx, adm.stop, anchor, _field(i, "stop"))
         if start is not None:
             stop = window(start, stop, stop_clock and start_clock)
             if stop < start:
@@ -151,8 +194,12 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
     if start is not None and stop is not None:
         minutes = minutes_between(start, stop) - _interrupted_minutes(ctx, adm, i, start, stop, aid)
         clock = True
+        if beyond_duration_limit(ctx, adm, family, minutes, "from field start to field stop", aid):
+            return None
     elif adm.minutes is not None and timed_route:
         minutes = adm.minutes
+        if beyond_duration_limit(ctx, adm, family, minutes, "documented in field minutes", aid):
+            return None
         policy = ctx.policy("duration_only")
         if policy == "initial_only":
             withhold = True
@@ -174,8 +221,11 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
                             f"administration {aid}: hydration with no {missing} time; hydration has no push code, so no line", [aid])
             return None
         policy = ctx.policy("missing_stop")
-        if policy == "volume_rate" and start is not None and adm.volume_ml and adm.rate_ml_per_hr:
-            minutes = round(adm.volume_ml / adm.rate_ml_per_hr * 60)
+        derived = _minutes_from_volume(adm) if policy == "volume_rate" and start is not None else None
+        if derived is not None:
+            minutes = derived
+            if beyond_duration_limit(ctx, adm, family, minutes, "derived from fields volume_ml and rate_ml_per_hr", aid):
+                return None
             stop = start + ONE_MINUTE * minutes
             ctx.add_finding("doc.missing_stop", "warning",
                             f"administration {aid}: no stop time; stop derived from volume and rate as {minutes} minutes "

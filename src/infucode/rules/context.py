@@ -7,13 +7,14 @@ from ..model import ChargeLine, Finding
 
 class CodingContext:
     __slots__ = ("ruleset", "claim", "setting", "policies", "lines", "findings", "encounter_date", "consulted",
-                 "_rules", "_codes")
+                 "limits", "_rules", "_codes")
 
     def __init__(self, ruleset, claim: str, setting: str, encounter_date: str | None):
         self.ruleset = ruleset
         self.claim = claim
         self.setting = setting
         self.policies = ruleset.policies
+        self.limits = ruleset.limits      # named limits (longest administration, dates of service, drug units)
         self.encounter_date = encounter_date
         self.lines: list[ChargeLine] = []
         self.findings: list[Finding] = []

@@ -37,6 +37,11 @@ def billing_units(amount: float, code: HcpcsCode) -> int:
     return max(1, math.ceil(amount / code.billing_unit.amount - _EPSILON))
 
 
+def _amount(value: float | None) -> float | None:
+    """A documented amount the rules can compute with: finite and not negative; else None."""
+    return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
 def drug_lines(ctx: CodingContext, adm: Administration, hcpcs: HcpcsCode | None, day: str | None, why_no_code: str | None) -> None:
     aid = str(adm.id)
     if adm.dose is None:
@@ -47,10 +52,21 @@ def drug_lines(ctx: CodingContext, adm: Administration, hcpcs: HcpcsCode | None,
         ctx.add_finding("drug.not_built", "info", f"administration {aid}: drug line not built: {why_no_code}", [aid])
         return
     bu = hcpcs.billing_unit
-    dose = in_unit(adm.dose.value, adm.dose.unit, bu.unit)
-    if dose is None or dose <= 0:
+    given = adm.dose.value
+    if not (math.isfinite(given) and given > 0):  # NaN fails the comparison too
+        ctx.add_finding("drug.invalid_amount", "error",
+                        f"administration {aid}: field dose.value is not a positive number; no drug line", [aid])
+        return
+    dose = in_unit(given, adm.dose.unit, bu.unit)
+    if dose is None:
         ctx.add_finding("drug.not_built", "warning",
                         f"administration {aid}: dose unit {adm.dose.unit!r} does not convert to {hcpcs.code}'s billing unit ({bu.amount:g} {bu.unit})", [aid])
+        return
+    most = ctx.limits["most_drug_billing_units"]
+    if not dose / bu.amount <= most:  # also an overflow to infinity
+        ctx.add_finding("drug.invalid_amount", "error",
+                        f"administration {aid}: field dose.value comes to more than {most} billing units of {hcpcs.code}, more than "
+                        "a claim line carries (limit most_drug_billing_units); check the dose and its unit; no drug line", [aid])
         return
     units = billing_units(dose, hcpcs)
     why = f"dose {adm.dose.value:g} {adm.dose.unit} / billing unit {bu.amount:g} {bu.unit} = {units} unit(s), rounded up"
@@ -59,16 +75,29 @@ def drug_lines(ctx: CodingContext, adm: Administration, hcpcs: HcpcsCode | None,
     jw_units = 0
     if vial is not None and vial.single_dose:
         discarded = None
+        problem = None  # why a documented amount could not be used (named by field, never quoted)
         if adm.discarded is not None:
-            discarded = in_unit(adm.discarded, adm.dose.unit, bu.unit)
+            amount = _amount(adm.discarded)
+            if amount is None:
+                problem = "field discarded is not a finite amount of zero or more"
+            else:
+                discarded = in_unit(amount, adm.dose.unit, bu.unit)
         else:
             size = in_unit(vial.size, vial.unit, bu.unit)
-            if size and size > 0:
+            if size is not None and not (math.isfinite(size) and size > 0):
+                problem = "field vial.size is not a positive number"
+            elif size and dose / size <= most:  # vials counted by division: a sliver of a vial is refused below
                 vials = math.ceil(dose / size - _EPSILON)
                 discarded = vials * size - dose
+            elif size:
+                problem = "field vial.size makes more vials than a claim line carries"
+        if discarded is not None and not (dose + discarded) / bu.amount <= most + units:
+            discarded = None
+            problem = "the discarded amount comes to more billing units than a claim line carries (limit most_drug_billing_units)"
         if discarded is None:
             ctx.add_finding("drug.discarded_jw", "warning",
-                            f"administration {aid}: the discarded amount could not be worked out in {bu.unit}; JW/JZ not decided", [aid])
+                            f"administration {aid}: the discarded amount could not be worked out in {bu.unit}"
+                            + (f" ({problem})" if problem else "") + "; JW/JZ not decided", [aid])
         else:
             jw_units = math.ceil((dose + discarded) / bu.amount - _EPSILON) - units
             if jw_units > 0:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import groupby
 
 from . import family as fam
 from . import method as meth
 from .administration import Service
 from .context import CodingContext
 from .initial import INITIAL_CODE, hierarchy_rank, initial_service
-from .timing import (SAME_DRUG_PUSH_GAP, added_hours, hour_start_dates, minutes_between, on_added_hour_threshold,
+from .timing import (SAME_DRUG_PUSH_GAP, added_hours, added_units_by_date, minutes_between, on_added_hour_threshold,
                      overlap_minutes)
 
 ADDED_HOUR_CODE = {"96413": "96415", "96417": "96415", "96365": "96366", "96367": "96366", "96360": "96361",
@@ -244,14 +243,13 @@ def emit_added_hours(ctx: CodingContext, t: TimedLine, threshold: str) -> None:
         return
     if units <= 0:
         return
-    dates = hour_start_dates(s.start, t.first_unit_offset, units, ctx.encounter_date)
-    if len(set(dates)) > 1:
+    by_date = added_units_by_date(s.start, t.first_unit_offset, units, ctx.encounter_date)
+    if len(by_date) > 1:
         ctx.policy("midnight")
     words = _threshold_words(threshold)
-    for day, group in groupby(dates):
-        n = len(list(group))
+    for day, n in by_date:
         why = (f"{t.why}: {units} added hour(s) beyond the first hour, each a full hour or a tail of {words} past the last full hour"
                if t.first_unit_minimum is None else f"{t.why}: {units} hour unit(s), each a full hour or a tail of {words}")
-        if len(set(dates)) > 1:
+        if len(by_date) > 1:
             why += f"; {n} of them given on {day}"
         ctx.add_line(t.added_code, n, t.ids, t.rule, why, date=day)

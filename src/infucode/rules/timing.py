@@ -6,6 +6,7 @@ by the seed page, UW Health mini-manual [S24] (1:30 vs 1:31).
 """
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time, timedelta
 
 from ..model import InputError
@@ -40,6 +41,17 @@ def iso_day(moment: date) -> str:
             _ISO_DAYS.clear()
         text = _ISO_DAYS[day] = date.fromordinal(day).isoformat()
     return text
+
+
+def outside_dates(day: date, first: date, last: date) -> bool:
+    """A date outside the dates of service the engine accepts (limits earliest/latest_date_of_service)."""
+    return day < first or day > last
+
+
+def dates_refused(field: str, first: date, last: date) -> InputError:
+    """The error for a date outside the accepted dates; the bounds are quoted, the value never is."""
+    return InputError(field, f"a date outside {first.isoformat()} to {last.isoformat()}, the dates of service the engine "
+                             "accepts (limits earliest_date_of_service, latest_date_of_service); check the year")
 
 
 def parse_date(value: str, field: str) -> date:
@@ -142,16 +154,30 @@ def on_added_hour_threshold(minutes: int) -> bool:
     return minutes > MINUTES_PER_HOUR and (minutes - MINUTES_PER_HOUR) % MINUTES_PER_HOUR == 30
 
 
-def hour_start_dates(start: datetime | None, first_unit_offset: int, units: int, fallback: str | None) -> list[str | None]:
-    """The date on which each added-hour unit began (hour k starts `first_unit_offset + 60*(k-1)` minutes
-    after the start), so a line item carries the date its service was given [CMS-CLM-4-230.2]."""
+def added_units_by_date(start: datetime | None, first_unit_offset: int, units: int,
+                        fallback: str | None) -> list[tuple[str | None, int]]:
+    """How many of an infusion's added-hour units began on each date, in date order, so a line item carries
+    the date its service was given [CMS-CLM-4-230.2]. Unit k begins ``first_unit_offset + 60*k`` minutes
+    after the start. Counted per date, never per hour: the work grows with the dates covered, which the
+    administration limit bounds (rules.administration)."""
+    if units <= 0:
+        return []
     if start is None:
-        return [fallback] * units
+        return [(fallback, units)]
     first = start + ONE_MINUTE * first_unit_offset
     last = first + ONE_MINUTE * (MINUTES_PER_HOUR * (units - 1))
     if first.date() == last.date():  # the usual case: every unit begins on one date
-        return [iso_day(first)] * units
-    return [
-        iso_day(start + ONE_MINUTE * (first_unit_offset + MINUTES_PER_HOUR * k))
-        for k in range(units)
-    ]
+        return [(iso_day(first), units)]
+    out: list[tuple[str | None, int]] = []
+    taken = 0
+    day = first.date()
+    while taken < units:
+        midnight = _midnight(day) + timedelta(days=1)
+        # units beginning before the next midnight: k with first + 60k < midnight
+        seconds = (midnight - first).total_seconds()
+        before = min(units, math.ceil(seconds / 3600))
+        if before > taken:
+            out.append((iso_day(day), before - taken))
+            taken = before
+        day = midnight.date()
+    return out
