@@ -126,6 +126,21 @@ def test_bad_claims_name_the_claim_and_field(claim, field):
     assert exc.value.field == field and exc.value.encounter == claim["id"]
 
 
+@pytest.mark.parametrize("claim, field", [
+    ({"id": "p1", "claim_type": "professional", "date": "2024-07-01", "lines": [],
+      "John Q Patient MRN-99887766": 1}, None),
+    ({"id": "p2", "claim_type": "professional", "date": "2024-07-01",
+      "lines": [{"code": "96365", "units": 1, "John Q Patient MRN-99887766": 1}]}, "lines[0]"),
+])
+def test_unknown_key_that_is_not_a_field_name_is_not_repeated(claim, field):
+    # issue 12: error messages never echo free text; a key like this one may be patient data
+    with pytest.raises(InputError) as exc:
+        decode_claim(claim)
+    assert exc.value.field == field and exc.value.encounter == claim["id"]
+    assert "MRN" not in str(exc.value) and "Patient" not in str(exc.value)
+    assert "unknown field" in str(exc.value)
+
+
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")

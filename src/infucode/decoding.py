@@ -114,6 +114,11 @@ def _suggest(name: str, candidates: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def field_name_like(name: str) -> bool:
+    """Whether an unknown key reads as a field name (lower-case words), so repeating it cannot leak free text."""
+    return _FIELD_NAME_LIKE.fullmatch(name) is not None
+
+
 def translate_validation_error(message: str) -> tuple[str | None, str]:
     """Turn a msgspec validation message into ``(field, readable message)``."""
     at = _RX_AT.search(message)
@@ -127,7 +132,7 @@ def translate_validation_error(message: str) -> tuple[str | None, str]:
         name = m.group("name")
         allowed = _field_names(_info_at(field))
         listed = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        if _FIELD_NAME_LIKE.fullmatch(name):
+        if field_name_like(name):
             return _join(field, name), f"unknown field '{name}'{_suggest(name, allowed)}{listed}"
         where = f"in {field}" if field else "in the encounter"
         return field, (f"unknown field {where} (its name is not repeated here: it does not read as a field name)"

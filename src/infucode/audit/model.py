@@ -104,7 +104,7 @@ _FIELDS = {
 
 
 def _translate(message: str) -> tuple[str | None, str]:
-    from infucode.decoding import translate_validation_error
+    from infucode.decoding import field_name_like, translate_validation_error
 
     m = _RX_AT_ENCOUNTER.search(message)
     if m:
@@ -115,8 +115,14 @@ def _translate(message: str) -> tuple[str | None, str]:
     if m := _RX_UNKNOWN.match(message):
         path = m.group("path") or "$"
         allowed = _FIELDS["line"] if "lines[" in path else _FIELDS[""]
-        field = f"{path[2:]}.{m.group('name')}" if path.startswith("$.") else m.group("name")
-        return field, f"unknown field '{m.group('name')[:40]}' (allowed: {', '.join(allowed)})"
+        name = m.group("name")
+        parent = path[2:] if path.startswith("$.") else None
+        if not field_name_like(name):
+            # a key that does not read as a field name may be patient data: the object is named, the key is not
+            where = f"in {parent}" if parent else "in the claim"
+            return parent, f"unknown field {where} (its name is not repeated here) (allowed: {', '.join(allowed)})"
+        field = f"{parent}.{name}" if parent else name
+        return field, f"unknown field '{name}' (allowed: {', '.join(allowed)})"
     if m := _RX_PATTERN.match(message):
         path = m.group("path")
         rx = m.group("rx")
