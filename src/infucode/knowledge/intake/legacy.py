@@ -12,18 +12,17 @@ time, a route or a setting without saying so in ``questions``.
 from __future__ import annotations
 
 import datetime as _dt
-import email
-import email.policy
+import bisect
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ..engine import code_encounter
-from ..model import InputError, Result
-from ..ruleset import Ruleset
+from ...engine import code_encounter
+from ...model import InputError, Result
+from ...ruleset import Ruleset
+from ...vocabulary.names import NameIndex
 
 
 @dataclass
@@ -134,39 +133,19 @@ class _Time:
     label: str | None = None
 
 
-_NAME_RE_CACHE: dict[int, tuple[re.Pattern, re.Pattern | None]] = {}
+_NAME_INDEX_CACHE: dict[int, NameIndex] = {}
 
 
-def _name_patterns(ruleset: Ruleset) -> tuple[re.Pattern, re.Pattern | None]:
+def drug_name_index(ruleset: Ruleset) -> NameIndex:
+    """Every catalog name of every drug (key, name, aliases, HCPCS descriptor names), indexed once."""
     key = id(ruleset.tables.drugs)
-    hit = _NAME_RE_CACHE.get(key)
-    if hit is not None:
-        return hit
-    insensitive: set[str] = set()
-    sensitive: set[str] = set()
-    for d in ruleset.drugs:
-        names = [d.key.replace("_", " "), d.name, *d.aliases] + [n for c in d.hcpcs for n in c.names]
-        for n in names:
-            n = n.strip()
-            if len(n) < 2:
-                continue
-            if len(n) <= 4 and n != n.lower():
-                sensitive.add(n)
-            else:
-                insensitive.add(n)
-
-    def alt(names: set[str]) -> str:
-        parts = []
-        for n in sorted(names, key=len, reverse=True):
-            parts.append(r"\s+".join(re.escape(w) for w in n.split()))
-        return "|".join(parts)
-
-    edge_l, edge_r = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"
-    p_ins = re.compile(edge_l + "(?:" + alt(insensitive) + ")" + edge_r, re.I)
-    p_sen = re.compile(edge_l + "(?:" + alt(sensitive) + "|(?:" + alt({n.lower() for n in sensitive}) +
-                       r")(?=\s*\d+(?:\.\d+)?\s*(?:ml|l|cc)\b))" + edge_r) if sensitive else None
-    _NAME_RE_CACHE[key] = (p_ins, p_sen)
-    return p_ins, p_sen
+    hit = _NAME_INDEX_CACHE.get(key)
+    if hit is None:
+        names = []
+        for d in ruleset.drugs:
+            names += [d.key.replace("_", " "), d.name, *d.aliases] + [n for c in d.hcpcs for n in c.names]
+        hit = _NAME_INDEX_CACHE[key] = NameIndex(names)
+    return hit
 
 
 def _hhmm(h: int, m: int, ampm: str | None) -> str | None:
@@ -202,11 +181,34 @@ def _find_dates(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def _find_times(text: str, masked: list[tuple[int, int]]) -> list[_Time]:
-    taken = list(masked)
+class _Spans:
+    """Non-overlapping taken spans, sorted; membership in O(log n) so the scan stays linear."""
 
-    def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
+    def __init__(self, spans: list[tuple[int, int]]):
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.starts = [a for a, _ in merged]
+        self.ends = [b for _, b in merged]
+
+    def free(self, a: int, b: int) -> bool:
+        i = bisect.bisect_right(self.starts, a) - 1
+        if i >= 0 and self.ends[i] > a:
+            return False
+        return not (i + 1 < len(self.starts) and self.starts[i + 1] < b)
+
+    def add(self, a: int, b: int) -> None:
+        i = bisect.bisect_right(self.starts, a)
+        self.starts.insert(i, a)
+        self.ends.insert(i, b)
+
+
+def _find_times(text: str, masked: list[tuple[int, int]]) -> list[_Time]:
+    taken = _Spans(masked)
+    free = taken.free
 
     found: list[_Time] = []
     for pat, kind in ((_TIME_COLON, "colon"), (_TIME_AMPM, "ampm"), (_TIME_MIL, "mil")):
@@ -229,7 +231,7 @@ def _find_times(text: str, masked: list[tuple[int, int]]) -> list[_Time]:
                 continue
             # a bare "1:30" duration ("ran 1:30") is still a clock here; durations use words
             found.append(_Time(a, b, text[a:b].strip(), value))
-            taken.append((a, b))
+            taken.add(a, b)
     found.sort(key=lambda t: t.start)
     return found
 
@@ -297,28 +299,34 @@ def _duration_minutes(m: re.Match) -> int:
     return 30 if "half" in word else 60
 
 
-def read_case_file(path: str | Path) -> str:
-    """The text of a case file; for an e-mail (.eml) the subject and the text/plain body."""
-    p = Path(path)
-    data = p.read_bytes()
-    looks_like_mail = p.suffix.lower() == ".eml" or re.match(rb"(?:From|Subject|Date|To|MIME-Version|Received):", data[:200])
-    if not looks_like_mail:
-        return data.decode("utf-8", errors="replace")
-    return email_text(data)
+class _Questions:
+    """Questions in order, each owned by the administration being read when it was asked, so that a
+    later merge drops that administration's questions without rescanning the whole list."""
 
+    def __init__(self) -> None:
+        self._items: list[list] = []              # [text, alive]
+        self._owned: dict[str, list[list]] = {}
+        self.owner: str | None = None
 
-def email_text(data: bytes | str) -> str:
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    msg = email.message_from_bytes(data, policy=email.policy.default)
-    body = msg.get_body(preferencelist=("plain",))
-    if body is not None:
-        text = body.get_content()
-    else:
-        html = msg.get_body(preferencelist=("html",))
-        text = re.sub(r"<[^>]+>", " ", html.get_content()) if html is not None else ""
-    subject = msg.get("subject")
-    return (f"Subject: {subject}\n" if subject else "") + text
+    def append(self, q: str) -> None:
+        item = [q, True]
+        self._items.append(item)
+        if self.owner is not None:
+            self._owned.setdefault(self.owner, []).append(item)
+
+    def drop(self, owner: str, pred) -> None:
+        for item in self._owned.get(owner, ()):
+            if item[1] and pred(item[0]):
+                item[1] = False
+
+    def texts(self) -> list[str]:
+        seen: set[str] = set()
+        out = []
+        for q, alive in self._items:
+            if alive and q not in seen:
+                seen.add(q)
+                out.append(q)
+        return out
 
 
 # ----------------------------------------------------------------------------------------- the parser
@@ -326,7 +334,7 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
                default_date: str | None = None) -> tuple[dict, list[Extraction], list[str]]:
     """Free text -> (encounter dict, extractions with spans, questions)."""
     ex: list[Extraction] = []
-    questions: list[str] = []
+    questions = _Questions()
 
     def note(fld, value, a, b, aid=None):
         ex.append(Extraction(fld, value, text[a:b], a, b, aid))
@@ -362,14 +370,7 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
         questions.append("The setting is not stated; coded as a physician office (professional claim). Was it a hospital outpatient department, infusion center or ED?")
 
     # --- drug mentions
-    p_ins, p_sen = _name_patterns(ruleset)
-    raw_mentions = []
-    for pat in (p_ins, p_sen):
-        if pat is None:
-            continue
-        for m in pat.finditer(text):
-            raw_mentions.append((m.start(), m.end(), m.group(0)))
-    raw_mentions.sort(key=lambda x: (x[0], -(x[1] - x[0])))
+    raw_mentions = [(h.start, h.end, h.text) for h in drug_name_index(ruleset).find(text)]
     mentions: list[_Mention] = []
     last_end = -1
     for a, b, name in raw_mentions:
@@ -419,7 +420,7 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
 
     if not merged:
         questions.append("No drug from the catalog was found in the note. Which drug(s) were given?")
-        return {"id": encounter_id, "setting": setting, "date": date, "administrations": []}, ex, questions
+        return {"id": encounter_id, "setting": setting, "date": date, "administrations": []}, ex, questions.texts()
 
     # --- segments: from the mention (or its line start) to the next segment
     def line_start(pos: int) -> int:
@@ -442,10 +443,14 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
 
     masked = [(a, b) for a, b, _ in dates] + [(m.start, m.end) for m in merged]
     all_times = _find_times(text, masked)
+    time_starts = [t.start for t in all_times]
     adms: list[dict] = []
+    last_of_drug: dict[str, dict] = {}     # drug key -> its latest administration
+    key_of: dict[str, str] = {}            # administration id -> drug key
     for i, (m, (s0, s1)) in enumerate(zip(merged, segments)):
         seg = text[s0:s1]
-        aid = f"a{len(adms) + 1}"
+        aid = f"a{i + 1}"
+        questions.owner = aid
         adm: dict = {"id": aid, "drug": m.name if m.how == "hcpcs" else m.text.split("(")[0].strip() or m.name}
         if m.how == "hcpcs":
             adm["hcpcs"] = m.text
@@ -470,7 +475,7 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
                 lnote("route", route, s0 + r.start(), s0 + r.end())
                 break
         # times
-        times = [t for t in all_times if s0 <= t.start < s1]
+        times = all_times[bisect.bisect_left(time_starts, s0):bisect.bisect_left(time_starts, s1)]
         _label_times(text, times, s0, s1)
         start = next((t for t in times if t.label == "start"), None)
         stops = [t for t in times if t.label == "stop"]
@@ -510,7 +515,8 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
         for dm_ in _DOSE.finditer(text, m.end, s1):
             if site and s0 + site.start() <= dm_.start() < s0 + site.end():
                 continue
-            if any(t.start <= dm_.start() < t.end for t in all_times):
+            k = bisect.bisect_right(time_starts, dm_.start()) - 1
+            if k >= 0 and all_times[k].end > dm_.start():
                 continue
             if dm_.group(2) == "L" and re.match(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b", text[dm_.end():]):
                 continue
@@ -567,8 +573,7 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
             questions.append(f"{adm['drug']}: no time given. When was it given?")
 
         # a stop-only piece of a drug that started earlier completes that administration
-        prev = next((p for p in reversed(adms) if p["drug"] and ruleset.drugs.match(p["drug"]) and
-                     ruleset.drugs.match(p["drug"]).drug.key == m.key), None)
+        prev = last_of_drug.get(m.key)
         if prev is not None and "start" not in adm and "stop" in adm and "stop" not in prev and "start" in prev:
             prev["stop"] = adm["stop"]
             pid = prev["id"]
@@ -578,21 +583,33 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
                         prev.setdefault(e.field, adm.get(e.field))
                     e.administration = pid
                     ex.append(e)
-            questions[:] = [q for q in questions if not q.startswith(f"{adm['drug']}: no ") and
-                            not q.startswith(f"{prev['drug']}: no stop")]
+            questions.drop(aid, lambda q: q.startswith(f"{adm['drug']}: no "))
+            questions.drop(prev["id"], lambda q: q.startswith(f"{prev['drug']}: no stop"))
+            questions.owner = None
             continue
+        questions.owner = None
         ex.extend(local)
         adms.append(adm)
+        last_of_drug[m.key] = adm
+        key_of[aid] = m.key
 
     # an administration with no time at all, of a drug that has a timed administration, is the same one named again
-    def _key(a):
-        hit = ruleset.drugs.match(a["drug"]) if a.get("drug") else None
-        return hit.drug.key if hit else a.get("drug")
+    def timed(a: dict) -> bool:
+        return any(k in a for k in ("start", "stop", "minutes"))
 
-    for a in list(adms):
-        if any(k in a for k in ("start", "stop", "minutes")):
+    first_timed: dict[str, dict] = {}
+    for a in adms:
+        if timed(a):
+            first_timed.setdefault(key_of[a["id"]], a)
+    by_adm: dict[str, list[Extraction]] = {}
+    for e in ex:
+        if e.administration is not None:
+            by_adm.setdefault(e.administration, []).append(e)
+    removed: set[str] = set()
+    for a in adms:
+        if timed(a):
             continue
-        twin = next((b for b in adms if b is not a and _key(b) == _key(a) and any(k in b for k in ("start", "stop", "minutes"))), None)
+        twin = first_timed.get(key_of[a["id"]])
         if twin is None:
             continue
         copied = set()
@@ -600,32 +617,34 @@ def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
             if k in a and k not in twin:
                 twin[k] = a[k]
                 copied.add(k)
-        for e in ex:
-            if e.administration == a["id"]:
-                e.administration = twin["id"] if e.field in copied else None
-        questions[:] = [q for q in questions if not q.startswith(f"{a['drug']}: ")]
-        adms.remove(a)
+        for e in by_adm.pop(a["id"], []):
+            e.administration = twin["id"] if e.field in copied else None
+            if e.administration is not None:
+                by_adm.setdefault(twin["id"], []).append(e)
+        questions.drop(a["id"], lambda q, _d=a["drug"]: q.startswith(f"{_d}: "))
+        removed.add(a["id"])
+    adms = [a for a in adms if a["id"] not in removed]
     renumber = {a["id"]: f"a{i + 1}" for i, a in enumerate(adms)}
-    for a in adms:
-        a["id"] = renumber[a["id"]]
     for e in ex:
         if e.administration is not None:
             e.administration = renumber.get(e.administration)
     for i, a in enumerate(adms):
-        for e in ex:
-            if e.administration == a["id"]:
-                e.field = f"administrations[{i}].{e.field}"
+        for e in by_adm.get(a["id"], ()):
+            e.field = f"administrations[{i}].{e.field}"
+    for a in adms:
+        a["id"] = renumber[a["id"]]
     if setting == "office" and len(adms) > 1 and not any(a.get("primary") for a in adms):
         pass  # the engine's office_initial policy decides; nothing to ask unless the payer differs
     # de-duplicate questions, keep order
-    seen: set[str] = set()
-    questions = [q for q in questions if not (q in seen or seen.add(q))]
-    return {"id": encounter_id, "setting": setting, "date": date, "administrations": adms}, ex, questions
+    return {"id": encounter_id, "setting": setting, "date": date, "administrations": adms}, ex, questions.texts()
 
 
-def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", default_date: str | None = None) -> Memo:
-    """Parse the note, code it with the engine and collect what documentation is missing."""
+def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", default_date: str | None = None,
+              notices: list[str] | tuple[str, ...] = ()) -> Memo:
+    """Parse the note, code it with the engine and collect what documentation is missing.
+    ``notices`` (from reading the file: a charset replaced...) come first among the questions."""
     encounter, extractions, questions = parse_note(text, ruleset, encounter_id=encounter_id, default_date=default_date)
+    questions = [*notices, *questions]
     result = None
     error = None
     missing: list[str] = []
