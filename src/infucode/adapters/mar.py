@@ -411,6 +411,7 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
     # a stop row earlier than every start: reported by the loop above as "with no running administration"
 
     drug, hcpcs = _first(rows, "drug"), _first(rows, "hcpcs")
+    indication, site = _first(rows, "indication"), _first(rows, "site")   # once per order, not per administration
     if not drug and not hcpcs:
         note(rows[0], "error", "mar.drug", "no drug or HCPCS on any row of the order")
     out: list[Administration] = []
@@ -425,10 +426,10 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
             drug=drug,
             hcpcs=hcpcs.upper() if hcpcs else None,
             route=r_route,  # type: ignore[arg-type]
-            indication=_first(rows, "indication"),
+            indication=indication,
             start=_iso(a.start),
             stop=_iso(a.stop) if a.stop is not None and not instant else None,
-            site=_first(rows, "site"),
+            site=site,
             rate_ml_per_hr=first_rate if not instant else None,
             dose=Quantity(value=a.dose, unit=a.dose_unit or "unit") if a.dose is not None else None,
             interruptions=[Interruption(start=_iso(s), stop=_iso(e)) for s, e in a.interruptions],
