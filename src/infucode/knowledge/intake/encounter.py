@@ -136,6 +136,8 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 ask(f"{name}: no route written; fluid coded as an IV infusion.", "intake.route_inferred")
             else:
                 ask(f"{name}: the route is not stated (IV push, IV infusion, SC, IM?).", "intake.route_missing")
+        elif route == "iv" and drug is not None and drug.family == "hydration":
+            route = "iv_infusion"      # a fluid is never pushed
         elif route == "iv":
             ask(f"{name}: 'IV' without push or infusion; the clock decides (16 minutes or more is an infusion). "
                 "Which was it?", "intake.route_iv")
@@ -210,8 +212,8 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 moment += dt.timedelta(days=1)      # past midnight
                 day = moment.date()
             prev = moment
-            rows.append(MarAction(e.seq, e.action, e.action.replace("_", " "), moment, {}))
-            if not e.labelled:
+            rows.append(MarAction(e.seq, e.action, e.action.replace("_", " "), moment, {"drug": name}))
+            if not e.labelled and route in _INFUSION_ROUTES:
                 ask(f"{name}: '{e.time.text}' is taken as the {'stop' if e.action == 'stopped' else 'start'} time; "
                     "the note does not say so.", "intake.time_unlabelled", (e.time.start, e.time.end))
         findings: list[MarFinding] = []
@@ -261,7 +263,13 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
             if stop_ev and "stop" in adm:
                 aex.append(Extraction("stop", adm["stop"], stop_ev.time.text, stop_ev.time.start, stop_ev.time.end))
             if "stop" not in adm and route in _INFUSION_ROUTES:
-                if minutes and n == 0:
+                if pump and planned and n == 0:
+                    # an ambulatory pump runs on after the visit: its programmed time is the documented duration
+                    adm["minutes"] = planned[2]
+                    aex.append(Extraction("minutes", planned[2], text[planned[0]:planned[1]], planned[0], planned[1]))
+                    ask(f"{name}: the ambulatory pump's programmed duration ('{text[planned[0]:planned[1]]}') is "
+                        "taken as the infusion time; confirm it ran that long (disconnect time).", "intake.pump_duration")
+                elif minutes and n == 0:
                     adm["minutes"] = minutes[2]
                     aex.append(Extraction("minutes", minutes[2], text[minutes[0]:minutes[1]], minutes[0], minutes[1]))
                     ask(f"{name}: only a duration ('{text[minutes[0]:minutes[1]]}') follows the start; record the "

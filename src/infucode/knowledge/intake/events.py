@@ -274,6 +274,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
 
         # roles of the mentions: flush, diluent, negated, section, context
         kept: list[Mention] = []
+        diluted: set[int] = set()     # mentions written with their diluent bag: an infusion
         for m in cms:
             drug = ruleset.drugs.get(m.key)
             before = text[max(ca, m.start - 25):m.start]
@@ -286,6 +287,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 m.role, m.why = "flush", "part of the administration, not reported (method.flush)"
             elif hydration and kept and _DILUENT_BEFORE.search(text[kept[-1].end:m.start]):
                 m.role, m.why = "diluent", "carries the drug, not hydration (subsequent.hydration_concurrent)"
+                diluted.add(kept[-1].start)
             elif _NEGATED_NEAR[0].search(before[-18:]) or _NEGATED_NEAR[1].match(after):
                 m.role, m.why = "not_given", "not given"
             elif status != "actual":
@@ -327,6 +329,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 seg.site = (site.start(), site.end(), " ".join(site.group(0).split()))
             if m is not None:
                 _details(text, seg, m, ctimes, ruleset)
+                if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:
+                    seg.concepts.add("iv_infusion")
             for d in _slice(durations, duration_starts, sa, sb):
                 if not re.search(r"\b(?:over|x|for|infused over|ran over|in)\s*$", text[max(sa, d.start - 16):d.start], re.I):
                     continue
@@ -358,7 +362,9 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 if kind is None and len(unlabelled) == 2 and t is unlabelled[1]:
                     action = "stopped"
                 events.append(Event(len(events), m.key, action, t, seg, labelled=kind is not None, date=clause_date))
-                _track(running, m.key, action)
+                if seg.concepts.isdisjoint({"iv_push", "sc", "im"}) or seg.concepts & {"iv_infusion", "sc_infusion",
+                                                                                         "ambulatory_pump"}:
+                    _track(running, m.key, action)     # a push or a shot is over when given
     return Timeline(text, mentions, segments, events, line_care, dates, sections, notes)
 
 
@@ -418,8 +424,10 @@ def _details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], rules
         if dm.group(2) == "L" and re.match(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b",
                                           text[dm.end():dm.end() + 15]):
             continue
-        if dm.group(2).lower() == "g" and re.match(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", text[dm.end():dm.end() + 10], re.I):
+        if dm.group(2).lower() == "g" and 14 <= float(dm.group(1)) <= 26 and re.match(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", text[dm.end():dm.end() + 10], re.I):
             continue
+        if re.match(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", text[dm.end():dm.end() + 8], re.I):
+            break        # "375 mg/m2": a dose per body size, not the dose given
         unit = dm.group(2).lower()
         unit = {"gm": "g", "gram": "g", "grams": "g", "unit": "units", "u": "units"}.get(unit, unit)
         seg.dose = (dm.start(), dm.end(), float(dm.group(1)), unit)
