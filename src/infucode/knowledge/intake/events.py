@@ -57,6 +57,8 @@ _SEPARATE = re.compile(r"\b(separate|second|2nd|another|new)\s+(?:IV\s+)?(?:site
 _INDICATION = re.compile(r"\bfor\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|[a-z][a-z \-']{2,40}?)"
                          r"(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
 _FLUSH_BEFORE = re.compile(r"(?:flush\w*|lock\w*)\s+(?:with|w/)?\s*(?:\d+\s*(?:mL|ml|cc)\s+)?$", re.I)
+# heparin with a lock or flush word in its clause keeps a line open: never a push (method.flush)
+_LINE_CARE_NEAR = re.compile(r"\b(?:lock\w*|hep\s*lock|flush\w*|to\s+keep\s+open)\b", re.I)
 _FLUSH_AFTER = re.compile(r"^\s*(?:\d+\s*(?:mL|ml|cc|units?)\s*)?(?:flush|lock|hep\s*lock)", re.I)
 _DILUENT_BEFORE = re.compile(r"(?:\b(?:in|mixed in|diluted in|with|w/|into)\s+|/\s*)(?:\d+(?:\.\d+)?\s*(?:mL|ml|cc|L)\s+)?$", re.I)
 _NEGATED_NEAR = (re.compile(r"\b(?:no|not|held|hold|declined|refused|without)\s+$", re.I),
@@ -267,7 +269,6 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         cms = _slice(mentions, mention_starts, ca, cb)
         ctimes = _slice(times, time_starts, ca, cb)
         clause_text = text[ca:cb]
-        section = sections.kind_at(ca)
         status, cue = clause_status(clause_text, bool(ctimes))
         cdates = _slice(dates, date_starts, ca, cb)
         clause_date = cdates[0].value if cdates else None
@@ -280,10 +281,12 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
             before = text[max(ca, m.start - 25):m.start]
             after = text[m.end:m.end + 14]
             hydration = drug is not None and drug.family == "hydration"
+            section = sections.kind_at(m.start)
             if section in NOT_ADMINISTRATION_SECTIONS:
                 m.role, m.why = "order", f"named in the {section} section, not an administration"
             elif drug is not None and drug.flush or _FLUSH_BEFORE.search(before) or \
-                    ((hydration or m.key.startswith("heparin")) and _FLUSH_AFTER.match(after)):
+                    ((hydration or m.key.startswith("heparin")) and _FLUSH_AFTER.match(after)) or \
+                    (m.key.startswith("heparin") and _LINE_CARE_NEAR.search(text, m.end, min(cb, m.end + 45))):
                 m.role, m.why = "flush", "part of the administration, not reported (method.flush)"
             elif hydration and kept and _DILUENT_BEFORE.search(text[kept[-1].end:m.start]):
                 m.role, m.why = "diluent", "carries the drug, not hydration (subsequent.hydration_concurrent)"
