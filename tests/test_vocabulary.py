@@ -99,3 +99,20 @@ def test_name_index_finds_longest_names_whole_words_and_case_rules():
     idx = NameIndex(["sodium chloride", "sodium chloride 0.9%", "NS", "Flagyl", "metronidazole", "5-FU"])
     text = "Flagyl (metronidazole) in 100 mL sodium chloride 0.9%; ns 500 mL; NS flush; ins; 5-FU; the ns"
     assert [h.name for h in idx.find(text)] == ["Flagyl", "metronidazole", "sodium chloride 0.9%", "NS", "NS", "5-FU"]
+
+
+@pytest.mark.parametrize("written,stage_c", [("ondansetron HCl 4 mg IVP", "ondansetron"),
+                                             ("Vancomycin 1 g in 250 mL NS", "vancomycin"),
+                                             ("methylprednisolone sodium succinate", "methylprednisolone")])
+def test_drug_name_stages_drop_doses_forms_diluents_and_salts(written, stage_c):
+    from infucode.vocabulary.drug_names import name_stages
+
+    assert name_stages(written)[3] == stage_c
+
+
+@pytest.mark.parametrize("written,key", [("Remicade (infliximab)", "infliximab"), ("Zofran", "ondansetron"),
+                                         ("0.9% sodium chloride", "normal_saline"), ("ondansetron HCl", "ondansetron")])
+def test_brand_generic_salts_and_concentrations_reach_the_catalog_name(written, key):
+    from infucode import load_ruleset
+
+    assert load_ruleset().drugs.match(written).drug.key == key
