@@ -16,7 +16,7 @@ import msgspec
 from ...adapters.mar import MarAction, MarFinding, fold_actions
 from ...ruleset import Ruleset
 from ...vocabulary import NOT_ADMINISTRATION_SERVICES, resolve_route
-from .events import Event, Segment, Timeline, is_hydration
+from .events import Event, Segment, Timeline
 
 __all__ = ["Extraction", "Question", "fold_timeline"]
 
@@ -297,6 +297,3 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         questions.extend(qs)
     return out, held, ex, questions
 
-
-def is_fluid(key: str) -> bool:
-    return is_hydration(key)

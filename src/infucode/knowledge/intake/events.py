@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from ...ruleset import Ruleset
-from ...vocabulary import (DEVICE_CONCEPTS, LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ClockTime, NameIndex,
+from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ClockTime, NameIndex,
                            find_dates, find_durations, find_route_words, find_times, is_range_separator)
 from .context import PLANNED_DURATION, clause_status
 from .sections import NOT_ADMINISTRATION_SECTIONS, SectionMap, find_sections
@@ -450,7 +450,6 @@ def _details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], rules
 
 
 def is_hydration(key: str) -> bool:
+    """True for a fluid of the catalog's hydration family (known once a timeline was read)."""
     return key in _HYDRATION_KEYS
 
-
-_ = DEVICE_CONCEPTS  # re-exported concept sets are read by the timeline fold
