@@ -206,3 +206,30 @@ def test_a_mar_and_a_note_with_the_same_events_give_the_same_encounter(events, d
     assert (n["start"], n["stop"]) == (m.start[11:16], m.stop[11:16])
     assert [(i["start"], i["stop"]) for i in n.get("interruptions", [])] == \
         [(i.start[11:16], i.stop[11:16]) for i in m.interruptions]
+
+
+# ------------------------------------------------------------------ flowsheet-style notes
+def test_times_on_lines_that_name_no_drug_belong_to_the_drug_just_described():
+    got = adms("Office visit. IVIG (Privigen) 40 g via L AC 22g PIV.\n"
+               "Start time 8:30 AM at 30 mL/hr; 9:00 AM rate 60 mL/hr; 9:30 AM rate 120 mL/hr.\n"
+               "Infusion held 10:15-10:30 for chills; resumed at 60 mL/hr.\nEnd time 12:50 PM. PIV removed.")
+    assert [(key(a), a["start"], a["stop"], a["interruptions"]) for a in got] == \
+        [("immune_globulin", "08:30", "12:50", [{"start": "10:15", "stop": "10:30"}])]
+
+
+def test_a_time_leading_a_flowsheet_line_takes_the_lines_action():
+    memo = case_memo("HOPD 3/2/2026.\n0900 Paclitaxel 140 mg in 250 mL NS IV infusion started via port, rate 250 mL/hr.\n"
+                     "1000 paclitaxel infusion complete.", RS)
+    assert [(a["start"], a["stop"]) for a in memo.encounter["administrations"]] == [("09:00", "10:00")]
+    assert not any("taken as the start time" in q for q in memo.questions)
+
+
+def test_a_second_liter_hung_as_the_first_ends_is_one_continuous_hydration():
+    got = adms("ED 3/2/26.\nNS 1 L bolus from 1310 until 1420.\nSecond liter NS hung 1420, completed 1530.")
+    assert [(key(a), a["start"], a["stop"]) for a in got] == [("normal_saline", "13:10", "15:30")]
+
+
+def test_heparin_after_a_flush_in_the_same_clause_is_line_care():
+    got = adms("HOPD 3/2/2026. Vancomycin 1 g IVPB 0915-1030 via port.\n"
+               "1005 port flushed with 10 mL NS and heparin 500 units, de-accessed.")
+    assert [key(a) for a in got] == ["vancomycin"]

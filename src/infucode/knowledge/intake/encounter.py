@@ -218,6 +218,16 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                     "the note does not say so.", "intake.time_unlabelled", (e.time.start, e.time.end))
         findings: list[MarFinding] = []
         folded = fold_actions(key, rows, findings, encounter_id, route=route, resolve_iv=False)
+        if drug is not None and drug.family == "hydration" and len(folded) > 1:
+            # "NS 1 L 1310-1420. Second liter hung 1420": bag after bag of one fluid is one continuous hydration
+            merged = [folded[0]]
+            for a in folded[1:]:
+                if merged[-1].stop is not None and a.start == merged[-1].stop:
+                    merged[-1].stop = a.stop
+                    merged[-1].interruptions = [*merged[-1].interruptions, *a.interruptions]
+                else:
+                    merged.append(a)
+            folded = merged
         for f in findings:
             if f.severity != "info":
                 ask(f"{name}: {f.message.split(': ', 1)[-1]} (event read from the note)", "intake.sequence")

@@ -30,7 +30,7 @@ _ACTION_WORDS: list[tuple[str, str]] = [
     ("paused", r"held|paused|on hold|interrupted|stopped\s+temporarily|temporarily\s+stopped"),
     ("restarted", r"re-?started|resumed|restart(?:s|ing)?|resume"),
     ("new_bag", r"new\s+bag|bag\s+(?:changed|change|#?\s*2)|(?:second|2nd|another|next)\s+(?:bag|liter|litre|l\b)|re-?hung"),
-    ("rate_change", r"rate\s+(?:increased|decreased|changed|titrated|adjusted|up|down|to|inc|dec)|titrated|titration"
+    ("rate_change", r"rate\s+(?:increased|decreased|changed|titrated|adjusted|up|down|to|inc|dec|\d)|titrated|titration"
                     r"|increased|decreased|(?:inc|dec)\s+rate|advanced|rate\s+change"),
     ("stopped", r"complete[ds]?|completion|stop(?:ped|s)?|end(?:ed|s)?|finish(?:ed|es)?|done|off|d/?c'?d|dc'?ed"
                 r"|discontinued|infused\s+by|ran\s+until|disconnected|until|till"),
@@ -44,6 +44,7 @@ _ACTION_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(f"(?P<{a}>{p})" for a, p 
 
 _CLAUSE_END = re.compile(r"\n|;|(?<![A-Z][a-z])(?<!\b[A-Za-z])\.(?=\s)|!|\?(?=\s)")
 _LEADS = re.compile(r"[,;]\s|\.\s|\b(?:then|and|after|before|followed by|plus)\b", re.I)
+_PAUSE_BEFORE = re.compile(r"\b(?:held|paused|on hold|interrupted|stopped)\s*(?:from\s*)?$", re.I)
 _SITE = re.compile(
     r"\b(?:(?:L|R|left|right|lt|rt)\.?\s+)?(?:forearm|hand|antecubital|AC|wrist|upper arm|arm|deltoid|thigh|gluteal|glute|"
     r"abdomen|abd|ventrogluteal|vastus lateralis|buttock|hip|FA)\b(?:\s+(?:PIV|IV|peripheral IV|\d{2}\s*g(?:a|auge)?))*"
@@ -197,8 +198,9 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
     while i < len(times):
         t = times[i]
         if i + 1 < len(times) and is_range_separator(text[t.end:times[i + 1].start]):
-            # "0830-1245", "from 0830 until 1245": a start and a stop
-            out += [(t, "start"), (times[i + 1], "stopped")]
+            # "0830-1245", "from 0830 until 1245": a start and a stop; "held 1015-1030": a pause and a restart
+            held = _PAUSE_BEFORE.search(text, max(a, t.start - 20), t.start)
+            out += [(t, "paused"), (times[i + 1], "restarted")] if held else [(t, "start"), (times[i + 1], "stopped")]
             i += 2
             continue
         lo = max(a, times[i - 1].end if i else a, t.start - 40)
@@ -221,9 +223,19 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
                 score = (score[0] + 20, score[1])    # "at" is weaker than a real action word
             if best is None or score < best[0]:
                 best = (score, kind)
-        out.append((t, best[1] if best else None))
+        if best is None and not text[a:t.start].strip():
+            # a flowsheet line "0900 Paclitaxel ... IV infusion started": the time leads the clause
+            lead = next((m.lastgroup for m in _slice(actions, action_starts, t.end, b)
+                         if m.lastgroup not in ("line",) and m.group(0).lower() not in ("at", "@")), None)
+            best = ((0, 0), lead) if lead else None
+        kind = best[1] if best else None
+        if kind == "start" and any(m.lastgroup == "new_bag" for m in _slice(actions, action_starts, max(a, t.start - 40), hi)):
+            kind = "new_bag"     # "second liter NS hung 1420": a new bag, not a new drug
+        out.append((t, kind))
         i += 1
-    return out
+    # a line-leading time repeated by a range of the same value ("0840 ... 0840-0855") is one time
+    starts = {t.value for t, k in out if k == "start"}
+    return [(t, k) for t, k in out if not (k is None and t.value in starts)]
 
 
 def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
@@ -250,7 +262,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         has_time = bool(_slice(times, time_starts, *fl))
         has_action = any(m.lastgroup not in ("given", "line") or m.group(0).lower() in ("given", "administered", "pushed")
                          for m in _slice(actions, action_starts, *fl))
-        first_is_title = not has_time and not has_action
+        has_dose = bool(_DOSE.search(text, *fl)) or bool(_slice(routes, route_starts, *fl))
+        first_is_title = not has_time and not has_action and not has_dose
     sections = find_sections(text, first_is_title)
 
     protected = [(t.start, t.end) for t in times] + [(d.start, d.end) for d in dates]
@@ -264,6 +277,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     notes: list[tuple[str, str | None, tuple[int, int] | None]] = []
     running: dict[str, str] = {}           # drug key -> "running" | "paused", in order of starting
     last: tuple[Mention, int] | None = None  # the drug the previous clause was about, and where it ended
+    described: dict[str, None] = {}        # drugs written about with no event yet, latest last
 
     for ca, cb in clauses:
         cms = _slice(mentions, mention_starts, ca, cb)
@@ -286,7 +300,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 m.role, m.why = "order", f"named in the {section} section, not an administration"
             elif drug is not None and drug.flush or _FLUSH_BEFORE.search(before) or \
                     ((hydration or m.key.startswith("heparin")) and _FLUSH_AFTER.match(after)) or \
-                    (m.key.startswith("heparin") and _LINE_CARE_NEAR.search(text, m.end, min(cb, m.end + 45))):
+                    (m.key.startswith("heparin") and (_LINE_CARE_NEAR.search(text, m.end, min(cb, m.end + 45)) or
+                                                      _LINE_CARE_NEAR.search(text, max(ca, m.start - 45), m.start))):
                 m.role, m.why = "flush", "part of the administration, not reported (method.flush)"
             elif hydration and kept and _DILUENT_BEFORE.search(text[kept[-1].end:m.start]):
                 m.role, m.why = "diluent", "carries the drug, not hydration (subsequent.hydration_concurrent)"
@@ -348,7 +363,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
             stimes = [t for t in ctimes if sa <= t.start < sb]
             labelled = _label(text, stimes, ca, cb, actions, action_starts)
             if m is None:
-                _drugless(text, seg, labelled, running, events, line_care, notes, date=clause_date)
+                _drugless(text, seg, labelled, running, events, line_care, notes, date=clause_date,
+                          described=described)
                 continue
             if seg.concepts & NOT_ADMINISTRATION_SERVICES and not seg.concepts - NOT_ADMINISTRATION_SERVICES - \
                     LINE_CARE_CONCEPTS - {"iv_push"}:
@@ -356,6 +372,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 m.role, m.why = "not_a_service", "route " + "/".join(sorted(seg.concepts & NOT_ADMINISTRATION_SERVICES)).upper() \
                     + ": not an injection or infusion, not coded"
                 continue
+            described.pop(m.key, None)
+            described[m.key] = None
             unlabelled = [t for t, k in labelled if k is None]
             for t, kind in labelled:
                 if kind == "line":
@@ -365,6 +383,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 if kind is None and len(unlabelled) == 2 and t is unlabelled[1]:
                     action = "stopped"
                 events.append(Event(len(events), m.key, action, t, seg, labelled=kind is not None, date=clause_date))
+                described.pop(m.key, None)
                 if seg.concepts.isdisjoint({"iv_push", "sc", "im"}) or seg.concepts & {"iv_infusion", "sc_infusion",
                                                                                          "ambulatory_pump"}:
                     _track(running, m.key, action)     # a push or a shot is over when given
@@ -382,7 +401,7 @@ def _track(running: dict[str, str], key: str, action: str) -> None:
 
 
 def _drugless(text: str, seg: Segment, labelled, running: dict[str, str], events: list[Event],
-              line_care: list, notes: list, *, date: str | None) -> None:
+              line_care: list, notes: list, *, date: str | None, described: dict[str, None]) -> None:
     """Actions in a clause that names no drug act on the running infusion (or are line care)."""
     words = text[seg.start:seg.end]
     for t, kind in labelled:
@@ -399,6 +418,8 @@ def _drugless(text: str, seg: Segment, labelled, running: dict[str, str], events
         elif _INFUSION_WORDS.search(words):
             drugs = [k for k in cands if k not in _HYDRATION_KEYS]
             cands = drugs or cands
+        if not cands and described:
+            cands = [next(reversed(described))]      # "IVIG 40 g via L AC PIV.\nStart time 8:30 AM": the drug just described
         if not cands:
             notes.append((f"'{t.text}': an action ({kind.replace('_', ' ')}) with no drug named and no infusion "
                           "running; which drug was it?", None, (t.start, t.end)))
@@ -408,6 +429,7 @@ def _drugless(text: str, seg: Segment, labelled, running: dict[str, str], events
             notes.append((f"'{t.text}' ({kind.replace('_', ' ')}) names no drug; read as the most recently started "
                           "running infusion. Is that right?", key, (t.start, t.end)))
         events.append(Event(len(events), key, kind if kind != "start" else "given", t, seg, date=date, attached=True))
+        described.pop(key, None)
         _track(running, key, kind if kind != "start" else "given")
 
 
