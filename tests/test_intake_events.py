@@ -233,3 +233,12 @@ def test_heparin_after_a_flush_in_the_same_clause_is_line_care():
     got = adms("HOPD 3/2/2026. Vancomycin 1 g IVPB 0915-1030 via port.\n"
                "1005 port flushed with 10 mL NS and heparin 500 units, de-accessed.")
     assert [key(a) for a in got] == ["vancomycin"]
+
+
+def test_a_push_and_a_pump_of_the_same_drug_are_two_administrations():
+    memo = case_memo("Infusion center 03/02/2026. PIV L forearm.\n1035 5-FU 400 mg IV push given.\n"
+                     "1040 5-FU 2400 mg/m2 continuous infusion via CADD pump connected, to run 46 hours.", RS)
+    got = memo.encounter["administrations"]
+    assert [(a["route"], a["start"], a.get("pump", False), a.get("minutes")) for a in got] == \
+        [("iv_push", "10:35", False, None), ("iv_infusion", "10:40", True, 46 * 60)]
+    assert ("96416", 1) in admin_codes(memo)

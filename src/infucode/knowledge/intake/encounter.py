@@ -48,10 +48,64 @@ class Question:
 
 @dataclass
 class _Drug:
+    """One order: the words and events of one drug given one way (a push and a pump of the same drug
+    are two orders)."""
+
     key: str
     name: str
+    kind: str | None = None
     segments: list[Segment] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+
+
+def _kind(seg: Segment) -> str | None:
+    """How the words of a segment give the drug: pump, a push/shot route, an infusion, or not said."""
+    if "ambulatory_pump" in seg.concepts:
+        return "pump"
+    route, _ = resolve_route(seg.concepts - NOT_ADMINISTRATION_SERVICES)
+    if route in ("iv_push", "sc", "im"):
+        return route
+    if route in ("iv_infusion", "sc_infusion", "intra_arterial"):
+        return "infusion"
+    return None
+
+
+def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
+    """Segments and events grouped into orders, in note order. A segment that does not say how the drug
+    was given (or an event on a line naming no drug) joins the drug's latest order."""
+    orders: list[_Drug] = []
+    latest: dict[str, _Drug] = {}
+    of_segment: dict[int, _Drug] = {}
+
+    def order_for(key: str, name: str, kind: str | None) -> _Drug:
+        cur = latest.get(key)
+        if cur is not None and (kind is None or cur.kind == kind):
+            return cur
+        if cur is not None and cur.kind is None and not cur.events:
+            cur.kind = kind            # "Remicade 400 mg." then "Remicade IV infusion started 1000"
+            return cur
+        new = _Drug(key, name, kind)
+        orders.append(new)
+        latest[key] = new
+        return new
+
+    events_of: dict[int, list[Event]] = {}
+    for e in tl.events:
+        events_of.setdefault(id(e.segment), []).append(e)
+    for seg in tl.segments:
+        m = seg.mention
+        if m is not None and m.role == "given":
+            d = order_for(m.key, m.name, _kind(seg))
+            d.segments.append(seg)
+            of_segment[id(seg)] = d
+        for e in events_of.get(id(seg), ()):
+            d = of_segment.get(id(seg)) if not e.attached else None
+            if d is None or d.key != e.key:
+                cur = latest.get(e.key)
+                d = cur if cur is not None else order_for(
+                    e.key, ruleset.drugs.get(e.key).name if ruleset.drugs.get(e.key) else e.key, None)
+            d.events.append(e)
+    return orders
 
 
 def _clock(moment: str, date: str) -> str:
@@ -74,19 +128,12 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
     for q, key, sp in tl.notes:
         questions.append(Question(q, "intake.unattached_action", key, span=sp))
 
-    drugs: dict[str, _Drug] = {}
-    for seg in tl.segments:
-        if seg.mention is not None and seg.mention.role == "given":
-            d = drugs.setdefault(seg.mention.key, _Drug(seg.mention.key, seg.mention.name))
-            d.segments.append(seg)
-    for e in tl.events:
-        drugs.setdefault(e.key, _Drug(e.key, ruleset.drugs.get(e.key).name if ruleset.drugs.get(e.key) else e.key))
-        drugs[e.key].events.append(e)
+    drugs = _orders(tl, ruleset)
 
     adms: list[tuple[int, dict, list[Extraction], list[Question]]] = []   # (note position, adm, its extractions)
     held: list[dict] = []
     base = dt.date.fromisoformat(date)
-    for key, d in drugs.items():
+    for key, d in ((d.key, d) for d in drugs):
         segs = d.segments or [e.segment for e in d.events]
         first = next((s for s in segs if s.mention is not None), None)
         name = first.mention.text.split("(")[0].strip() if first and first.mention.how != "hcpcs" else d.name

@@ -350,7 +350,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:
                     seg.concepts.add("iv_infusion")
             for d in _slice(durations, duration_starts, sa, sb):
-                if not re.search(r"\b(?:over|x|for|infused over|ran over|in)\s*$", text[max(sa, d.start - 16):d.start], re.I):
+                if not re.search(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", text[max(sa, d.start - 16):d.start], re.I):
                     continue
                 if "iv_push" not in seg.concepts and re.search(r"over\s*$", text[max(sa, d.start - 8):d.start], re.I):
                     seg.concepts.add("iv_infusion")     # "IV over 30 minutes": an infusion
