@@ -54,8 +54,10 @@ from typing import Any, Literal, NamedTuple
 
 
 from infucode.model import Administration, Encounter, InputError, Interruption, Quantity
+from infucode.vocabulary import parse_timestamp, route_of_words
 
-__all__ = ["DEFAULT_MAPPING", "MarFinding", "MarMapping", "MarRead", "encounters_from_mar", "load_mapping", "read_mar"]
+__all__ = ["DEFAULT_MAPPING", "MarAction", "MarFinding", "MarMapping", "MarRead", "encounters_from_mar", "fold_actions",
+           "load_mapping", "read_mar"]
 
 Severity = Literal["error", "warning", "info"]
 
@@ -163,24 +165,6 @@ def load_mapping(source: str | Path | dict | None = None) -> MarMapping:
     return MarMapping(columns=columns, actions=actions, time_formats=formats, setting=setting)
 
 
-def _parse_time(text: str, formats: list[str]) -> datetime | None:
-    text = " ".join(text.strip().split())
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-        if len(text) > 10:  # a date alone has no time of day
-            return moment.replace(tzinfo=None)
-    except ValueError:
-        pass
-    for f in formats:
-        try:
-            return datetime.strptime(text, f)
-        except ValueError:
-            continue
-    return None
-
-
 _NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)")
 
 
@@ -190,12 +174,17 @@ def _number(text: str) -> float | None:
 
 
 @dataclass
-class _Row:
+class MarAction:
+    """One action on an order: ``action`` is one of :data:`ACTIONS`; ``row`` names it in findings;
+    ``cells`` hold our column names (drug, hcpcs, route, site, dose, dose_unit, rate, indication)."""
+
     row: int
     action: str
     raw_action: str
     time: datetime
     cells: dict[str, str]
+
+
 
 
 @dataclass
@@ -251,7 +240,7 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
     col = {ours: theirs for ours, theirs in m.columns.items() if theirs in header}
 
     # encounter -> order -> rows; settings per encounter
-    encounters: dict[str, dict[str, list[_Row]]] = {}
+    encounters: dict[str, dict[str, list[MarAction]]] = {}
     settings: dict[str, str] = {}
     findings: dict[str, list[MarFinding]] = {}
     for n, record in enumerate(_records(reader, loose), start=2):
@@ -289,11 +278,11 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
         time_text = cells.get("time", "")
         if cells.get("date") and time_text and not re.search(r"\d{4}-\d{2}-\d{2}|/", time_text):
             time_text = f"{cells['date']} {time_text}"
-        moment = _parse_time(time_text, m.time_formats)
+        moment = parse_timestamp(time_text, m.time_formats)
         if moment is None:
             note("error", "mar.time", "time missing or not readable (ISO 8601 or the mapping's time_format); row ignored", order)
             continue
-        encounters[eid].setdefault(order, []).append(_Row(n, action, raw_action, moment, cells))
+        encounters[eid].setdefault(order, []).append(MarAction(n, action, raw_action, moment, cells))
 
     if any(f.code == "mar.unreadable" for f in loose):
         # the rows after the unreadable one were not read: coding what was read would drop administrations
@@ -305,7 +294,7 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
         bucket = findings[eid]
         administrations: list[Administration] = []
         for order, rows in orders.items():
-            administrations.extend(_fold(order, rows, bucket, eid))
+            administrations.extend(fold_actions(order, rows, bucket, eid))
         bucket.sort(key=lambda f: (f.row or 0))
         if not administrations:
             out.append(MarRead(None, bucket))
@@ -336,19 +325,15 @@ def _records(reader: csv.DictReader, loose: list[MarFinding]) -> Iterator[dict]:
             return
 
 
-def _first(rows: list[_Row], name: str) -> str | None:
+def _first(rows: list[MarAction], name: str) -> str | None:
     return next((r.cells[name] for r in rows if r.cells.get(name)), None)
 
 
-def _route_of(rows: list[_Row]) -> str | None:
-    from infucode.adapters.fhir import (
-        map_route,  # word rules shared with FHIR (no fhir.resources needed)
-    )
-
+def _route_of(rows: list[MarAction]) -> str | None:
     text = _first(rows, "route")
     if text is None:
         return None
-    route, _problem = map_route((), [text], ())
+    route, _problem = route_of_words(text)
     return route
 
 
@@ -356,23 +341,31 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="minutes" if moment.second == 0 else "seconds")
 
 
-def _fold(order: str, rows: list[_Row], bucket: list[MarFinding], eid: str) -> list[Administration]:
-    """The administrations of one order, from its rows in time order."""
+def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], encounter_id: str, *,
+                 route: str | None = None, resolve_iv: bool = True) -> list[Administration]:
+    """The administrations of one order, from its actions (any order; read in time order).
+
+    Shared by the MAR reader and case intake (a note's events on one drug are the same actions).
+    ``route``: the engine route when the caller already knows it (else read from the ``route``
+    cells). ``resolve_iv``: route "iv" becomes an infusion or a push from the actions (MAR); False
+    keeps "iv" so that the engine decides by the clock (a note that only says IV)."""
+    bucket, eid = findings, encounter_id
     rows = sorted(rows, key=lambda r: (r.time, r.row))
 
-    def note(r: _Row, severity: Severity, code: str, message: str) -> None:
+    def note(r: MarAction, severity: Severity, code: str, message: str) -> None:
         bucket.append(MarFinding(r.row, severity, code, f"order {order}: {message}", encounter=eid, order=order))
 
-    route = _route_of(rows)
-    if _first(rows, "route") is not None and route is None:
-        note(rows[0], "warning", "mar.route", "route not recognised (IV, IV push, IVPB, SC, IM...) or not parenteral")
+    if route is None:
+        route = _route_of(rows)
+        if _first(rows, "route") is not None and route is None:
+            note(rows[0], "warning", "mar.route", "route not recognised (IV, IV push, IVPB, SC, IM...) or not parenteral")
     has_rate = any(_number(r.cells.get("rate", "")) is not None for r in rows)
     instant = route in _INSTANT
     adms: list[_Adm] = []
     current: _Adm | None = None
     first_rate: float | None = None
 
-    def start_new(r: _Row) -> _Adm:
+    def start_new(r: MarAction) -> _Adm:
         a = _Adm(id=order if not adms else f"{order}-{len(adms) + 1}", start=r.time)
         adms.append(a)
         return a
@@ -446,6 +439,7 @@ def _fold(order: str, rows: list[_Row], bucket: list[MarFinding], eid: str) -> l
     # a stop row earlier than every start: reported by the loop above as "with no running administration"
 
     drug, hcpcs = _first(rows, "drug"), _first(rows, "hcpcs")
+    indication, site = _first(rows, "indication"), _first(rows, "site")   # once per order, not per administration
     if not drug and not hcpcs:
         note(rows[0], "error", "mar.drug", "no drug or HCPCS on any row of the order")
     out: list[Administration] = []
@@ -453,17 +447,17 @@ def _fold(order: str, rows: list[_Row], bucket: list[MarFinding], eid: str) -> l
         if a.paused_at is not None:
             note(rows[-1], "warning", "mar.sequence", "paused and never restarted or stopped: no stop time")
         r_route = route
-        if route == "iv":
+        if route == "iv" and resolve_iv:
             r_route = "iv_infusion" if (has_rate or a.infusion_evidence or a.stop is not None) else "iv_push"
         out.append(Administration(
             id=a.id,
             drug=drug,
             hcpcs=hcpcs.upper() if hcpcs else None,
             route=r_route,  # type: ignore[arg-type]
-            indication=_first(rows, "indication"),
+            indication=indication,
             start=_iso(a.start),
             stop=_iso(a.stop) if a.stop is not None and not instant else None,
-            site=_first(rows, "site"),
+            site=site,
             rate_ml_per_hr=first_rate if not instant else None,
             dose=Quantity(value=a.dose, unit=a.dose_unit or "unit") if a.dose is not None else None,
             interruptions=[Interruption(start=_iso(s), stop=_iso(e)) for s, e in a.interruptions],
@@ -471,7 +465,7 @@ def _fold(order: str, rows: list[_Row], bucket: list[MarFinding], eid: str) -> l
     return out
 
 
-def _add_dose(r: _Row, a: _Adm, note) -> None:
+def _add_dose(r: MarAction, a: _Adm, note) -> None:
     value = _number(r.cells.get("dose", ""))
     if r.cells.get("dose") and value is None:
         note(r, "warning", "mar.dose", "dose is not a number; ignored")

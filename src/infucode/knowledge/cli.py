@@ -100,17 +100,21 @@ def case_cmd(file: Path = typer.Argument(..., help="a case note (.txt) or an e-m
              format: str = typer.Option("text", "--format", "-f", help="text | json"),
              profile: str = typer.Option("medicare", "--profile")) -> None:
     """Read a free-text case note, build the encounter and print a coding memo."""
-    from .intake import case_memo, read_case_file, render_memo
+    from .intake import CaseFileError, case_memo, read_case, render_memo
 
     if format not in ("text", "json"):
         typer.echo("infucode: error: --format must be text or json", err=True)
         raise typer.Exit(2)
     try:
-        text = read_case_file(file)
+        case = read_case(file)
     except OSError as exc:
-        typer.echo(f"infucode: error: cannot read {file}: {exc}", err=True)
+        typer.echo(f"infucode: error: cannot read {file}: {exc.strerror or type(exc).__name__}", err=True)
         raise typer.Exit(2)
-    memo = case_memo(text, _ruleset(profile), encounter_id=file.stem)
+    except CaseFileError as exc:
+        typer.echo(f"infucode: error: {file}: {exc}", err=True)
+        raise typer.Exit(2)
+    memo = case_memo(case.text, _ruleset(profile), encounter_id=file.stem, default_date=case.sent_date,
+                     notices=case.notices)
     typer.echo(render_memo(memo, format))
     if memo.result is None:
         raise typer.Exit(1)

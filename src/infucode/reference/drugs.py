@@ -36,6 +36,8 @@ from typing import Iterator, Literal
 
 import yaml
 
+from ..vocabulary import drug_names as _names  # the name-normalisation stages (shared vocabulary)
+
 # CONTRACT (filled in by the drug-catalog work; the engine relies on these names):
 
 
@@ -102,114 +104,13 @@ MEMO_LIMIT = 200_000       # distinct input strings remembered before the memo i
 _CODE_RE = re.compile(r"^[A-Z][0-9]{4}$")
 
 # ----------------------------------------------------------------------------- normalisation
-
-_UNICODE = str.maketrans({"½": " 1/2 ", "¼": " 1/4 ", "µ": "mc", "μ": "mc", "’": "'", "‘": "'",
-                          "–": "-", "—": "-", "\u00a0": " "})
-_SPLIT_ALNUM = re.compile(r"(?<=[a-z])(?=\d)|(?<=[\d%])(?=[a-z])")
-_BAD_CHARS = re.compile(r"[^a-z0-9%./ ]+")
-_LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
-_LONE_SLASH = re.compile(r"(?<!\b1)/|/(?![234]\b)")      # keeps only 1/2, 1/3, 1/4
-_LONE_PCT = re.compile(r"(?<![\d])%")
-_SPACE_PCT = re.compile(r"(?<=\d)\s+%")
-_BRACKETS = re.compile(r"[(\[{]([^)\]}]*)[)\]}]")
-
-_DOSE = re.compile(
-    r"\b\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?\s*(?:million\s*)?"
-    r"(?:mg|mgs|mcg|mcgs|ug|g|gm|gms|gram|grams|kg|ml|mls|cc|l|liter|liters|litre|litres|"
-    r"unit|units|u|iu|meq|mmol|h|hr|hrs|hour|hours|min|mins|minute|minutes)\b"
-)
-_TIMES = re.compile(r"\bx\s*\d+\b|\bq\s*\d+\s*h\b|\bm\s*2\b|\bauc\s*\d+(?:\.\d+)?\b")
-_FORM_WORDS = frozenset("""
-    injection injections injectable inj iv ivp ivpb ivpush push piggyback infusion infusions infuse inf
-    intravenous intravenously premix premixed solution soln sol usp bag bags vial vials bottle syringe
-    prefilled pfs single multi dose doses sdv mdv pf preservative free lyophilized powder for bolus drip
-    continuous sc subq subcut sq subcutaneous im intramuscular kit rate over at per each stat once prn
-    daily po oral tab tabs tablet tablets mg mgs mcg mcgs ug kg ml mls cc units unit iu meq mmol hr hrs
-    hour hours min mins minute minutes give given administer administered l
-""".split())
-_TRAILING_NUMBER = re.compile(r"(?:(?<=[a-z]{2})|(?<=\bw)) \d+(?:\.\d+)?$")   # "Opdivo 480": a dose without unit
-_CONNECTORS = frozenset("and in with w".split())
-_PERCENT = re.compile(r"\b\d+(?:\.\d+)?%")
-_SALT_WORDS = frozenset("""
-    hydrochloride hcl sodium sulfate sulphate succinate phosphate acetate calcium disodium tromethamine
-    mesylate citrate tartrate bitartrate maleate dimeglumine edisylate pamoate fumarate hydrobromide
-    besylate
-""".split())
-_DILUENT = re.compile(
-    r"\s+(?:in|with|w|into|diluted in|mixed in|added to)\s+"
-    r"(?:\d+(?:\.\d+)?%\s*)?"
-    r"(?:ns|nss|normal saline|saline|sodium chloride|nacl|d 5 w|d 5|dextrose(?: \d+%)?(?: in)?(?: water)?|"
-    r"\d+% dextrose(?: in)?(?: water)?|sterile water|swfi|water|lr|lactated ringers?|ringers lactate|"
-    r"1/2 ns|0\.45% nacl|0\.45% sodium chloride)\b.*$"
-)
-_TRAILING_DILUENT = re.compile(r"\s+(?:ns|nss|d 5 w)$|\s+(?:in|with|w|into)$")
-_BIOSIMILAR_SUFFIX = re.compile(r"^(.*[a-z]) ([a-z]{4})$")   # "infliximab xyzz" (FDA 4-letter suffix)
-_NUMBERS = re.compile(r"\d+(?:\.\d+)?(?:/\d+)?%?")
-
-
-def _exact_key(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def _clean(text: str) -> str:
-    """Stage A: case, unicode, apostrophes, punctuation; digits split from letters ("d5w" -> "d 5 w")."""
-    s = text.lower().translate(_UNICODE).replace("'", "")
-    s = _SPLIT_ALNUM.sub(" ", s)
-    s = _BAD_CHARS.sub(" ", s)
-    s = _LONE_DOT.sub(" ", s)
-    s = _LONE_SLASH.sub(" ", s)
-    s = _SPACE_PCT.sub("%", s)
-    s = _LONE_PCT.sub(" ", s)
-    return " ".join(s.split())
-
-
-def _strip_forms(a: str) -> str:
-    """Stage B: dose/volume tokens and route/form words removed."""
-    s = _DOSE.sub(" ", a)
-    s = _TIMES.sub(" ", s)
-    s = " ".join(w for w in s.split() if w not in _FORM_WORDS)
-    return _TRAILING_NUMBER.sub("", s)
-
-
-_FLUID_WORDS = frozenset("d dextrose saline ns nss nacl lr ringers lactated water".split())
-
-
-def _strip_diluent(b: str) -> str:
-    """Stage B2: "<drug> in NS" -> "<drug>", unless what is left is itself a fluid or no drug name
-    ("dextrose 5% in 0.9% NaCl" stays: it is D5NS, not D5W; "0.9% NS" stays)."""
-    s = _TRAILING_DILUENT.sub("", _DILUENT.sub("", b)).strip()
-    if s == b:
-        return b
-    words = s.split()
-    if (not any(len(w) >= 3 and w.isalpha() for w in words) or any(w in _FLUID_WORDS for w in words)
-            or "sodium chloride" in s):
-        return b
-    return s
-
-
-def _strip_salts(b2: str) -> str:
-    """Stage C: salt and ester words removed ("ondansetron hcl" -> "ondansetron")."""
-    return " ".join(w for w in b2.split() if w not in _SALT_WORDS)
-
-
-def _stages(text: str) -> tuple[str, str, str, str, str, str]:
-    """A clean, B forms/doses, B2 diluent, C salts, D compact, E token-sorted."""
-    a = _clean(text)
-    b = _strip_forms(a)
-    b2 = _strip_diluent(b)
-    c = _strip_salts(b2)
-    d = c.replace(" ", "")
-    e = " ".join(sorted(w for w in c.split() if w not in _CONNECTORS))
-    return a, b, b2, c, d, e
-
-
-def _strip_percent(c: str) -> str:
-    """Stage P (input only): concentration tokens removed ("IVIG 10%" -> "ivig")."""
-    return " ".join(_PERCENT.sub(" ", c).split())
-
-
-def _numbers(s: str) -> tuple[str, ...]:
-    return tuple(sorted(_NUMBERS.findall(s)))
+# (moved to infucode.vocabulary.drug_names; the catalog's names for them)
+_BRACKETS = _names.BRACKETS
+_BIOSIMILAR_SUFFIX = _names.BIOSIMILAR_SUFFIX
+_exact_key = _names.exact_key
+_stages = _names.name_stages
+_strip_percent = _names.strip_percent
+_numbers = _names.number_tokens
 
 
 # ----------------------------------------------------------------------------- catalog

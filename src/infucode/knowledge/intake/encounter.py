@@ -1,0 +1,356 @@
+"""A note's timeline folded into the engine's encounter, the same way a MAR action log is folded
+(:func:`infucode.adapters.mar.fold_actions`): the events of one drug are the actions of one order.
+So a MAR export and a narrative note with the same events give the same administrations.
+
+Uncertain readings become questions tied to the administration they would change; an
+administration the engine's input cannot express (an on-body injector, an intrathecal drug) is held
+back with a question instead of being coded as something else.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import msgspec
+
+from ...adapters.mar import MarAction, MarFinding, fold_actions
+from ...ruleset import Ruleset
+from ...vocabulary import NOT_ADMINISTRATION_SERVICES, resolve_route
+from .events import Event, Segment, Timeline
+
+__all__ = ["Extraction", "Question", "fold_timeline"]
+
+_INFUSION_ROUTES = ("iv_infusion", "iv", "sc_infusion", "intra_arterial")
+
+
+@dataclass
+class Extraction:
+    field: str                 # "setting", "date", "administrations[0].start", ...
+    value: object
+    text: str                  # the words it came from
+    start: int                 # span in the note text
+    end: int
+    administration: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "value": self.value, "text": self.text, "span": [self.start, self.end],
+                "administration": self.administration}
+
+
+@dataclass
+class Question:
+    text: str
+    rule: str                            # intake.route_inferred, intake.time_unlabelled, ...
+    drug: str | None = None              # catalog key it is about
+    administration: str | None = None    # set once the administrations are numbered
+    span: tuple[int, int] | None = None
+
+
+@dataclass
+class _Drug:
+    """One order: the words and events of one drug given one way (a push and a pump of the same drug
+    are two orders)."""
+
+    key: str
+    name: str
+    kind: str | None = None
+    segments: list[Segment] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def _kind(seg: Segment) -> str | None:
+    """How the words of a segment give the drug: pump, a push/shot route, an infusion, or not said."""
+    if "ambulatory_pump" in seg.concepts:
+        return "pump"
+    route, _ = resolve_route(seg.concepts - NOT_ADMINISTRATION_SERVICES)
+    if route in ("iv_push", "sc", "im"):
+        return route
+    if route in ("iv_infusion", "sc_infusion", "intra_arterial"):
+        return "infusion"
+    return None
+
+
+def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
+    """Segments and events grouped into orders, in note order. A segment that does not say how the drug
+    was given (or an event on a line naming no drug) joins the drug's latest order."""
+    orders: list[_Drug] = []
+    latest: dict[str, _Drug] = {}
+    of_segment: dict[int, _Drug] = {}
+
+    def order_for(key: str, name: str, kind: str | None) -> _Drug:
+        cur = latest.get(key)
+        if cur is not None and (kind is None or cur.kind == kind):
+            return cur
+        if cur is not None and cur.kind is None and not cur.events:
+            cur.kind = kind            # "Remicade 400 mg." then "Remicade IV infusion started 1000"
+            return cur
+        new = _Drug(key, name, kind)
+        orders.append(new)
+        latest[key] = new
+        return new
+
+    events_of: dict[int, list[Event]] = {}
+    for e in tl.events:
+        events_of.setdefault(id(e.segment), []).append(e)
+    for seg in tl.segments:
+        m = seg.mention
+        if m is not None and m.role == "given":
+            d = order_for(m.key, m.name, _kind(seg))
+            d.segments.append(seg)
+            of_segment[id(seg)] = d
+        for e in events_of.get(id(seg), ()):
+            d = of_segment.get(id(seg)) if not e.attached else None
+            if d is None or d.key != e.key:
+                cur = latest.get(e.key)
+                d = cur if cur is not None else order_for(
+                    e.key, ruleset.drugs.get(e.key).name if ruleset.drugs.get(e.key) else e.key, None)
+            d.events.append(e)
+    return orders
+
+
+def _clock(moment: str, date: str) -> str:
+    return moment[11:16] if moment[:10] == date else moment
+
+
+def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
+                  ) -> tuple[list[dict], list[dict], list[Extraction], list[Question]]:
+    """``(administrations, held_back, extractions, questions)`` from a note's timeline."""
+    text = tl.text
+    questions: list[Question] = []
+    ex: list[Extraction] = []
+
+    def span_ex(fld: str, value, a: int, b: int, aid: str | None = None) -> None:
+        ex.append(Extraction(fld, value, text[a:b], a, b, aid))
+
+    for m in tl.mentions:
+        if m.role != "given":
+            span_ex(m.role, f"{m.name}: {m.why}", m.start, m.end)
+    for q, key, sp in tl.notes:
+        questions.append(Question(q, "intake.unattached_action", key, span=sp))
+
+    drugs = _orders(tl, ruleset)
+
+    adms: list[tuple[int, dict, list[Extraction], list[Question]]] = []   # (note position, adm, its extractions)
+    held: list[dict] = []
+    base = dt.date.fromisoformat(date)
+    for key, d in ((d.key, d) for d in drugs):
+        segs = d.segments or [e.segment for e in d.events]
+        first = next((s for s in segs if s.mention is not None), None)
+        name = first.mention.text.split("(")[0].strip() if first and first.mention.how != "hcpcs" else d.name
+        hcpcs = first.mention.text if first and first.mention.how == "hcpcs" else None
+        drug = ruleset.drugs.get(key)
+        local_q: list[Question] = []
+        local_ex: list[Extraction] = []
+
+        def ask(q: str, rule: str, sp=None, _lq=local_q, _key=key) -> None:
+            _lq.append(Question(q, rule, _key, span=sp))
+
+        if first is not None and first.mention.how == "fuzzy":
+            ask(f"'{first.mention.text}' was read as {d.name}; please confirm the drug.", "intake.fuzzy_drug",
+                (first.mention.start, first.mention.end))
+        concepts: set[str] = set()
+        for s in segs:
+            concepts |= s.concepts
+        route, problem = resolve_route(concepts - NOT_ADMINISTRATION_SERVICES)
+        if route == "iv_push" and drug is not None and drug.family == "hydration" and "iv_infusion" not in concepts:
+            route = "iv_infusion"      # "NS 1 L bolus": a fluid bolus runs as an infusion
+        pump = "ambulatory_pump" in concepts
+        if problem == "unsupported":
+            what = "an on-body injector" if "on_body_injector" in concepts else "an intrathecal route"
+            why = ("the engine's input has no route for it yet (96377 needs one)" if "on_body_injector" in concepts
+                   else "the engine's input has no route for it")
+            held.append({"drug": name, "reason": what})
+            ask(f"{name}: {what} is documented; {why}. It is not coded: code it by hand or confirm the service.",
+                "intake.unsupported_route", (first.mention.start, first.mention.end) if first else None)
+            questions.extend(local_q)
+            continue
+
+        timed = [e for e in d.events]
+        pos = min([s.mention.start for s in segs if s.mention] + [e.time.start for e in timed] or [0])
+        # --- the route when the note does not write one
+        if route is None:
+            starts = [e for e in timed if e.action == "given" and e.labelled]
+            stops = [e for e in timed if e.action == "stopped"]
+            iv_site = any(s.site and any(w in s.site[2].lower() for w in ("piv", "iv", "port", "picc", "central", "cvc",
+                                                                           "midline", "ac", "antecubital", "forearm",
+                                                                           "hand", "wrist")) for s in segs)
+            if (starts and stops) or (iv_site and timed):
+                route = "iv_infusion"
+                ask(f"{name}: the route is not written; coded as an IV infusion from the documented start/stop times "
+                    "and IV access. Was it an infusion?", "intake.route_inferred")
+            elif drug is not None and drug.family == "hydration" and timed:
+                route = "iv_infusion"
+                ask(f"{name}: no route written; fluid coded as an IV infusion.", "intake.route_inferred")
+            else:
+                ask(f"{name}: the route is not stated (IV push, IV infusion, SC, IM?).", "intake.route_missing")
+        elif route == "iv" and drug is not None and drug.family == "hydration":
+            route = "iv_infusion"      # a fluid is never pushed
+        elif route == "iv":
+            ask(f"{name}: 'IV' without push or infusion; the clock decides (16 minutes or more is an infusion). "
+                "Which was it?", "intake.route_iv")
+
+        # --- details from the words about this drug
+        details: dict = {}
+        for s in segs:
+            if s.dose and "dose" not in details and "volume_ml" not in details:
+                a, b, value, unit = s.dose
+                if unit in ("ml", "cc", "l"):
+                    details["volume_ml"] = value * 1000 if unit == "l" else value
+                    local_ex.append(Extraction("volume_ml", details["volume_ml"], text[a:b], a, b))
+                else:
+                    details["dose"] = {"value": value, "unit": unit}
+                    local_ex.append(Extraction("dose", details["dose"], text[a:b], a, b))
+            if s.site and "site" not in details:
+                details["site"] = s.site[2]
+                local_ex.append(Extraction("site", s.site[2], text[s.site[0]:s.site[1]], s.site[0], s.site[1]))
+            if s.indication and "indication" not in details:
+                details["indication"] = s.indication[2]
+                local_ex.append(Extraction("indication", s.indication[2], text[s.indication[0]:s.indication[1]],
+                                           s.indication[0], s.indication[1]))
+            if s.rate and "rate_ml_per_hr" not in details:
+                details["rate_ml_per_hr"] = s.rate[2]
+            if s.discontinued and "discontinued" not in details:
+                details["discontinued"] = True
+                a, b = s.discontinued
+                local_ex.append(Extraction("discontinued", True, text[a:b], a, b))
+                ask(f"{name} was stopped early ('{text[a:b]}'); is the planned or the actual time to be coded "
+                    "(policy discontinued)?", "intake.discontinued")
+            if s.separate and "separate_site_required" not in details:
+                details["separate_site_required"] = True
+                a, b = s.separate
+                local_ex.append(Extraction("separate_site_required", True, text[a:b], a, b))
+                ask(f"{name}: a separate access is mentioned ('{text[a:b]}'); was it medically required?",
+                    "intake.separate_site")
+        route_span = next(((a, b) for s in segs for a, b, c in s.route_spans if c not in NOT_ADMINISTRATION_SERVICES),
+                          None)
+        minutes = next((s.minutes for s in segs if s.minutes), None)
+        planned = next((s.planned_minutes for s in segs if s.planned_minutes), None)
+
+        # --- no clock time at all: one administration with what the words say, and a question
+        if not timed:
+            adm = {"drug": name, **({"hcpcs": hcpcs} if hcpcs else {})}
+            if route:
+                adm["route"] = route
+            adm.update({k: v for k, v in details.items() if k != "rate_ml_per_hr"})
+            if first:
+                local_ex.insert(0, Extraction("drug", name, first.mention.text, first.mention.start, first.mention.end))
+            if route_span and route:
+                local_ex.append(Extraction("route", route, text[route_span[0]:route_span[1]], *route_span))
+            if minutes:
+                adm["minutes"] = minutes[2]
+                local_ex.append(Extraction("minutes", minutes[2], text[minutes[0]:minutes[1]], minutes[0], minutes[1]))
+            else:
+                ask(f"{name}: no time given. When was it given?", "intake.no_time")
+            if pump:
+                adm["pump"] = True
+            adms.append((pos, adm, local_ex, local_q))
+            continue
+
+        # --- fold the events like a MAR order
+        rows: list[MarAction] = []
+        prev: dt.datetime | None = None
+        day = base
+        for e in sorted(timed, key=lambda e: e.seq):
+            h, mi = int(e.time.value[:2]), int(e.time.value[3:])
+            if e.date:
+                day = dt.date.fromisoformat(e.date)
+            moment = dt.datetime.combine(day, dt.time(h, mi))
+            if prev is not None and moment < prev and not e.date:
+                moment += dt.timedelta(days=1)      # past midnight
+                day = moment.date()
+            prev = moment
+            rows.append(MarAction(e.seq, e.action, e.action.replace("_", " "), moment, {"drug": name}))
+            if not e.labelled and route in _INFUSION_ROUTES:
+                ask(f"{name}: '{e.time.text}' is taken as the {'stop' if e.action == 'stopped' else 'start'} time; "
+                    "the note does not say so.", "intake.time_unlabelled", (e.time.start, e.time.end))
+        findings: list[MarFinding] = []
+        folded = fold_actions(key, rows, findings, encounter_id, route=route, resolve_iv=False)
+        if drug is not None and drug.family == "hydration" and len(folded) > 1:
+            # "NS 1 L 1310-1420. Second liter hung 1420": bag after bag of one fluid is one continuous hydration
+            merged = [folded[0]]
+            for a in folded[1:]:
+                if merged[-1].stop is not None and a.start == merged[-1].stop:
+                    merged[-1].stop = a.stop
+                    merged[-1].interruptions = [*merged[-1].interruptions, *a.interruptions]
+                else:
+                    merged.append(a)
+            folded = merged
+        for f in findings:
+            if f.severity != "info":
+                ask(f"{name}: {f.message.split(': ', 1)[-1]} (event read from the note)", "intake.sequence")
+        by_seq = {e.seq: e for e in timed}
+        starts_at: dict[str, Event] = {}
+        stops_at: dict[str, Event] = {}
+        for r in rows:
+            when = _clock(r.time.isoformat(timespec="minutes"), date)
+            if r.action in ("given", "new_bag"):
+                starts_at.setdefault(when, by_seq[r.row])
+            elif r.action == "stopped":
+                stops_at.setdefault(when, by_seq[r.row])
+        for n, a in enumerate(folded):
+            adm = msgspec.to_builtins(a)
+            adm.pop("id", None)
+            adm["drug"] = name
+            if hcpcs:
+                adm["hcpcs"] = hcpcs
+            elif "hcpcs" in adm:
+                adm.pop("hcpcs")
+            if not route:
+                adm.pop("route", None)
+            for k in ("start", "stop"):
+                if k in adm:
+                    adm[k] = _clock(adm[k], date)
+            for iv in adm.get("interruptions", []):
+                iv["start"], iv["stop"] = _clock(iv["start"], date), _clock(iv["stop"], date)
+            adm.pop("rate_ml_per_hr", None)
+            aex = list(local_ex) if n == 0 else []
+            adm.update({k: v for k, v in details.items() if k != "rate_ml_per_hr"} if n == 0 else {})
+            if pump:
+                adm["pump"] = True
+            # the events behind this administration: the drug words, its start and stop times
+            start_ev = starts_at.get(adm.get("start"))
+            stop_ev = stops_at.get(adm.get("stop"))
+            mseg = (start_ev.segment if start_ev and start_ev.segment.mention else first)
+            if mseg and mseg.mention:
+                aex.insert(0, Extraction("drug", name, mseg.mention.text, mseg.mention.start, mseg.mention.end))
+            if route_span and route and n == 0:
+                aex.append(Extraction("route", route, text[route_span[0]:route_span[1]], *route_span))
+            if start_ev:
+                aex.append(Extraction("start", adm["start"], start_ev.time.text, start_ev.time.start, start_ev.time.end))
+            if stop_ev and "stop" in adm:
+                aex.append(Extraction("stop", adm["stop"], stop_ev.time.text, stop_ev.time.start, stop_ev.time.end))
+            if "stop" not in adm and route in _INFUSION_ROUTES:
+                if pump and planned and n == 0:
+                    # an ambulatory pump runs on after the visit: its programmed time is the documented duration
+                    adm["minutes"] = planned[2]
+                    aex.append(Extraction("minutes", planned[2], text[planned[0]:planned[1]], planned[0], planned[1]))
+                    ask(f"{name}: the ambulatory pump's programmed duration ('{text[planned[0]:planned[1]]}') is "
+                        "taken as the infusion time; confirm it ran that long (disconnect time).", "intake.pump_duration")
+                elif minutes and n == 0:
+                    adm["minutes"] = minutes[2]
+                    aex.append(Extraction("minutes", minutes[2], text[minutes[0]:minutes[1]], minutes[0], minutes[1]))
+                    ask(f"{name}: only a duration ('{text[minutes[0]:minutes[1]]}') follows the start; record the "
+                        "clock stop time.", "intake.duration_only")
+                elif planned and n == 0:
+                    ask(f"{name}: '{text[planned[0]:planned[1]]}' is the ordered duration, not the documented one; "
+                        "no stop time is coded. When did it end?", "intake.planned_duration",
+                        (planned[0], planned[1]))
+                else:
+                    ask(f"{name}: no stop time for the infusion. When did it end?", "intake.no_stop")
+            p = start_ev.time.start if start_ev else pos
+            adms.append((p, adm, aex, local_q if n == 0 else []))
+
+    adms.sort(key=lambda x: x[0])
+    out: list[dict] = []
+    for i, (_, adm, aex, qs) in enumerate(adms):
+        aid = f"a{i + 1}"
+        out.append({"id": aid, **adm})
+        for e in aex:
+            e.administration = aid
+            e.field = f"administrations[{i}].{e.field}"
+        ex.extend(aex)
+        for q in qs:
+            q.administration = aid
+        questions.extend(qs)
+    return out, held, ex, questions
+

@@ -1,0 +1,58 @@
+"""The setting (facility or office) and the date of service written in a note."""
+from __future__ import annotations
+
+import re
+
+from ...vocabulary import DateHit
+
+__all__ = ["date_of_service", "setting_of"]
+
+_SETTING_NONFACILITY = re.compile(r"\bnon-?\s?facility\b|\bPOS\s*11\b|\bplace of service\s*(?:code\s*)?11\b", re.I)
+_SETTING_FACILITY = re.compile(
+    r"\b(hospital outpatient|outpatient hospital|HOPD|infusion cent(?:er|re)|emergency (?:department|room)|ED|ER|"
+    r"observation|obs unit|hospital|POS\s*(?:22|19|23)|(?<!non-)(?<!non)(?<!non )facility|cancer cent(?:er|re))\b", re.I)
+_SETTING_OFFICE = re.compile(
+    r"\b(physician'?s? office|doctor'?s office|office|clinic|practice|POS\s*11|infusion suite|private practice)\b", re.I)
+# a date written after these words is not the date of service
+_NOT_SERVICE_DATE = re.compile(r"\b(?:DOB|D\.O\.B\.?|birth|born|last|next|prior|previous|follow[- ]?up|f/u|return|"
+                               r"RTC|due|since|diagnosed|dx'?d|expires?|exp|lot)\b[^\n\d]{0,12}$", re.I)
+_SERVICE_DATE_LABEL = re.compile(r"\b(?:DOS|date of service|service date|visit date|date|seen)\b\W{0,3}$", re.I)
+
+
+def setting_of(text: str) -> tuple[str, tuple[int, int] | None, list[str]]:
+    """``(setting, span of the words, questions)``."""
+    questions: list[str] = []
+    nonfac = _SETTING_NONFACILITY.search(text)
+    if nonfac:
+        return "office", nonfac.span(), questions
+    fac = _SETTING_FACILITY.search(text)
+    off = _SETTING_OFFICE.search(text)
+    if fac:
+        if off and not re.search(r"hospital", off.group(0), re.I) and off.start() < fac.start() and \
+                not re.search(r"hospital|outpatient", text[max(0, off.start() - 30):off.end() + 30], re.I):
+            questions.append(f"Both '{off.group(0)}' and '{fac.group(0)}' appear; coded as a facility (hospital "
+                             "outpatient). Is that right?")
+        return "facility", fac.span(), questions
+    if off:
+        if off.group(0).lower() == "infusion suite":
+            questions.append("'Infusion suite' does not say whose: coded as a physician office. Is it a hospital "
+                             "outpatient department?")
+        return "office", off.span(), questions
+    questions.append("The setting is not stated; coded as a physician office (professional claim). Was it a hospital "
+                     "outpatient department, infusion center or ED?")
+    return "office", None, questions
+
+
+def date_of_service(text: str, dates: list[DateHit]) -> tuple[DateHit | None, list[str]]:
+    """The date of service among the note's dates: a labelled one (DOS, Date:) first, never a birth,
+    follow-up or lot-expiry date; a question when several different dates remain."""
+    usable = [d for d in dates if not _NOT_SERVICE_DATE.search(text[max(0, d.start - 30):d.start])]
+    if not usable:
+        return None, []
+    labelled = [d for d in usable if _SERVICE_DATE_LABEL.search(text[max(0, d.start - 20):d.start])]
+    chosen = (labelled or usable)[0]
+    questions = []
+    distinct = sorted({d.value for d in usable})
+    if len(distinct) > 1:
+        questions.append(f"Several dates appear ({', '.join(distinct)}); coded as {chosen.value}, one date of service.")
+    return chosen, questions

@@ -1,0 +1,188 @@
+"""The coding memo of a case note: the encounter read from it (every field traced to its words), the
+engine's lines, the documentation that is missing and the questions for the author of the note."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import msgspec
+
+from ...engine import code_encounter
+from ...model import InputError, Result
+from ...ruleset import Ruleset
+from .encounter import Extraction, Question, fold_timeline
+from .events import read_timeline
+from .header import date_of_service, setting_of
+
+__all__ = ["Extraction", "Memo", "case_memo", "parse_note", "read_note", "render_memo"]
+
+
+@dataclass
+class Memo:
+    encounter: dict
+    extractions: list[Extraction]
+    questions: list[str]
+    result: Result | None
+    error: str | None = None
+    missing_documentation: list[str] = field(default_factory=list)
+    text: str = ""
+    findings: list[dict] = field(default_factory=list)      # one per question: rule, message, administration
+    held_back: list[dict] = field(default_factory=list)     # read but not coded (the engine cannot express them)
+
+    def to_dict(self) -> dict:
+        return {
+            "encounter": self.encounter,
+            "extractions": [e.to_dict() for e in self.extractions],
+            "questions": self.questions,
+            "findings": self.findings,
+            "held_back": self.held_back,
+            "result": msgspec.to_builtins(self.result) if self.result is not None else None,
+            "error": self.error,
+            "missing_documentation": self.missing_documentation,
+        }
+
+
+@dataclass
+class NoteReading:
+    encounter: dict
+    extractions: list[Extraction]
+    questions: list[Question]
+    held_back: list[dict]
+
+
+def read_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case", default_date: str | None = None) -> NoteReading:
+    """Free text -> the encounter, its extractions, questions (with rule and administration) and the
+    administrations held back."""
+    ex: list[Extraction] = []
+    questions: list[Question] = []
+    tl = read_timeline(text, ruleset)
+
+    chosen, qs = date_of_service(text, tl.dates)
+    if chosen is not None:
+        date = chosen.value
+        ex.append(Extraction("date", date, chosen.text, chosen.start, chosen.end))
+    else:
+        date = default_date or dt.date.today().isoformat()
+        where = "the e-mail's Date: header or the caller's default" if default_date else "today"
+        qs.append(f"No date of service found in the note; coded as {date} ({where}). What was the date?")
+    questions += [Question(q, "intake.date") for q in qs]
+
+    setting, span, qs = setting_of(text)
+    if span is not None:
+        ex.append(Extraction("setting", setting, text[span[0]:span[1]], *span))
+    questions += [Question(q, "intake.setting") for q in qs]
+
+    adms, held, aex, aqs = fold_timeline(tl, ruleset, date, encounter_id)
+    ex += aex
+    questions += aqs
+    if not adms and not held:
+        questions.append(Question("No drug administration could be read from the note. Which drug(s) were given, "
+                                  "by which route and when?", "intake.no_drug"))
+    encounter = {"id": encounter_id, "setting": setting, "date": date, "administrations": adms}
+    return NoteReading(encounter, ex, questions, held)
+
+
+def _unique(qs: list[Question]) -> list[Question]:
+    seen: set[str] = set()
+    return [q for q in qs if not (q.text in seen or seen.add(q.text))]
+
+
+def parse_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case",
+               default_date: str | None = None) -> tuple[dict, list[Extraction], list[str]]:
+    """Free text -> (encounter dict, extractions with spans, questions)."""
+    r = read_note(text, ruleset, encounter_id=encounter_id, default_date=default_date)
+    return r.encounter, r.extractions, [q.text for q in _unique(r.questions)]
+
+
+def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", default_date: str | None = None,
+              notices: list[str] | tuple[str, ...] = ()) -> Memo:
+    """Parse the note, code it with the engine and collect what documentation is missing.
+    ``notices`` (from reading the file: a charset replaced...) come first among the questions."""
+    r = read_note(text, ruleset, encounter_id=encounter_id, default_date=default_date)
+    qs = [Question(n, "intake.file") for n in notices] + _unique(r.questions)
+    encounter = r.encounter
+    result = None
+    error = None
+    missing: list[str] = []
+    if encounter["administrations"]:
+        try:
+            result = code_encounter(encounter, ruleset)
+        except InputError as exc:
+            error = str(exc)
+    else:
+        error = "no administration could be read from the note"
+    if result is not None:
+        for f in result.findings:
+            if f.rule.startswith("doc.") or f.severity == "error":
+                missing.append(f"{f.message} [{f.rule}]")
+    for a in encounter["administrations"]:
+        if a.get("route") in ("iv_infusion", "iv_push", "iv") and "site" not in a:
+            missing.append(f"{a['drug']}: the IV access site is not documented")
+        if a.get("route") in ("iv_infusion", "sc_infusion") and "start" in a and "stop" not in a:
+            msg = f"{a['drug']}: clock stop time"
+            if not any(msg in m for m in missing):
+                missing.append(msg)
+    findings = [{"rule": q.rule, "severity": "warning", "message": q.text,
+                 "administrations": [q.administration] if q.administration else []} for q in qs]
+    memo = Memo(encounter, r.extractions, [q.text for q in qs], result, error, missing, text, findings, r.held_back)
+    return memo
+
+
+def render_memo(memo: Memo, format: str = "text") -> str:
+    if format == "json":
+        return msgspec.json.encode(memo.to_dict()).decode()
+    out: list[str] = []
+    enc = memo.encounter
+    out.append(f"Coding memo - {enc['setting']} ({'facility' if enc['setting'] == 'facility' else 'professional'} claim), "
+               f"date {enc.get('date')}")
+    out.append("")
+    out.append("Administrations read from the note")
+    for i, a in enumerate(enc["administrations"]):
+        bits = [a.get("drug") or "?", a.get("route") or "route ?"]
+        if a.get("start") or a.get("stop"):
+            bits.append(f"{a.get('start', '?')}-{a.get('stop', '?')}")
+        if a.get("minutes"):
+            bits.append(f"{a['minutes']} min (duration only)")
+        if a.get("site"):
+            bits.append(f"site {a['site']}")
+        open_qs = [f["message"] for f in memo.findings if a["id"] in f["administrations"]]
+        mark = f"   ? uncertain: {len(open_qs)} question(s) below" if open_qs else ""
+        out.append(f"  {a['id']}: " + ", ".join(bits) + mark)
+        for e in memo.extractions:
+            if e.field.startswith(f"administrations[{i}]."):
+                out.append(f"      {e.field.split('.', 1)[1]:<12} <- \"{e.text}\" [{e.start}:{e.end}]")
+    for e in memo.extractions:
+        if e.administration is None:
+            out.append(f"  {e.field:<12} <- \"{e.text}\" [{e.start}:{e.end}]" +
+                       (f"  ({e.value})" if e.field not in ("setting", "date") else ""))
+    for h in memo.held_back:
+        out.append(f"  held back (not coded): {h['drug']}, {h['reason']}")
+    out.append("")
+    if memo.result is not None:
+        out.append(f"Lines (profile {memo.result.profile})")
+        if not memo.result.lines:
+            out.append("  none")
+        for l in memo.result.lines:
+            mods = f" -{'-'.join(l.modifiers)}" if l.modifiers else ""
+            unsure = any(f["administrations"] and set(f["administrations"]) & set(l.administrations) for f in memo.findings)
+            out.append(f"  {l.code}{mods} x{l.units}   [{l.rule}]" + ("   ? depends on an open question" if unsure else ""))
+            out.append(f"      why: {l.explanation}")
+        notes = [f for f in memo.result.findings if f.severity != "info"]
+        if notes:
+            out.append("")
+            out.append("Findings")
+            for f in notes:
+                out.append(f"  {f.severity}: {f.message} [{f.rule}]")
+    if memo.error:
+        out.append(f"Not coded: {memo.error}")
+    if memo.missing_documentation:
+        out.append("")
+        out.append("Documentation missing")
+        for m in memo.missing_documentation:
+            out.append(f"  - {m}")
+    if memo.questions:
+        out.append("")
+        out.append("Questions for the author of the note")
+        for q in memo.questions:
+            out.append(f"  ? {q}")
+    return "\n".join(out)

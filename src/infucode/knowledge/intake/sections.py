@@ -1,0 +1,93 @@
+"""Sections of a note that never document an administration: the heading, history, diagnosis, plan,
+orders/regimen and discharge prescriptions. A drug named there was planned, ordered, prescribed or
+is background, so it never becomes an administration (issue 13).
+
+A heading keyword followed by text on its line covers that text up to the next heading; a heading
+alone on its line covers the following lines up to a blank line or the next heading.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+__all__ = ["NOT_ADMINISTRATION_SECTIONS", "SECTION_HEADINGS", "Section", "SectionMap", "find_sections"]
+
+# heading words (lower case) -> section kind
+SECTION_HEADINGS: dict[str, str] = {
+    "dx": "diagnosis", "diagnosis": "diagnosis", "diagnoses": "diagnosis", "icd-10": "diagnosis", "icd10": "diagnosis",
+    "hpi": "history", "history": "history", "pmh": "history", "past medical history": "history",
+    "allergies": "history", "allergy": "history", "home meds": "history", "home medications": "history",
+    "current meds": "history", "current medications": "history", "medications": "history", "meds": "history",
+    "med list": "history", "prior treatment": "history", "previous treatment": "history",
+    "plan": "plan", "assessment": "plan", "a/p": "plan", "assessment/plan": "plan", "follow up": "plan",
+    "follow-up": "plan", "f/u": "plan", "next visit": "plan", "next appointment": "plan", "recommendations": "plan",
+    "order": "order", "orders": "order", "md order": "order", "md orders": "order", "ordered": "order",
+    "regimen": "order", "protocol": "order", "treatment plan": "order", "therapy plan": "order",
+    "rx": "prescription", "prescriptions": "prescription", "prescription": "prescription",
+    "discharge": "prescription", "discharge prescriptions": "prescription", "discharge meds": "prescription",
+    "discharge medications": "prescription", "discharge rx": "prescription", "discharge instructions": "prescription",
+    "subject": "heading", "re": "heading", "title": "heading",
+    # a section that does document administrations ends the one before
+    "mar": "body", "administration": "body", "administrations": "body", "meds given": "body",
+    "medications given": "body", "medications administered": "body", "infusion": "body", "procedure": "body",
+    "nursing note": "body", "note": "body", "course": "body", "ed course": "body", "visit": "body",
+}
+NOT_ADMINISTRATION_SECTIONS = frozenset({"heading", "history", "diagnosis", "plan", "order", "prescription"})
+
+_HEAD = re.compile(
+    r"(?:^|(?<=[.;]\s)|(?<=[.;]))[ \t]*(?:[-*\u2022][ \t]*)?(?P<h>"
+    + "|".join(r"[ \t]+".join(re.escape(w) for w in k.split()) for k in sorted(SECTION_HEADINGS, key=len, reverse=True))
+    + r")[ \t]*:", re.I | re.M)
+
+
+@dataclass(frozen=True)
+class Section:
+    start: int
+    end: int
+    kind: str
+    heading: tuple[int, int]      # span of the heading word
+
+
+class SectionMap:
+    """The non-body sections of a note; ``kind_at(pos)`` in O(log n)."""
+
+    def __init__(self, sections: list[Section]):
+        self.sections = sections
+        self._starts = [s.start for s in sections]
+
+    def kind_at(self, pos: int) -> str:
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i >= 0 and pos < self.sections[i].end:
+            return self.sections[i].kind
+        return "body"
+
+    def section_at(self, pos: int) -> Section | None:
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i >= 0 and pos < self.sections[i].end:
+            return self.sections[i]
+        return None
+
+
+def find_sections(text: str, first_line_is_heading: bool = False) -> SectionMap:
+    """Sections of ``text``. ``first_line_is_heading``: the caller found that the first line is a title."""
+    out: list[Section] = []
+    heads = list(_HEAD.finditer(text))
+    for i, m in enumerate(heads):
+        kind = SECTION_HEADINGS[" ".join(m.group("h").lower().split())]
+        line_end = text.find("\n", m.end())
+        line_end = len(text) if line_end < 0 else line_end
+        nxt = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        if text[m.end():line_end].strip():
+            end = min(line_end, nxt)
+        else:  # a heading alone on its line: up to a blank line or the next heading
+            blank = re.compile(r"\n[ \t]*\n").search(text, line_end)
+            end = min(blank.start() if blank else len(text), nxt)
+        if kind != "body":
+            out.append(Section(m.start("h"), end, kind, (m.start("h"), m.end("h"))))
+    if first_line_is_heading:
+        first = len(text) - len(text.lstrip())
+        line_end = text.find("\n", first)
+        if line_end > first and not (out and out[0].start < line_end):
+            out.insert(0, Section(first, line_end, "heading", (first, line_end)))
+    return SectionMap(sorted(out, key=lambda s: s.start))

@@ -1,0 +1,97 @@
+"""Finding known names (drug names, brands, aliases) in free text in one pass over its words.
+
+A big regular-expression alternation of every catalog name tries each name at each position
+(seconds per megabyte); this index looks each word up once and compares only the names that start
+with it, so finding names is linear in the text. Matching follows the catalog rules: words are runs
+of ASCII letters and digits, a name matches whole words, whitespace inside a name may be any run of
+whitespace, and a short name written with capitals ("NS", "LR", "D5W") is case-sensitive unless a
+volume follows it ("ns 500 mL").
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+__all__ = ["NameHit", "NameIndex", "canonical_name"]
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_VOLUME_AFTER = re.compile(r"\s*\d+(?:\.\d+)?\s*(?:ml|l|cc)(?![A-Za-z0-9])", re.I)
+# A capitalised name this short is an abbreviation; lower-case it is usually an ordinary word.
+SHORT_ABBREVIATION_LEN = 4
+
+
+def canonical_name(text: str) -> str:
+    """Lower case, whitespace runs as one space: the form names are compared in."""
+    return " ".join(text.split()).lower()
+
+
+@dataclass(frozen=True)
+class NameHit:
+    start: int
+    end: int
+    text: str
+    name: str          # the catalog name as written in the catalog
+
+
+@dataclass(frozen=True)
+class _Entry:
+    canonical: str
+    words: int
+    name: str
+    sensitive: bool
+    tail: str          # punctuation after the last word: "%" in "NaCl 0.9%", ")" in "fluorouracil (5-FU)"
+
+
+class NameIndex:
+    def __init__(self, names: Iterable[str]):
+        by_first: dict[str, dict[str, _Entry]] = {}
+        for raw in names:
+            name = " ".join(raw.split())
+            if len(name) < 2:
+                continue
+            words = _WORD.findall(name)
+            if not words or not name[0].isalnum():
+                continue
+            last = list(_WORD.finditer(name))[-1]
+            sensitive = len(name) <= SHORT_ABBREVIATION_LEN and name != name.lower()
+            canon = canonical_name(name)
+            key = canon + ("\x00" if sensitive else "")
+            slot = by_first.setdefault(words[0].lower(), {})
+            if key not in slot:
+                slot[key] = _Entry(canon, len(words), name, sensitive, canonical_name(name[last.end():]))
+        # longest first, so "sodium chloride 0.9" wins over "sodium chloride"
+        self._by_first = {k: sorted(v.values(), key=lambda e: (-len(e.canonical), e.sensitive))
+                          for k, v in by_first.items()}
+
+    def find(self, text: str) -> Iterator[NameHit]:
+        """Non-overlapping hits, left to right, the longest name at each position."""
+        words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        i, n = 0, len(words)
+        while i < n:
+            s, _ = words[i]
+            entries = self._by_first.get(text[s:words[i][1]].lower())
+            hit = None
+            if entries:
+                for e in entries:
+                    j = i + e.words - 1
+                    if j >= n:
+                        continue
+                    end = words[j][1]
+                    if e.tail:
+                        if text[end:end + len(e.tail)].lower() != e.tail or text[end + len(e.tail):end + len(e.tail) + 1].isalnum():
+                            continue
+                        end += len(e.tail)
+                    span = text[s:end]
+                    if canonical_name(span) != e.canonical:
+                        continue
+                    if e.sensitive and " ".join(span.split()) != e.name and not _VOLUME_AFTER.match(text, end):
+                        continue
+                    hit = (e, j, end)
+                    break
+            if hit is None:
+                i += 1
+                continue
+            e, j, end = hit
+            yield NameHit(s, end, text[s:end], e.name)
+            i = j + 1

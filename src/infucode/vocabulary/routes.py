@@ -1,0 +1,153 @@
+"""Route words as nurses, MAR exports and order sets write them, and what each one means for coding.
+
+One table (:data:`ROUTE_WORDS`) maps a written word or abbreviation to a route *concept*. The
+concepts that are engine routes (``iv``, ``iv_push``, ``iv_infusion``, ``sc``, ``sc_infusion``,
+``im``, ``intra_arterial``) are resolved with :func:`resolve_route`; the others say what the words
+are: a route that is never a drug-administration service (:data:`NOT_ADMINISTRATION_SERVICES`), a
+way of keeping a line open (KVO, heparin lock), a device (ambulatory pump, on-body injector) or a
+route the engine has no code path for (intrathecal).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "ROUTE_WORDS", "RouteHit",
+           "UNSUPPORTED_ROUTES", "find_route_words", "resolve_route", "route_of_words"]
+
+# word or phrase (lower case; whitespace any run) -> concept
+ROUTE_WORDS: dict[str, str] = {
+    # intravenous, push or infusion not said
+    "iv": "iv", "i.v.": "iv", "intravenous": "iv", "intravenously": "iv", "ivf": "iv_infusion",
+    # push
+    "ivp": "iv_push", "iv push": "iv_push", "ivpush": "iv_push", "push": "iv_push", "pushed": "iv_push",
+    "slow push": "iv_push", "slow iv push": "iv_push", "iv bolus": "iv_push", "bolus": "iv_push",
+    "injection": "iv_push", "inject": "iv_push",
+    # infusion
+    "ivpb": "iv_infusion", "piggyback": "iv_infusion", "piggy back": "iv_infusion", "piggy-back": "iv_infusion",
+    "infusion": "iv_infusion", "infuse": "iv_infusion", "infused": "iv_infusion", "infusing": "iv_infusion",
+    "drip": "iv_infusion", "gtt": "iv_infusion", "continuous": "iv_infusion", "intermittent": "iv_infusion",
+    "ml/hr": "iv_infusion", "ml/h": "iv_infusion", "ml per hour": "iv_infusion",
+    # subcutaneous, intramuscular, intra-arterial
+    "sc": "sc", "s.c.": "sc", "sq": "sc", "subq": "sc", "sub-q": "sc", "sub q": "sc", "subcut": "sc",
+    "subcutaneous": "sc", "subcutaneously": "sc", "scig": "sc_infusion",
+    "im": "im", "i.m.": "im", "intramuscular": "im", "intramuscularly": "im",
+    "intra-arterial": "intra_arterial", "intraarterial": "intra_arterial", "intra arterial": "intra_arterial",
+    "intra-arterially": "intra_arterial",
+    # routes the engine has no service for here
+    "intrathecal": "intrathecal", "intrathecally": "intrathecal", "it": "intrathecal",
+    # never a drug-administration service
+    "po": "po", "p.o.": "po", "oral": "po", "orally": "po", "by mouth": "po",
+    "sl": "sl", "sublingual": "sl", "sublingually": "sl",
+    "pr": "pr", "rectal": "pr", "rectally": "pr", "per rectum": "pr",
+    "topical": "topical", "topically": "topical", "transdermal": "topical", "ophthalmic": "topical",
+    "otic": "topical", "intranasal": "topical", "nasal": "topical",
+    "inhaled": "inhaled", "inhalation": "inhaled", "neb": "inhaled", "nebulized": "inhaled",
+    "nebulizer": "inhaled", "mdi": "inhaled", "enteral": "po", "per tube": "po", "via g-tube": "po",
+    # keeping a line open: part of the administration, never its own service
+    "kvo": "kvo", "tko": "kvo", "keep vein open": "kvo", "to keep open": "kvo",
+    "hep lock": "hep_lock", "heplock": "hep_lock", "heparin lock": "hep_lock", "saline lock": "hep_lock",
+    "locked": "hep_lock",
+    # devices
+    "cadd": "ambulatory_pump", "ambulatory pump": "ambulatory_pump", "ambulatory infusion pump": "ambulatory_pump",
+    "portable pump": "ambulatory_pump", "home pump": "ambulatory_pump", "homepump": "ambulatory_pump",
+    "elastomeric pump": "ambulatory_pump", "infusor": "ambulatory_pump",
+    "on-body injector": "on_body_injector", "on body injector": "on_body_injector", "onpro": "on_body_injector",
+    "on-pro": "on_body_injector", "obi": "on_body_injector",
+}
+# Abbreviations that are ordinary words in lower case ("it", "pr"): only as written in capitals.
+_CAPITALS_ONLY = frozenset({"it", "pr", "sl", "im", "obi"})
+
+ENGINE_ROUTES = frozenset({"iv", "iv_push", "iv_infusion", "sc", "sc_infusion", "im", "intra_arterial"})
+# Oral, sublingual, rectal, topical and inhaled drugs are not injections or infusions: CPT's drug
+# administration services (96360-96549) and CMS IOM 100-04 ch.4 s.230.2 cover parenteral routes only.
+NOT_ADMINISTRATION_SERVICES = frozenset({"po", "sl", "pr", "topical", "inhaled"})
+LINE_CARE_CONCEPTS = frozenset({"kvo", "hep_lock"})
+DEVICE_CONCEPTS = frozenset({"ambulatory_pump", "on_body_injector"})
+# Parenteral routes the engine's input cannot express: raised as a question, never coded as something else.
+UNSUPPORTED_ROUTES = frozenset({"intrathecal", "on_body_injector"})
+
+
+def _matchers() -> dict[str, list[tuple[re.Pattern, str]]]:
+    """Route phrases grouped by their first run of letters, longest first: the text's letter runs are
+    looked up once each, and only the phrases that can start there are tried (a 100-word alternation
+    tried at every position costs seconds per megabyte)."""
+    out: dict[str, list[tuple[int, re.Pattern, str]]] = {}
+    for word, concept in ROUTE_WORDS.items():
+        body = r"\s+".join(re.escape(w) for w in word.split())
+        pat = re.compile(f"(?:{body.upper()})(?![A-Za-z0-9])" if word in _CAPITALS_ONLY else f"(?:{body})(?![A-Za-z0-9])",
+                         0 if word in _CAPITALS_ONLY else re.I)
+        first = re.match(r"[a-z]+", word).group(0)
+        out.setdefault(first, []).append((len(word), pat, concept))
+    return {k: [(p, c) for _, p, c in sorted(v, key=lambda x: -x[0])] for k, v in out.items()}
+
+
+_MATCHERS = _matchers()
+_LETTERS = re.compile(r"[A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class RouteHit:
+    start: int
+    end: int
+    text: str
+    concept: str
+
+
+def find_route_words(text: str, start: int = 0, end: int | None = None) -> list[RouteHit]:
+    """Every route word in ``text[start:end]``, left to right, the longest phrase at each place."""
+    end = len(text) if end is None else end
+    out: list[RouteHit] = []
+    skip_to = start
+    get = _MATCHERS.get
+    for m in _LETTERS.finditer(text, start, end):
+        a = m.start()
+        if a < skip_to:
+            continue
+        cands = get(m.group(0).lower())
+        if cands is None or (a > 0 and text[a - 1].isalnum()):
+            continue
+        for pat, concept in cands:
+            hit = pat.match(text, a, end)
+            if hit:
+                out.append(RouteHit(a, hit.end(), hit.group(0), concept))
+                skip_to = hit.end()
+                break
+    return out
+
+
+def resolve_route(concepts: Iterable[str]) -> tuple[str | None, str | None]:
+    """``(engine route, problem)`` from the concepts written for one administration.
+
+    A subcutaneous, intramuscular or intra-arterial word decides the site; IV push and infusion words
+    then decide the method (both or neither: ``iv``, the clock decides). ``problem`` is
+    ``"not_a_service"`` (PO, SL, PR, topical, inhaled only), ``"unsupported"`` (intrathecal, on-body
+    injector) or ``"unknown"`` (no route word)."""
+    cs = set(concepts)
+    if cs & UNSUPPORTED_ROUTES:
+        return None, "unsupported"
+    push = "iv_push" in cs
+    infusion = "iv_infusion" in cs or "sc_infusion" in cs or "ambulatory_pump" in cs
+    if cs & {"sc", "sc_infusion"}:
+        return ("sc_infusion" if infusion else "sc"), None
+    if "im" in cs:
+        return "im", None
+    if "intra_arterial" in cs:
+        return "intra_arterial", None
+    if cs & {"iv", "iv_push", "iv_infusion", "ambulatory_pump"}:
+        if infusion and not push:
+            return "iv_infusion", None
+        if push and not infusion:
+            return "iv_push", None
+        return "iv", None
+    if cs & NOT_ADMINISTRATION_SERVICES:
+        return None, "not_a_service"
+    return None, "unknown"
+
+
+def route_of_words(text: str | None) -> tuple[str | None, str | None]:
+    """The engine route of a route cell ("IV", "IVPB", "IV Push", "Subcutaneous", "PO"...)."""
+    if not text:
+        return None, "unknown"
+    return resolve_route(h.concept for h in find_route_words(text))

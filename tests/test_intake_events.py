@@ -1,0 +1,244 @@
+"""Case intake as an event model (issue 13): each failure seen in the field, as a note, against the
+encounter a coder reads from it (CPT drug administration guidelines; CMS IOM 100-04 ch.4 s.230.2)."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infucode import load_ruleset
+from infucode.adapters.mar import read_mar
+from infucode.knowledge.intake import case_memo, parse_note, render_memo
+
+RS = load_ruleset("medicare")
+
+
+def adms(note: str) -> list[dict]:
+    enc, _, _ = parse_note(note, RS, default_date="2026-03-02")
+    return enc["administrations"]
+
+
+def key(a: dict) -> str:
+    return RS.drugs.match(a["drug"]).drug.key
+
+
+def admin_codes(memo) -> list[tuple[str, int]]:
+    return [(l.code, l.units) for l in memo.result.lines if l.kind == "administration"]
+
+
+# ------------------------------------------------------------------ completion, stop, hold, rate, new bag
+def test_a_later_completion_line_closes_the_running_infusion():
+    got = adms("Office. 0900 IVIG started via R forearm PIV.\n1030 Benadryl 25 mg IVP given.\nInfusion complete 1215.")
+    assert [(key(a), a["start"], a.get("stop")) for a in got] == \
+        [("immune_globulin", "09:00", "12:15"), ("diphenhydramine", "10:30", None)]
+
+
+def test_a_line_saying_only_the_fluid_was_stopped_closes_the_hydration():
+    got = adms("Infusion center. 0800 NS 1000 mL IV started for dehydration.\n0805 Zofran 4 mg IVP.\nFluids stopped 1030.")
+    assert [(key(a), a["start"], a.get("stop")) for a in got] == \
+        [("normal_saline", "08:00", "10:30"), ("ondansetron", "08:05", None)]
+
+
+def test_hold_and_restart_are_an_interruption_not_a_new_drug():
+    got = adms("HOPD. Remicade 400 mg IV infusion started 1000 via port.\n1030 infusion held for itching.\n"
+               "1100 infusion restarted.\nInfusion completed 1230.")
+    assert len(got) == 1
+    a = got[0]
+    assert (a["start"], a["stop"], a["interruptions"]) == ("10:00", "12:30", [{"start": "10:30", "stop": "11:00"}])
+
+
+def test_a_timed_rate_titration_is_not_the_stop_time():
+    got = adms("Office. 0900 IVIG infusion started via L hand PIV.\n1000 rate increased to 200 mL/hr.\n"
+               "IVIG completed 1215.")
+    assert [(a["start"], a.get("stop")) for a in got] == [("09:00", "12:15")]
+
+
+def test_a_new_bag_of_the_same_fluid_continues_the_hydration():
+    memo = case_memo("Infusion center 3/2/2026. NS 1000 mL IV started 0800 for dehydration.\n"
+                     "0930 new bag NS 1000 mL hung.\nFluids stopped 1100.", RS)
+    got = memo.encounter["administrations"]
+    assert [(a["start"], a.get("stop")) for a in got] == [("08:00", "11:00")]
+    assert admin_codes(memo) == [("96360", 1), ("96361", 2)]        # 3 h of hydration: 96360 + 2 x 96361
+
+
+# ------------------------------------------------------------------ mentions that are not administrations
+def test_a_drug_in_the_heading_is_not_given_at_the_port_access_time():
+    got = adms("Rituximab infusion\n0800 port accessed.\n0815 rituximab started.\n1145 rituximab completed.")
+    assert [(key(a), a["start"], a.get("stop")) for a in got] == [("rituximab", "08:15", "11:45")]
+
+
+@pytest.mark.parametrize("line", ["Dx: CIDP on IVIG.", "Regimen: pembrolizumab 200 mg IV q3w.",
+                                  "Plan: zoledronic acid 4 mg IV at 1000.", "Order: Gammagard 30 g IV at 0800."])
+def test_heading_regimen_diagnosis_plan_lines_are_not_administrations(line):
+    got = adms(f"Office.\n{line}\n0830 NS 500 mL IV started for dehydration, stopped 0930.")
+    assert [key(a) for a in got] == ["normal_saline"]
+
+
+def test_a_discharge_prescription_is_not_an_infusion():
+    got = adms("ED. Zofran 4 mg IVP 1010.\nDischarge prescriptions:\nondansetron 4 mg at 2000")
+    assert [(key(a), a["route"], a["start"]) for a in got] == [("ondansetron", "iv_push", "10:10")]
+
+
+@pytest.mark.parametrize("note", ["Office. Ceftriaxone 1 g IM ordered; held per MD, not given.",
+                                  "Office. Zofran 4 mg IVP if needed for nausea.",
+                                  "Office. Will give Prolia 60 mg SQ next visit."])
+def test_negated_or_hypothetical_mentions_are_never_administrations(note):
+    assert adms(note) == []
+
+
+def test_an_ordered_duration_is_not_coded_as_the_infusion_time():
+    memo = case_memo("Office 3/2/26. Vanco 1 g IVPB started 0900 to run over 60 min.", RS)
+    a = memo.encounter["administrations"][0]
+    assert "minutes" not in a and "stop" not in a
+    assert any("ordered duration" in q for q in memo.questions)
+
+
+# ------------------------------------------------------------------ routes
+@pytest.mark.parametrize("route", ["PO", "SL", "PR", "topical", "inhaled", "by mouth"])
+def test_non_parenteral_premedication_is_never_an_administration(route):
+    memo = case_memo(f"Office 3/2/2026. Premeds: acetaminophen 650 mg {route} at 0900, diphenhydramine 25 mg IVP "
+                     "0905.", RS)
+    got = memo.encounter["administrations"]
+    assert [key(a) for a in got] == ["diphenhydramine"]
+    assert all(l.code != "J0131" for l in memo.result.lines)       # no injectable acetaminophen J-code
+    assert not any("route" in q and "acetaminophen" in q for q in memo.questions)
+
+
+def test_a_drug_written_with_its_diluent_keeps_its_route_and_the_diluent_is_not_hydration():
+    got = adms("Office. Vancomycin 1 g/250 mL NS started via port 0915.\nVancomycin complete 1030.")
+    assert [(key(a), a["route"], a["start"], a.get("stop")) for a in got] == \
+        [("vancomycin", "iv_infusion", "09:15", "10:30")]
+
+
+def test_a_heparin_lock_after_the_flush_is_not_a_push():
+    got = adms("Office. Vancomycin 1 g IVPB 0915-1030 via port.\n1035 port flushed with 10 mL NS, heparin 500 units given as lock.")
+    assert [key(a) for a in got] == ["vancomycin"]
+
+
+def test_an_ambulatory_pump_for_a_multi_day_infusion_is_96416():
+    memo = case_memo("HOPD 03/02/2026. Fluorouracil 2400 mg/m2 continuous infusion via CADD ambulatory pump "
+                     "connected 1400 to run over 46 hours.", RS)
+    a = memo.encounter["administrations"][0]
+    assert a["pump"] is True and a["minutes"] == 46 * 60
+    assert admin_codes(memo) == [("96416", 1)]
+    assert any("pump" in q for q in memo.questions)
+
+
+def test_an_on_body_injector_is_held_back_with_a_question_not_coded():
+    memo = case_memo("Infusion center 3/2/2026. Neulasta on-body injector applied to L arm 1500.", RS)
+    assert memo.encounter["administrations"] == [] and memo.held_back
+    assert any("96377" in q for q in memo.questions)
+    assert memo.result is None
+
+
+# ------------------------------------------------------------------ setting and date
+def test_non_facility_is_an_office():
+    enc, _, _ = parse_note("Non-facility. Zofran 4 mg IVP 0900.", RS, default_date="2026-03-02")
+    assert enc["setting"] == "office"
+
+
+def test_the_notes_own_date_of_service_is_used_not_a_birth_date_or_the_default():
+    enc, _, _ = parse_note("DOB 01/05/1950. Office. Date of service: Mar 2, 2026. Zofran 4 mg IVP 0900.", RS,
+                           default_date="2024-07-01")
+    assert enc["date"] == "2026-03-02"
+
+
+# ------------------------------------------------------------------ uncertainty is a question, a finding, a mark
+def test_an_unlabelled_time_is_a_question_a_finding_and_a_marked_line():
+    memo = case_memo("Office 3/2/2026. Vancomycin 1 g IVPB 0900 1000 via L hand PIV.", RS)
+    q = [f for f in memo.findings if f["rule"] == "intake.time_unlabelled"]
+    assert q and q[0]["administrations"] == ["a1"]
+    assert any("taken as the start time" in t for t in memo.questions)
+    assert "? uncertain" in render_memo(memo) and "depends on an open question" in render_memo(memo)
+
+
+# ------------------------------------------------------------------ the same events as a MAR and as a note
+_NOTE_WORDS = {"given": "started", "rate_change": "rate increased to 150 mL/hr", "paused": "held",
+               "restarted": "restarted", "stopped": "completed", "new_bag": "new bag hung"}
+_MAR_WORDS = {"given": "Given", "rate_change": "Rate Change", "paused": "Paused", "restarted": "Restarted",
+              "stopped": "Stopped", "new_bag": "New Bag"}
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@st.composite
+def infusion_events(draw):
+    """given [rate change] [pause restart]* [new bag] stopped, strictly increasing times in one day."""
+    actions = ["given"]
+    if draw(st.booleans()):
+        actions.append("rate_change")
+    for _ in range(draw(st.integers(0, 2))):
+        actions += ["paused", "restarted"]
+    if draw(st.booleans()):
+        actions.append("new_bag")
+    actions.append("stopped")
+    gaps = draw(st.lists(st.integers(5, 90), min_size=len(actions), max_size=len(actions)))
+    t, out = 7 * 60, []
+    for a, g in zip(actions, gaps):
+        t += g
+        out.append((a, t))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(events=infusion_events(), drug=st.sampled_from(["vancomycin", "infliximab", "normal saline"]))
+def test_a_mar_and_a_note_with_the_same_events_give_the_same_encounter(events, drug):
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["order_id", "action", "time", "drug", "route", "site"])
+    for action, t in events:
+        w.writerow(["o1", _MAR_WORDS[action], f"2026-03-02T{_hhmm(t)}", drug, "IVPB", "L hand PIV"])
+    mar = read_mar(io.StringIO(buf.getvalue()), setting="office", encounter_id="e")
+    mar_adms = [a for r in mar if r.encounter for a in r.encounter.administrations]
+
+    lines = [f"Office 3/2/2026. {_hhmm(events[0][1])} {drug} IVPB started via L hand PIV."]
+    lines += [f"{_hhmm(t)} infusion {_NOTE_WORDS[a]}." for a, t in events[1:]]
+    note_adms = adms("\n".join(lines))
+
+    assert len(note_adms) == len(mar_adms) == 1
+    n, m = note_adms[0], mar_adms[0]
+    assert n["route"] == m.route == "iv_infusion"
+    assert (n["start"], n["stop"]) == (m.start[11:16], m.stop[11:16])
+    assert [(i["start"], i["stop"]) for i in n.get("interruptions", [])] == \
+        [(i.start[11:16], i.stop[11:16]) for i in m.interruptions]
+
+
+# ------------------------------------------------------------------ flowsheet-style notes
+def test_times_on_lines_that_name_no_drug_belong_to_the_drug_just_described():
+    got = adms("Office visit. IVIG (Privigen) 40 g via L AC 22g PIV.\n"
+               "Start time 8:30 AM at 30 mL/hr; 9:00 AM rate 60 mL/hr; 9:30 AM rate 120 mL/hr.\n"
+               "Infusion held 10:15-10:30 for chills; resumed at 60 mL/hr.\nEnd time 12:50 PM. PIV removed.")
+    assert [(key(a), a["start"], a["stop"], a["interruptions"]) for a in got] == \
+        [("immune_globulin", "08:30", "12:50", [{"start": "10:15", "stop": "10:30"}])]
+
+
+def test_a_time_leading_a_flowsheet_line_takes_the_lines_action():
+    memo = case_memo("HOPD 3/2/2026.\n0900 Paclitaxel 140 mg in 250 mL NS IV infusion started via port, rate 250 mL/hr.\n"
+                     "1000 paclitaxel infusion complete.", RS)
+    assert [(a["start"], a["stop"]) for a in memo.encounter["administrations"]] == [("09:00", "10:00")]
+    assert not any("taken as the start time" in q for q in memo.questions)
+
+
+def test_a_second_liter_hung_as_the_first_ends_is_one_continuous_hydration():
+    got = adms("ED 3/2/26.\nNS 1 L bolus from 1310 until 1420.\nSecond liter NS hung 1420, completed 1530.")
+    assert [(key(a), a["start"], a["stop"]) for a in got] == [("normal_saline", "13:10", "15:30")]
+
+
+def test_heparin_after_a_flush_in_the_same_clause_is_line_care():
+    got = adms("HOPD 3/2/2026. Vancomycin 1 g IVPB 0915-1030 via port.\n"
+               "1005 port flushed with 10 mL NS and heparin 500 units, de-accessed.")
+    assert [key(a) for a in got] == ["vancomycin"]
+
+
+def test_a_push_and_a_pump_of_the_same_drug_are_two_administrations():
+    memo = case_memo("Infusion center 03/02/2026. PIV L forearm.\n1035 5-FU 400 mg IV push given.\n"
+                     "1040 5-FU 2400 mg/m2 continuous infusion via CADD pump connected, to run 46 hours.", RS)
+    got = memo.encounter["administrations"]
+    assert [(a["route"], a["start"], a.get("pump", False), a.get("minutes")) for a in got] == \
+        [("iv_push", "10:35", False, None), ("iv_infusion", "10:40", True, 46 * 60)]
+    assert ("96416", 1) in admin_codes(memo)

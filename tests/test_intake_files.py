@@ -1,0 +1,95 @@
+"""Reading case files safely (issue 12): size and content-type limits, unknown charsets, HTML e-mails."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infucode.cli import app
+from infucode.knowledge.intake import MAX_CASE_FILE_BYTES, CaseFileError, read_case, read_case_file, read_email
+
+runner = CliRunner()
+
+
+def _mail(body: bytes, content_type: str, extra: str = "") -> bytes:
+    return (f"From: a@example.org\nSubject: case\nDate: Tue, 2 Jul 2024 15:04:00 -0400\nMIME-Version: 1.0\n"
+            f"Content-Type: {content_type}\n{extra}\n").encode() + body
+
+
+def test_unknown_charset_is_read_with_replacement_and_said():
+    # before: email's get_content() raised LookupError on the unknown charset
+    case = read_email(_mail(b"Zofran 4 mg IVP at 10:15, clinic \xff", 'text/plain; charset="x-no-such-charset"'))
+    assert "Zofran 4 mg IVP at 10:15" in case.text and "\N{REPLACEMENT CHARACTER}" in case.text
+    assert any("unknown charset" in n for n in case.notices)
+
+
+def test_eml_date_header_is_kept_as_the_sent_date():
+    case = read_email(_mail(b"Zofran 4 mg IVP at 10:15", "text/plain"))
+    assert case.sent_date == "2024-07-02"
+
+
+def test_note_over_the_limit_is_refused(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"NS 1000 mL started 09:00, stopped 10:30. " * (MAX_CASE_FILE_BYTES // 40 + 1))
+    with pytest.raises(CaseFileError, match="limit"):
+        read_case_file(big)
+
+
+def test_html_mail_over_the_limit_is_refused():
+    with pytest.raises(CaseFileError, match="limit"):
+        read_email(_mail(b"<" * (5 * 1024 * 1024), "text/html"))
+
+
+def test_binary_file_is_refused(tmp_path):
+    exe = tmp_path / "ls"
+    exe.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8)
+    with pytest.raises(CaseFileError, match="binary"):
+        read_case(exe)
+
+
+def test_undecodable_bytes_are_refused(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_bytes(b"IVIG started 08:30 \x81\x8d\x8f\x90\x9d")  # not UTF-8 and not Windows-1252
+    with pytest.raises(CaseFileError, match="not text"):
+        read_case(f)
+
+
+def test_windows_1252_note_is_read_and_said(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_bytes("IVIG started 08:30 \u2013 completed 12:45. Office.".encode("cp1252"))
+    case = read_case(f)
+    assert "08:30 \u2013 completed" in case.text and any("Windows-1252" in n for n in case.notices)
+
+
+def test_mail_with_only_an_attachment_is_refused():
+    msg = _mail(b"--b\nContent-Type: application/octet-stream\n\nAAAA\n--b--\n", 'multipart/mixed; boundary="b"')
+    with pytest.raises(CaseFileError, match="no text/plain or text/html"):
+        read_email(msg)
+
+
+def test_html_mail_is_text_without_markup_scripts_or_entities():
+    html = (b"<html><head><style>p {color: red}</style></head><body><p>Zofran 4 mg IVP at 1:10 PM &amp; "
+            b"Toradol 15 mg IM</p><script>var x = 'Benadryl';</script><div>ED</div></body></html>")
+    text = read_email(_mail(html, 'text/html; charset="utf-8"')).text
+    assert "Zofran 4 mg IVP at 1:10 PM & Toradol 15 mg IM\nED" in text
+    assert "Benadryl" not in text and "color" not in text and "<" not in text
+
+
+def test_cli_refuses_a_binary_file_without_coding_it(tmp_path):
+    ls = shutil.which("ls")
+    src = Path(ls) if ls else None
+    exe = tmp_path / "ls"
+    exe.write_bytes(src.read_bytes() if src else b"\x7fELF\x00\x00" * 100)
+    res = runner.invoke(app, ["case", str(exe)])
+    assert res.exit_code == 2
+    assert "binary" in res.output and "leucovorin" not in res.output.lower() and "96" not in res.output
+
+
+def test_cli_uses_the_mail_date_when_the_note_has_none(tmp_path):
+    f = tmp_path / "m.eml"
+    f.write_bytes(_mail(b"Zofran 4 mg IVP at 10:15 in the office.", "text/plain"))
+    res = runner.invoke(app, ["case", str(f)])
+    assert res.exit_code == 0, res.output
+    assert "date 2024-07-02" in res.output
