@@ -36,16 +36,13 @@ corpus = _load_corpus_module()
 NOTES = corpus.load_notes()
 REASON = "issue 13: intake event model"
 
-# Notes today's intake codes wrongly without a question or hold (measured 2026-12-04).
+# Notes the intake codes wrongly without a question or hold (measured 2026-12-04, after the event-model intake).
 SILENT_WRONG_TODAY = {
     "am-06-clinic-setting-unclear",  # "Hem/Onc clinic" taken as an office without asking
-    "ed-06-toradol-not-given",       # "Toradol 30 mg IVP ordered - not given" coded as a push
+    "mar-09-venofer-push-kvo",       # the KVO line after an iron push is coded as hydration (96361)
 }
 # Notes whose intake result differs from the engine's result on their MAR action-log twin (measured 2026-12-04).
-MAR_TWIN_DIFFERS_TODAY = {
-    "ed-10-vanco-held-resumed", "ic-02-remicade-hold", "mar-01-ed-ns-zofran", "mar-02-gammagard-pause",
-    "mar-05-obs-ns-across-midnight", "mar-07-remicade-titration", "ob-02-kcl-mag-after-midnight",
-}
+MAR_TWIN_DIFFERS_TODAY = {"ob-02-kcl-mag-after-midnight"}
 
 
 def _params(notes, known_failing):
