@@ -22,7 +22,8 @@ raise); anything else is a crash. Results hold the invariants: every line's unit
 of its eligible primaries (reference codes table), every line cites a rule of the rules registry, and no error
 message quotes a free-text value (a marker planted in drug, site, indication and unit texts).
 
-Each input runs in a worker process under an alarm (``--timeout``); a worker stuck in C code is killed and
+Each input runs in a worker process under an alarm of ``--timeout`` seconds of CPU time (times are the process's
+CPU time, so a loaded machine does not make hangs); a worker silent for long (stuck in C code) is killed and
 replaced. Prints inputs run, crashes by surface/exception/place, hangs (> 1 s), invariant breaks and the slowest
 input; the first reproducer of each is written to ``--out``. Exit status 1 on any crash, hang or break.
 """
@@ -775,7 +776,7 @@ def payload_file(surface: str, payload: Any) -> tuple[str, bytes]:
 
 
 class InputTimeout(BaseException):
-    """Raised by the alarm; a BaseException so the code under test's ``except Exception`` cannot swallow it."""
+    """Raised by the CPU-time alarm; a BaseException so the code under test's ``except Exception`` cannot swallow it."""
 
 
 def _on_alarm(signum, frame):
@@ -800,11 +801,22 @@ def _shape(text: str) -> str:
     return f" ({m.group(1)})" if m else ""
 
 
+def start_alarm(seconds: float) -> Any:
+    """Raise InputTimeout after ``seconds`` of this process's CPU time (SIGPROF); returns the previous handler."""
+    previous = signal.signal(signal.SIGPROF, _on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    return previous
+
+
+def stop_alarm(previous: Any) -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.signal(signal.SIGPROF, previous)
+
+
 def run_one(surface: str, payload: Any, ctx: Context, timeout: float) -> tuple[str, str, str, float]:
-    """(status, key, detail, seconds); status is ok, crash, hang or break."""
-    t0 = time.perf_counter()
-    if timeout:
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+    """(status, key, detail, CPU seconds); status is ok, crash, hang or break."""
+    t0 = time.process_time()
+    previous = start_alarm(timeout) if timeout else None
     try:
         breaks = check(surface, payload, ctx)
         status, key, detail = ("break", breaks[0].split(":", 1)[0] + _shape(breaks[0]), "\n".join(breaks)) if breaks else ("ok", "", "")
@@ -819,8 +831,8 @@ def run_one(surface: str, payload: Any, ctx: Context, timeout: float) -> tuple[s
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-12))[-6000:]
     finally:
         if timeout:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    return status, key, detail, time.perf_counter() - t0
+            stop_alarm(previous)
+    return status, key, detail, time.process_time() - t0
 
 
 def _worker(conn, seed: int, timeout: float, memory_mb: int) -> None:
@@ -829,7 +841,6 @@ def _worker(conn, seed: int, timeout: float, memory_mb: int) -> None:
         import resource
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    signal.signal(signal.SIGALRM, _on_alarm)
     sys.setrecursionlimit(5000)
     ctx = Context()
     ctx.ruleset()  # load before the clock starts
@@ -910,16 +921,19 @@ class _Slot:
 
 
 def run(n: int, seed: int, workers: int, timeout: float, out: Path, memory_mb: int, start: int = 0,
-        progress: bool = True) -> Tally:
+        progress: bool = True, max_seconds: float = 0) -> Tally:
     tally = Tally(seed, out)
     todo = list(range(start, start + n))
     batch_size = 50
     slots = [_Slot(seed, timeout, memory_mb) for _ in range(max(1, workers))]
-    grace = timeout + 30  # a worker silent this long is stuck below Python (a C loop): kill it
+    grace = timeout * 4 + 30  # wall clock: a worker silent this long is stuck below Python (a C loop): kill it
     next_report = time.monotonic() + 30
     t0 = time.monotonic()
     try:
         while todo or any(s.pending for s in slots):
+            if max_seconds and todo and time.monotonic() - t0 > max_seconds:
+                print(f"  time budget of {max_seconds:g} s spent: stopping after the inputs under way", file=sys.stderr)
+                todo.clear()
             for s in slots:
                 if not s.pending and todo:
                     s.send(todo[:batch_size])
@@ -932,7 +946,7 @@ def run(n: int, seed: int, workers: int, timeout: float, out: Path, memory_mb: i
                     except (EOFError, OSError):  # the worker died (out of memory, a C crash)
                         i = s.pending.pop(0)
                         surface, _ = make_input(seed, i)
-                        tally.add(i, surface, "crash", f"worker died (exit {s.proc.exitcode})", "", time.monotonic() - s.since)
+                        tally.add(i, surface, "crash", f"worker died (exit {s.proc.exitcode})", "", 0.0)
                         rest = s.pending
                         s.kill()
                         s.start()
@@ -944,7 +958,7 @@ def run(n: int, seed: int, workers: int, timeout: float, out: Path, memory_mb: i
                 elif s.pending and time.monotonic() - s.since > grace:
                     i = s.pending.pop(0)
                     surface, _ = make_input(seed, i)
-                    tally.add(i, surface, "hang", f"stuck over {grace:g} s (worker killed)", "", time.monotonic() - s.since)
+                    tally.add(i, surface, "hang", f"silent over {grace:g} s (worker killed)", "", float(grace))
                     rest = s.pending
                     s.kill()
                     s.start()
@@ -970,8 +984,8 @@ def report(tally: Tally, seconds: float, workers: int) -> str:
     lines = [f"fuzz: {tally.inputs} inputs (seed {tally.seed}, {workers} worker(s)) in {seconds:.1f} s "
              f"({tally.inputs / max(seconds, 1e-9):.0f} inputs/s)",
              "  by surface: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.by_surface.items())),
-             f"  ok {st['ok']}, crashes {st['crash']}, hangs over {SLOW_SECONDS:g} s {st['hang']}, invariant breaks {st['break']}",
-             f"  slowest input: {tally.slowest[0]:.3f} s (#{tally.slowest[1]} {tally.slowest[2]})"]
+             f"  ok {st['ok']}, crashes {st['crash']}, hangs over {SLOW_SECONDS:g} s CPU {st['hang']}, invariant breaks {st['break']}",
+             f"  slowest input: {tally.slowest[0]:.3f} s CPU (#{tally.slowest[1]} {tally.slowest[2]})"]
     for status, title in (("crash", "crashes"), ("hang", "hangs"), ("break", "invariant breaks")):
         rows = sorted(((k, v) for k, v in tally.findings.items() if k[0] == status), key=lambda kv: (kv[0][1], -kv[1][0]))
         if rows:
@@ -987,9 +1001,9 @@ def replay(meta_path: str) -> int:
     meta = json.loads(Path(meta_path).read_text(encoding="utf-8"))
     surface, payload = make_input(meta["seed"], meta["index"])
     print(f"replaying #{meta['index']} of seed {meta['seed']} on {surface} (was: {meta['status']} {meta['key']})")
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     breaks = check(surface, payload, Context())  # no catching: the traceback is the point
-    print(f"finished in {time.perf_counter() - t0:.3f} s; invariant breaks: {breaks or 'none'}")
+    print(f"finished in {time.process_time() - t0:.3f} s CPU; invariant breaks: {breaks or 'none'}")
     return 1 if breaks else 0
 
 
@@ -999,7 +1013,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--start", type=int, default=0, help="first input index (to resume or shard a run)")
     parser.add_argument("--workers", type=int, default=2, choices=(1, 2, 3, 4))
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before one input is stopped as a hang")
+    parser.add_argument("--timeout", type=float, default=5.0, help="CPU seconds before one input is stopped as a hang")
+    parser.add_argument("--max-seconds", type=float, default=0, help="stop starting inputs after this wall time (0: none)")
     parser.add_argument("--memory-mb", type=int, default=3072, help="address-space limit per worker (0: none)")
     parser.add_argument("--out", default=str(ROOT / "fuzz-crashes"), help="where reproducers are written")
     parser.add_argument("--replay", metavar="META_JSON", help="re-run one saved input in this process")
@@ -1009,7 +1024,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1:
         parser.error("--n must be 1 or more")
     t0 = time.monotonic()
-    tally = run(args.n, args.seed, args.workers, args.timeout, Path(args.out), args.memory_mb, args.start)
+    tally = run(args.n, args.seed, args.workers, args.timeout, Path(args.out), args.memory_mb, args.start,
+                max_seconds=args.max_seconds)
     print(report(tally, time.monotonic() - t0, args.workers))
     bad = tally.statuses["crash"] + tally.statuses["hang"] + tally.statuses["break"]
     return 1 if bad else 0

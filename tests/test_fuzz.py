@@ -9,7 +9,8 @@ values (text, bytes, numbers, nested JSON) beside them. The oracle (``fuzz.check
 * every charge line has units > 0, cites a rule of the rules registry, and is an add-on only with one of its
   eligible primaries on the claim (reference codes table, CMS add-on code edits);
 * no error message quotes free text (a marker planted in drug, site, indication and unit texts);
-* one input finishes within ``LIMIT`` seconds (an alarm stops it; hypothesis's deadline is off).
+* one input finishes within ``LIMIT`` seconds of CPU time (an alarm stops it; hypothesis's deadline is off; CPU
+  time, so a busy machine does not fail the test).
 
 A failing example prints the seed: ``fuzz.make(surface, random.Random(seed))`` rebuilds the input.
 """
@@ -18,13 +19,13 @@ from __future__ import annotations
 import importlib.util
 import math
 import random
-import signal
 import sys
 import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
 from test_properties import encounter as realistic_encounter
@@ -63,19 +64,18 @@ def ctx(tmp_path_factory):
 
 def run(surface: str, payload, ctx, limit: float = LIMIT) -> None:
     """One input through the oracle, under an alarm of ``limit`` seconds."""
-    suffix, data = fz.payload_file(surface, payload)  # printed on failure (no shrinking: the input as generated)
-    note(f"{surface} input ({suffix}, {len(data)} bytes): {data[:2000]!r}")
-    previous = signal.signal(signal.SIGALRM, fz._on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    t0 = time.perf_counter()
+    if currently_in_test_context():  # printed on failure (no shrinking: the input as generated)
+        suffix, data = fz.payload_file(surface, payload)
+        note(f"{surface} input ({suffix}, {len(data)} bytes): {data[:2000]!r}")
+    previous = fz.start_alarm(limit)
+    t0 = time.process_time()
     try:
         breaks = fz.check(surface, payload, ctx)
     except fz.InputTimeout:
         pytest.fail(f"{surface}: one input ran over {limit:g} s", pytrace=False)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    assert time.perf_counter() - t0 < limit
+        fz.stop_alarm(previous)
+    assert time.process_time() - t0 < limit
     assert not breaks, f"{surface}: " + "\n".join(breaks)
 
 
@@ -94,7 +94,11 @@ def test_oracle_catches_what_it_should(ctx):
     assert fz.error_breaks(InputError("administrations[0].drug", f"unknown drug {fz.MARKER}"))
     assert not fz.error_breaks(InputError("administrations[0].route", "invalid value 'ivp'"))
     slow = fz.Context(tmp=ctx.tmp)
-    slow.ruleset = lambda profile="medicare": time.sleep(2)
+    def spin(profile="medicare"):  # a CPU-bound Python loop, like the hangs it stands for
+        while True:
+            pass
+
+    slow.ruleset = spin
     with pytest.raises(pytest.fail.Exception, match="over 0.2 s"):
         run("engine", {"profile": "medicare", "encounter": {}}, slow, limit=0.2)
 
@@ -116,7 +120,7 @@ SAME_SITE = "KeyError in engine._vascular_accesses when services share a site an
     pytest.param("unicode", marks=xfail("engine", "a lone surrogate raises UnicodeEncodeError in decode_encounter")),
     pytest.param("many", marks=xfail("engine", SAME_SITE)),
 ])
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(base=bases, seed=seeds, profile=st.sampled_from(fz.PROFILES))
 def test_engine_on_hostile_encounters(ctx, group, base, seed, profile):
     enc = fz.mutate(base, random.Random(seed), fz.MUTATION_GROUPS[group])
@@ -133,7 +137,7 @@ PLACES = [f"adm.{f}" for f in fz.ADM_FIELDS] + [f"enc.{f}" for f in fz.ENC_FIELD
     "adm.dose.value", "adm.dose.unit", "adm.vial.size", "adm.vial.single_dose", "adm.interruptions", "enc.administrations"]
 
 
-@fuzz_settings(150)
+@fuzz_settings(120)
 @given(enc=realistic_encounter(), place=st.sampled_from(PLACES), value=json_values)
 def test_engine_on_any_value_in_any_field(ctx, enc, place, value):
     scope, _, name = place.partition(".")
@@ -161,7 +165,7 @@ def test_engine_on_long_infusions_within_a_day(ctx, enc, minutes, drug):
 # --------------------------------------------------------------------------------------------------
 # (b) the CLI input readers on generated files and on arbitrary bytes
 # --------------------------------------------------------------------------------------------------
-READER_BUDGET = {"reader:yaml": 30, "claims:yaml": 30, "reader:fhir": 40, "claims:x12": 4}
+READER_BUDGET = {"reader:yaml": 30, "claims:yaml": 30, "reader:fhir": 40, "claims:x12": 3}  # x12: ~1 s each (pyx12)
 READER_XFAIL = {
     "reader:json": ("engine", SAME_SITE),
     "reader:jsonl": ("engine", SAME_SITE),
@@ -177,7 +181,7 @@ READER_XFAIL = {
 def _reader_params():
     for surface in fz.READERS:
         marks = [xfail(*READER_XFAIL[surface])] if surface in READER_XFAIL else []
-        yield pytest.param(surface, READER_BUDGET.get(surface, 100), marks=marks, id=surface)
+        yield pytest.param(surface, READER_BUDGET.get(surface, 80), marks=marks, id=surface)
 
 
 @pytest.mark.parametrize(("surface", "budget"), list(_reader_params()))
@@ -249,13 +253,14 @@ def test_reader_on_yaml_alias_bombs(ctx, surface, data):
 # (c) the note intake: case_memo on notes, email_text on e-mails
 # --------------------------------------------------------------------------------------------------
 @xfail("engine", "a note's date near 9999 raises OverflowError in rules.timing (date value out of range)")
-@fuzz_settings(200)
+@fuzz_settings(150)
 @given(seed=seeds)
 def test_intake_on_generated_notes(ctx, seed):
     run("intake:note", fz.note_text(random.Random(seed)), ctx)
 
 
-@fuzz_settings(200)
+@xfail("engine", "a duration of 10**20 hours in a note raises OverflowError in rules.administration (huge minutes)")
+@fuzz_settings(150)
 @given(text=st.text(max_size=300) | st.lists(st.sampled_from(fz.NOTE_DRUGS + fz.NOTE_TIMES + fz.NOTE_DATES
                                                              + fz.NOTE_DURATIONS + (" ", "\n", "IV", "push", "started",
                                                                                     "stopped", "at", "via")),
