@@ -282,7 +282,10 @@ def mutate(enc: dict, rng: random.Random, mutations: tuple = MUTATIONS, rounds: 
     """A hostile copy of ``enc``: 1-4 mutations (or ``rounds``) drawn from ``mutations``."""
     enc = copy.deepcopy(enc)
     for _ in range(rounds if rounds is not None else rng.choice((1, 1, 2, 3, 4))):
-        rng.choice(mutations)(enc, rng)
+        try:
+            rng.choice(mutations)(enc, rng)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+            pass  # an earlier mutation left a shape this one cannot work on: the input stays as hostile as it is
     return enc
 
 
@@ -849,7 +852,12 @@ def _worker(conn, seed: int, timeout: float, memory_mb: int) -> None:
         if batch is None:
             return
         for i in batch:
-            surface, payload = make_input(seed, i)
+            try:
+                surface, payload = make_input(seed, i)
+            except Exception as exc:  # noqa: BLE001 - a bug of this script, reported as such, never a stopped run
+                conn.send((i, "generator", "crash", f"generator {type(exc).__name__} at {where(exc)}",
+                           traceback.format_exc()[-3000:], 0.0))
+                continue
             status, key, detail, seconds = run_one(surface, payload, ctx, timeout)
             conn.send((i, surface, status, key, detail, seconds))
 
@@ -886,14 +894,23 @@ class Tally:
     def save(self, i, surface, status, key, detail, seconds) -> str:
         self.out.mkdir(parents=True, exist_ok=True)
         stem = f"{status}-{surface.replace(':', '-')}-{self.seed}-{i}"
-        _, payload = make_input(self.seed, i)
-        suffix, data = payload_file(surface, payload)
-        (self.out / f"{stem}{suffix}").write_bytes(data)
+        suffix = ""
+        if surface != "generator":
+            _, payload = make_input(self.seed, i)
+            suffix, data = payload_file(surface, payload)
+            (self.out / f"{stem}{suffix}").write_bytes(data)
         meta = {"seed": self.seed, "index": i, "surface": surface, "status": status, "key": key, "seconds": round(seconds, 3),
                 "input": f"{stem}{suffix}", "replay": f"python benchmarks/fuzz.py --replay {self.out / stem}.json",
                 "detail": detail}
         (self.out / f"{stem}.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         return f"{self.out / stem}.json"
+
+
+def _surface_of(seed: int, i: int) -> str:
+    try:
+        return make_input(seed, i)[0]
+    except Exception:  # noqa: BLE001 - the generator's own bug is reported by the worker
+        return "generator"
 
 
 class _Slot:
@@ -945,7 +962,7 @@ def run(n: int, seed: int, workers: int, timeout: float, out: Path, memory_mb: i
                         msg = s.conn.recv()
                     except (EOFError, OSError):  # the worker died (out of memory, a C crash)
                         i = s.pending.pop(0)
-                        surface, _ = make_input(seed, i)
+                        surface = _surface_of(seed, i)
                         tally.add(i, surface, "crash", f"worker died (exit {s.proc.exitcode})", "", 0.0)
                         rest = s.pending
                         s.kill()
@@ -957,7 +974,7 @@ def run(n: int, seed: int, workers: int, timeout: float, out: Path, memory_mb: i
                     tally.add(*msg)
                 elif s.pending and time.monotonic() - s.since > grace:
                     i = s.pending.pop(0)
-                    surface, _ = make_input(seed, i)
+                    surface = _surface_of(seed, i)
                     tally.add(i, surface, "hang", f"silent over {grace:g} s (worker killed)", "", float(grace))
                     rest = s.pending
                     s.kill()
