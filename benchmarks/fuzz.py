@@ -734,7 +734,10 @@ def check(surface: str, payload: Any, ctx: Context) -> list[str]:
         return _code(payload["encounter"], ctx.ruleset(payload["profile"]))
     if surface.startswith("intake:"):
         from infucode.knowledge.intake import case_memo, email_text, render_memo
-        text = email_text(payload) if surface == "intake:email" else payload
+        try:  # a refused case file (binary, too large) is the documented InputError
+            text = email_text(payload) if surface == "intake:email" else payload
+        except InputError as err:
+            return error_breaks(err)
         memo = case_memo(text, ctx.ruleset())
         render_memo(memo, "text")
         render_memo(memo, "json")

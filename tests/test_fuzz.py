@@ -51,10 +51,6 @@ def fuzz_settings(n: int) -> settings:
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
 
-def xfail(branch: str, what: str):
-    return pytest.mark.xfail(strict=False, reason=f"issue 12: {what}; fixed on branch {branch}")
-
-
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
     context = fz.Context(tmp=tmp_path_factory.mktemp("fuzz"))
@@ -109,16 +105,13 @@ def test_oracle_catches_what_it_should(ctx):
 bases = st.one_of(realistic_encounter(), seeds.map(lambda s: fz.base_encounter(random.Random(s))))
 
 
-SAME_SITE = "KeyError in engine._vascular_accesses when services share a site and only some need a separate one"
-
-
 @pytest.mark.parametrize("group", [
     "fields",
-    pytest.param("numbers", marks=xfail("engine", "huge minutes raise OverflowError (int too large to convert to C int)")),
-    pytest.param("clock", marks=xfail("engine", "years-long spans run unbounded (> 5 s); dates near 9999 overflow")),
-    pytest.param("ids_sites", marks=xfail("engine", SAME_SITE)),
-    pytest.param("unicode", marks=xfail("engine", "a lone surrogate raises UnicodeEncodeError in decode_encounter")),
-    pytest.param("many", marks=xfail("engine", SAME_SITE)),
+    "numbers",
+    "clock",
+    "ids_sites",
+    "unicode",
+    "many",
 ])
 @fuzz_settings(100)
 @given(base=bases, seed=seeds, profile=st.sampled_from(fz.PROFILES))
@@ -166,22 +159,11 @@ def test_engine_on_long_infusions_within_a_day(ctx, enc, minutes, drug):
 # (b) the CLI input readers on generated files and on arbitrary bytes
 # --------------------------------------------------------------------------------------------------
 READER_BUDGET = {"reader:yaml": 30, "claims:yaml": 30, "reader:fhir": 40, "claims:x12": 3}  # x12: ~1 s each (pyx12)
-READER_XFAIL = {
-    "reader:json": ("engine", SAME_SITE),
-    "reader:jsonl": ("engine", SAME_SITE),
-    "reader:yaml": ("engine", SAME_SITE),
-    "reader:csv": ("outputs", "a NaN minutes cell raises ValueError in adapters.flat (readers)"),
-    "reader:mar": ("outputs", "a lone surrogate in a MAR CSV raises UnicodeEncodeError (readers)"),
-    "claims:json": ("engine", SAME_SITE),
-    "claims:jsonl": ("engine", SAME_SITE),
-    "claims:yaml": ("engine", "years-long spans in a claim's encounter run unbounded (> 5 s)"),
-}
 
 
 def _reader_params():
     for surface in fz.READERS:
-        marks = [xfail(*READER_XFAIL[surface])] if surface in READER_XFAIL else []
-        yield pytest.param(surface, READER_BUDGET.get(surface, 80), marks=marks, id=surface)
+        yield pytest.param(surface, READER_BUDGET.get(surface, 80), id=surface)
 
 
 @pytest.mark.parametrize(("surface", "budget"), list(_reader_params()))
@@ -194,15 +176,8 @@ def test_reader_on_generated_files(ctx, surface, budget):
     inner()
 
 
-BYTES_XFAIL = {
-    "reader:csv": ("outputs", "a non-UTF-8 CSV raises UnicodeDecodeError in encounter_io._iter_csv"),
-    "reader:yaml": ("outputs", "non-UTF-8 YAML raises yaml.ReaderError outside iter_yaml_documents' try"),
-    "claims:yaml": ("outputs", "non-UTF-8 YAML raises yaml.ReaderError outside iter_yaml_documents' try"),
-}
-
-
 @pytest.mark.parametrize("surface", [
-    pytest.param(s, marks=[xfail(*BYTES_XFAIL[s])] if s in BYTES_XFAIL else [], id=s)
+    pytest.param(s, id=s)
     for s in fz.READERS if s not in ("reader:fhir", "reader:mar")])
 @fuzz_settings(40)
 @given(data=st.binary(max_size=400) | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")))
@@ -213,18 +188,14 @@ def test_reader_on_arbitrary_bytes(ctx, surface, data):
 DEEP = 100_000
 
 
-DEEP_JSON = xfail("outputs", "deep JSON nesting raises RecursionError from msgspec")
-DEEP_YAML = xfail("outputs", "deep YAML nesting raises RecursionError in PyYAML's composer (or runs over 5 s)")
-
-
 @pytest.mark.parametrize(("surface", "data"), [
-    pytest.param("reader:json", b"[" * DEEP + b"]" * DEEP, id="json-list", marks=DEEP_JSON),
+    pytest.param("reader:json", b"[" * DEEP + b"]" * DEEP, id="json-list"),
     pytest.param("reader:jsonl", b'{"id":"d","setting":"office","administrations":' + b"[" * DEEP + b"]" * DEEP + b"}",
-                 id="jsonl-in-encounter", marks=DEEP_JSON),
-    pytest.param("reader:yaml", b"[" * 5000 + b"]" * 5000, id="yaml-flow", marks=DEEP_YAML),
-    pytest.param("reader:yaml", b"".join(b"  " * k + b"- \n" for k in range(3000)), id="yaml-block", marks=DEEP_YAML),
-    pytest.param("claims:json", b'{"a":' * DEEP + b"1" + b"}" * DEEP, id="claims-json-object", marks=DEEP_JSON),
-    pytest.param("claims:yaml", b"{a: " * 5000 + b"1" + b"}" * 5000, id="claims-yaml-flow", marks=DEEP_YAML),
+                 id="jsonl-in-encounter"),
+    pytest.param("reader:yaml", b"[" * 5000 + b"]" * 5000, id="yaml-flow"),
+    pytest.param("reader:yaml", b"".join(b"  " * k + b"- \n" for k in range(3000)), id="yaml-block"),
+    pytest.param("claims:json", b'{"a":' * DEEP + b"1" + b"}" * DEEP, id="claims-json-object"),
+    pytest.param("claims:yaml", b"{a: " * 5000 + b"1" + b"}" * 5000, id="claims-yaml-flow"),
 ])
 def test_reader_on_deep_nesting(ctx, surface, data):
     run(surface, (fz.READERS[surface], data), ctx)
@@ -252,14 +223,12 @@ def test_reader_on_yaml_alias_bombs(ctx, surface, data):
 # --------------------------------------------------------------------------------------------------
 # (c) the note intake: case_memo on notes, email_text on e-mails
 # --------------------------------------------------------------------------------------------------
-@xfail("engine", "a note's date near 9999 raises OverflowError in rules.timing (date value out of range)")
 @fuzz_settings(150)
 @given(seed=seeds)
 def test_intake_on_generated_notes(ctx, seed):
     run("intake:note", fz.note_text(random.Random(seed)), ctx)
 
 
-@xfail("engine", "a duration of 10**20 hours in a note raises OverflowError in rules.administration (huge minutes)")
 @fuzz_settings(150)
 @given(text=st.text(max_size=300) | st.lists(st.sampled_from(fz.NOTE_DRUGS + fz.NOTE_TIMES + fz.NOTE_DATES
                                                              + fz.NOTE_DURATIONS + (" ", "\n", "IV", "push", "started",
@@ -269,7 +238,6 @@ def test_intake_on_any_text(ctx, text):
     run("intake:note", text, ctx)
 
 
-@xfail("intake", "unknown charsets raise LookupError in email_text; a long e-mail runs over 5 s")
 @fuzz_settings(150)
 @given(seed=seeds)
 def test_intake_on_generated_emails(ctx, seed):

@@ -167,6 +167,17 @@ def user_id(value: Any) -> str | None:
     return str(value)
 
 
+def _printable(text: str | None) -> str | None:
+    """The user's id, unless it cannot be written as UTF-8 (then it cannot name anything in a message)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeError:
+        return None
+    return text
+
+
 def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
     """Validate one decoded JSON/YAML value as an :class:`Encounter`.
 
@@ -183,6 +194,10 @@ def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
     except msgspec.ValidationError as exc:
         field, message = translate_validation_error(str(exc))
         raise InputError(field, message, encounter=enc_id, line=line) from None
+    except UnicodeError:
+        # a lone surrogate (JSON "\ud800") cannot be compared with a closed vocabulary nor printed
+        raise InputError(None, "text that is not valid Unicode (a lone surrogate escape)",
+                         encounter=_printable(enc_id), line=line) from None
     encounter.id = str(encounter.id)
     seen: dict[str, int] = {}
     for i, adm in enumerate(encounter.administrations):

@@ -300,7 +300,11 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
     """Each non-empty YAML document with where it starts: one line for a mapping, one per item for a
     list. Unreadable YAML ends the stream with an InputError naming the line (never the source text).
     Shared by the encounter and the claim readers."""
-    loader = EncounterYamlLoader(data)
+    try:
+        loader = EncounterYamlLoader(data)
+    except yaml.YAMLError as exc:  # the reader decodes the first bytes at once: not UTF-8/16, control characters
+        yield _yaml_error(exc)
+        return
     try:
         while True:
             node = None

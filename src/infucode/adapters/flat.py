@@ -55,7 +55,10 @@ def _number(value: Any, i: int, col: str) -> float:
 
 
 def _minutes(value: Any, i: int, col: str) -> int:
-    return int(_number(value, i, col))
+    number = _number(value, i, col)
+    if not math.isfinite(number):  # 'inf' and 'nan' read as floats but count no minutes
+        raise InputError(_field(i, col), "expected a finite number of minutes")
+    return int(number)
 
 
 # How each administration column's value is read (None: as stripped text); the field name of an error

@@ -23,7 +23,7 @@ _MONTHS = {m: i for i, m in enumerate(
 _MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(
     r"\b(?:(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)"
-    r"|(?P<m2>\d{1,2})/(?P<d2>\d{1,2})/(?P<y2>\d{4}|\d{2})"
+    r"|(?P<m2>\d{1,2})/(?P<d2>\d{1,2})/(?P<y2>(?:19|20)\d\d|\d{2})"
     r"|" + _MON.replace("(jan", "(?P<mon>jan") + r"\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>(?:19|20)\d\d)"
     r"|(?P<d4>\d{1,2})\s+" + _MON.replace("(jan", "(?P<mon4>jan") + r",?\s+(?P<y4>(?:19|20)\d\d))\b", re.I)
 

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...model import InputError
+
 __all__ = ["MAX_CASE_FILE_BYTES", "CaseFile", "CaseFileError", "email_text", "html_to_text", "read_case",
            "read_case_file", "read_email"]
 
@@ -32,8 +34,11 @@ _BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "
                          "blockquote", "pre", "hr", "section", "article", "header", "footer", "dt", "dd"})
 
 
-class CaseFileError(ValueError):
+class CaseFileError(InputError):
     """A case file that cannot be read as a note. The message names the limit or the content kind only."""
+
+    def __init__(self, message: str):
+        super().__init__(None, message)
 
 
 @dataclass
