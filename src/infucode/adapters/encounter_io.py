@@ -32,6 +32,7 @@ from .input_limits import (
     MAX_DOCUMENT_BYTES,
     MAX_LINE_BYTES,
     MAX_YAML_BYTES,
+    BoundedCSafeLoader,
     BoundedSafeLoader,
     decode_json_document,
     iter_json_lines,
@@ -118,6 +119,16 @@ def _construct_yaml_float(loader: yaml.SafeLoader, node: yaml.Node) -> float:
 EncounterYamlLoader.add_constructor("tag:yaml.org,2002:bool", _construct_yaml_bool)
 EncounterYamlLoader.add_constructor("tag:yaml.org,2002:int", _construct_yaml_int)
 EncounterYamlLoader.add_constructor("tag:yaml.org,2002:float", _construct_yaml_float)
+
+
+class FastEncounterYamlLoader(BoundedCSafeLoader):
+    """:class:`EncounterYamlLoader`'s scalar rules and limits on libyaml's parser: what the file readers use
+    (ten times faster). The pure-Python loader stays for callers that hook its composer (the web upload guard)."""
+
+
+FastEncounterYamlLoader.yaml_implicit_resolvers = {
+    first: list(resolvers) for first, resolvers in EncounterYamlLoader.yaml_implicit_resolvers.items()}
+FastEncounterYamlLoader.yaml_constructors = dict(EncounterYamlLoader.yaml_constructors)
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +312,7 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
     list. Unreadable YAML ends the stream with an InputError naming the line (never the source text).
     Shared by the encounter and the claim readers."""
     try:
-        loader = EncounterYamlLoader(data)
+        loader = FastEncounterYamlLoader(data)
     except yaml.YAMLError as exc:  # the reader decodes the first bytes at once: not UTF-8/16, control characters
         yield _yaml_error(exc)
         return
