@@ -242,3 +242,36 @@ def test_a_push_and_a_pump_of_the_same_drug_are_two_administrations():
     assert [(a["route"], a["start"], a.get("pump", False), a.get("minutes")) for a in got] == \
         [("iv_push", "10:35", False, None), ("iv_infusion", "10:40", True, 46 * 60)]
     assert ("96416", 1) in admin_codes(memo)
+
+
+# --- issue 13, wave 2: the last silent-wrong and decoy notes ---------------------------------------------------------
+
+def test_clinic_without_whose_it_is_asks_for_the_setting():
+    # a clinic may be a hospital department (facility claim) or a physician office (CMS IOM 100-04 ch.4 s.230.2)
+    memo = case_memo("Hem/Onc clinic - sickle cell pain\n1000 morphine 4 mg IVP via R AC PIV.\n"
+                     "1100 morphine 4 mg IVP repeated.", RS, default_date="2026-03-02")
+    assert any(f["rule"] == "intake.setting" and "clinic" in f["message"] for f in memo.findings)
+
+
+def test_clinic_of_a_hospital_department_is_a_facility_without_a_setting_question():
+    memo = case_memo("GI infusion clinic (hospital dept)\n1000 morphine 4 mg IVP via R AC PIV.", RS,
+                     default_date="2026-03-02")
+    assert memo.encounter["setting"] == "facility"
+    assert not any(f["rule"] == "intake.setting" for f in memo.findings)
+
+
+def test_kvo_fluid_after_a_push_is_line_care_not_hydration():
+    # NS run only to keep the vein open is not hydration (CPT hydration guideline; CMS IOM 100-04 ch.4 s.230.2)
+    note = ("Infusion MAR - hospital outpatient\n0900 NS 250 mL IV started KVO\n"
+            "0915 Venofer 200 mg IVP given over 5 min\n1000 NS stopped")
+    ns = next(a for a in adms(note) if key(a) != "iron_sucrose")
+    assert ns["indication"].lower() == "kvo"
+    memo = case_memo(note, RS, default_date="2026-03-02")
+    assert admin_codes(memo) == [("96374", 1)]
+
+
+def test_drug_in_an_infusion_center_title_and_held_below_is_not_coded():
+    note = ("Infusion center (HOPD) - pancreatic ca, gemcitabine C3D8\n"
+            "gemcitabine 1000 mg/m2 HELD today for ANC 0.8 - not given, per Dr. Lee.\n"
+            "1005 Zofran 8 mg IVP.")
+    assert [key(a) for a in adms(note)] == ["ondansetron"]

@@ -221,6 +221,12 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 local_ex.append(Extraction("separate_site_required", True, text[a:b], a, b))
                 ask(f"{name}: a separate access is mentioned ('{text[a:b]}'); was it medically required?",
                     "intake.separate_site")
+        kvo_span = next(((a, b) for s in segs for a, b, c in s.route_spans if c == "kvo"), None)
+        if kvo_span and "indication" not in details:
+            # "NS 250 mL started KVO": the fluid keeps the line open; the engine drops it from hydration
+            # (rules.method.keeps_line_open) when the indication says so
+            details["indication"] = text[kvo_span[0]:kvo_span[1]]
+            local_ex.append(Extraction("indication", details["indication"], details["indication"], *kvo_span))
         route_span = next(((a, b) for s in segs for a, b, c in s.route_spans if c not in NOT_ADMINISTRATION_SERVICES),
                           None)
         minutes = next((s.minutes for s in segs if s.minutes), None)

@@ -237,6 +237,8 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
     starts = {t.value for t, k in out if k == "start"}
     return [(t, k) for t, k in out if not (k is None and t.value in starts)]
 
+_PLACE_AFTER = re.compile(r"[ \t]+(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
+
 
 def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     global _HYDRATION_KEYS
@@ -262,7 +264,9 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         has_time = bool(_slice(times, time_starts, *fl))
         has_action = any(m.lastgroup not in ("given", "line") or m.group(0).lower() in ("given", "administered", "pushed")
                          for m in _slice(actions, action_starts, *fl))
-        has_dose = bool(_DOSE.search(text, *fl)) or bool(_slice(routes, route_starts, *fl))
+        # "Infusion center - gemcitabine C3D8": "infusion" before a place word names the place, not a route
+        has_dose = bool(_DOSE.search(text, *fl)) or any(
+            not _PLACE_AFTER.match(text, r.end) for r in _slice(routes, route_starts, *fl))
         first_is_title = not has_time and not has_action and not has_dose
     sections = find_sections(text, first_is_title)
 

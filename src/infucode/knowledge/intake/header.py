@@ -13,6 +13,9 @@ _SETTING_FACILITY = re.compile(
     r"observation|obs unit|hospital|POS\s*(?:22|19|23)|(?<!non-)(?<!non)(?<!non )facility|cancer cent(?:er|re))\b", re.I)
 _SETTING_OFFICE = re.compile(
     r"\b(physician'?s? office|doctor'?s office|office|clinic|practice|POS\s*11|infusion suite|private practice)\b", re.I)
+# A clinic or infusion suite may be a hospital department or a physician office (CMS IOM 100-04 ch.4
+# s.230.2 applies to the hospital's claim only): the word alone never decides the claim type.
+_WHOSE_UNSAID = frozenset({"clinic", "infusion suite"})
 # a date written after these words is not the date of service
 _NOT_SERVICE_DATE = re.compile(r"\b(?:DOB|D\.O\.B\.?|birth|born|last|next|prior|previous|follow[- ]?up|f/u|return|"
                                r"RTC|due|since|diagnosed|dx'?d|expires?|exp|lot)\b[^\n\d]{0,12}$", re.I)
@@ -34,9 +37,9 @@ def setting_of(text: str) -> tuple[str, tuple[int, int] | None, list[str]]:
                              "outpatient). Is that right?")
         return "facility", fac.span(), questions
     if off:
-        if off.group(0).lower() == "infusion suite":
-            questions.append("'Infusion suite' does not say whose: coded as a physician office. Is it a hospital "
-                             "outpatient department?")
+        if off.group(0).lower() in _WHOSE_UNSAID:
+            questions.append(f"'{off.group(0)}' does not say whose: coded as a physician office. Is it a hospital "
+                             "outpatient department (facility claim)?")
         return "office", off.span(), questions
     questions.append("The setting is not stated; coded as a physician office (professional claim). Was it a hospital "
                      "outpatient department, infusion center or ED?")
