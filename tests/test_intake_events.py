@@ -275,3 +275,15 @@ def test_drug_in_an_infusion_center_title_and_held_below_is_not_coded():
             "gemcitabine 1000 mg/m2 HELD today for ANC 0.8 - not given, per Dr. Lee.\n"
             "1005 Zofran 8 mg IVP.")
     assert [key(a) for a in adms(note)] == ["ondansetron"]
+
+
+def test_bag_one_complete_as_bag_two_is_hung_is_one_running_infusion():
+    # the MAR twin (tests/notes/mar/ob-02-...csv) logs Given, New Bag, Completed: one infusion 23:20-01:20
+    note = ("Obs - hypokalemia\n07/01/2024 2320 KCl 10 mEq/100 mL IVPB #1 started at 100 mL/h.\n"
+            "07/02/2024 0020 #1 complete, KCl 10 mEq/100 mL #2 hung.\n07/02/2024 0120 #2 complete.")
+    kcl = adms(note)
+    assert [(a["start"], a["stop"]) for a in kcl] == [("2024-07-01T23:20", "2024-07-02T01:20")] or \
+        [(a["start"], a["stop"]) for a in kcl] == [("23:20", "2024-07-02T01:20")]
+    memo = case_memo(note, RS, default_date="2026-03-02")
+    assert memo.encounter["setting"] == "facility"
+    assert not any("no drug named" in q for q in memo.questions)

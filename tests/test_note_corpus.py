@@ -39,7 +39,7 @@ REASON = "issue 13: intake event model"
 # Notes the intake codes wrongly without a question or hold (measured 2026-12-04, after the event-model intake).
 SILENT_WRONG_TODAY: set[str] = set()
 # Notes whose intake result differs from the engine's result on their MAR action-log twin (measured 2026-12-04).
-MAR_TWIN_DIFFERS_TODAY = {"ob-02-kcl-mag-after-midnight"}
+MAR_TWIN_DIFFERS_TODAY: set[str] = set()
 
 
 def _params(notes, known_failing):

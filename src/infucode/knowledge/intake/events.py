@@ -29,7 +29,8 @@ __all__ = ["Event", "Mention", "Segment", "Timeline", "drug_name_index", "read_t
 _ACTION_WORDS: list[tuple[str, str]] = [
     ("paused", r"held|paused|on hold|interrupted|stopped\s+temporarily|temporarily\s+stopped"),
     ("restarted", r"re-?started|resumed|restart(?:s|ing)?|resume"),
-    ("new_bag", r"new\s+bag|bag\s+(?:changed|change|#?\s*2)|(?:second|2nd|another|next)\s+(?:bag|liter|litre|l\b)|re-?hung"),
+    ("new_bag", r"new\s+bag|bag\s+(?:changed|change|#?\s*2)|(?:second|2nd|another|next)\s+(?:bag|liter|litre|l\b)|re-?hung"
+                r"|#\s*[2-9]\s+(?:hung|started|up|on)"),
     ("rate_change", r"rate\s+(?:increased|decreased|changed|titrated|adjusted|up|down|to|inc|dec|\d)|titrated|titration"
                     r"|increased|decreased|(?:inc|dec)\s+rate|advanced|rate\s+change"),
     ("stopped", r"complete[ds]?|completion|stop(?:ped|s)?|end(?:ed|s)?|finish(?:ed|es)?|done|off|d/?c'?d|dc'?ed"
@@ -231,6 +232,8 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
         kind = best[1] if best else None
         if kind == "start" and any(m.lastgroup == "new_bag" for m in _slice(actions, action_starts, max(a, t.start - 40), hi)):
             kind = "new_bag"     # "second liter NS hung 1420": a new bag, not a new drug
+        elif kind == "stopped" and any(m.lastgroup == "new_bag" for m in _slice(actions, action_starts, t.end, b)):
+            kind = "new_bag"     # "0020 #1 complete, KCl #2 hung": one bag ends as the next is hung; it runs on
         out.append((t, kind))
         i += 1
     # a line-leading time repeated by a range of the same value ("0840 ... 0840-0855") is one time

@@ -11,6 +11,8 @@ _SETTING_NONFACILITY = re.compile(r"\bnon-?\s?facility\b|\bPOS\s*11\b|\bplace of
 _SETTING_FACILITY = re.compile(
     r"\b(hospital outpatient|outpatient hospital|HOPD|infusion cent(?:er|re)|emergency (?:department|room)|ED|ER|"
     r"observation|obs unit|hospital|POS\s*(?:22|19|23)|(?<!non-)(?<!non)(?<!non )facility|cancer cent(?:er|re))\b", re.I)
+# "Obs - hypokalemia": an observation-unit note's heading (a bare "obs" elsewhere means observations, vital signs)
+_OBS_HEADING = re.compile(r"^[ \t]*obs\b(?=[ \t]*[-:/])", re.I | re.M)
 _SETTING_OFFICE = re.compile(
     r"\b(physician'?s? office|doctor'?s office|office|clinic|practice|POS\s*11|infusion suite|private practice)\b", re.I)
 # A clinic or infusion suite may be a hospital department or a physician office (CMS IOM 100-04 ch.4
@@ -28,7 +30,7 @@ def setting_of(text: str) -> tuple[str, tuple[int, int] | None, list[str]]:
     nonfac = _SETTING_NONFACILITY.search(text)
     if nonfac:
         return "office", nonfac.span(), questions
-    fac = _SETTING_FACILITY.search(text)
+    fac = _SETTING_FACILITY.search(text) or _OBS_HEADING.search(text)
     off = _SETTING_OFFICE.search(text)
     if fac:
         if off and not re.search(r"hospital", off.group(0), re.I) and off.start() < fac.start() and \
