@@ -287,3 +287,9 @@ def test_bag_one_complete_as_bag_two_is_hung_is_one_running_infusion():
     memo = case_memo(note, RS, default_date="2026-03-02")
     assert memo.encounter["setting"] == "facility"
     assert not any("no drug named" in q for q in memo.questions)
+
+
+def test_a_note_duration_is_read_with_the_shared_duration_grammar():
+    # "1 1/2 hrs" was a question-only form before the vocabulary was one (vocabulary/durations.py)
+    (a,) = adms("Office. Rocephin 1 g IV infusion started 1000, infused over 1 1/2 hrs via R AC PIV.")
+    assert a.get("minutes") == 90 or a.get("stop") == "11:30"

@@ -255,7 +255,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     route_starts = [r.start for r in routes]
     actions = list(_ACTION_RE.finditer(text))
     action_starts = [m.start() for m in actions]
-    durations = find_durations(text)
+    durations = find_durations(text, bare_colon=False)    # a bare "2:15" in a note is a clock time
     duration_starts = [d.start for d in durations]
     date_starts = [d.start for d in dates]
 
