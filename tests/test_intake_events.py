@@ -293,3 +293,10 @@ def test_a_note_duration_is_read_with_the_shared_duration_grammar():
     # "1 1/2 hrs" was a question-only form before the vocabulary was one (vocabulary/durations.py)
     (a,) = adms("Office. Rocephin 1 g IV infusion started 1000, infused over 1 1/2 hrs via R AC PIV.")
     assert a.get("minutes") == 90 or a.get("stop") == "11:30"
+
+
+def test_patient_flushed_is_a_reaction_and_the_hold_is_read():
+    note = ("Hospital infusion center.\n0900 infliximab 500 mg/250 mL NS started @ 10 mL/h\n"
+            "0945 pt flushed, itchy - infusion held\n1015 resumed @ 40 mL/h\n1200 infusion complete")
+    (a,) = adms(note)
+    assert a["interruptions"] == [{"start": "09:45", "stop": "10:15"}]

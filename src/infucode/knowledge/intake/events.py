@@ -37,7 +37,9 @@ _ACTION_WORDS: list[tuple[str, str]] = [
                 r"|discontinued|infused\s+by|ran\s+until|disconnected|until|till"),
     ("start", r"start(?:ed|s|ing)?|strt|begin|began|begun|initiated|init|hung|commenced|infusing|running"
               r"|connected|applied|attached|on\s+at|from"),
-    ("line", r"accessed|access|de-?accessed|placed|inserted|flushed|flush|locked|hep\s*lock|removed|pulled|blood\s+return"
+    # "pt flushed, itchy": the patient's skin (a reaction), not a line flush
+    ("line", r"accessed|access|de-?accessed|placed|inserted|(?<!pt )(?<!patient )(?<!face )flushed|flush|locked"
+             r"|hep\s*lock|removed|pulled|blood\s+return"
              r"|labs?\s+drawn|drawn|vitals?|vs\b|assessed"),
     ("given", r"given|administered|pushed|injected|push|at|@"),
 ]

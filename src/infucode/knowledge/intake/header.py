@@ -21,6 +21,7 @@ _WHOSE_UNSAID = frozenset({"clinic", "infusion suite"})
 # a date written after these words is not the date of service
 _NOT_SERVICE_DATE = re.compile(r"\b(?:DOB|D\.O\.B\.?|birth|born|last|next|prior|previous|follow[- ]?up|f/u|return|"
                                r"RTC|due|since|diagnosed|dx'?d|expires?|exp|lot)\b[^\n\d]{0,12}$", re.I)
+_SENT_LABEL = re.compile(r"^[ \t>]*(?:Sent|Date)\s*:[^\n\d]{0,30}$", re.I | re.M)
 _SERVICE_DATE_LABEL = re.compile(r"\b(?:DOS|date of service|service date|visit date|date|seen)\b\W{0,3}$", re.I)
 
 
@@ -54,9 +55,19 @@ def date_of_service(text: str, dates: list[DateHit]) -> tuple[DateHit | None, li
     usable = [d for d in dates if not _NOT_SERVICE_DATE.search(text[max(0, d.start - 30):d.start])]
     if not usable:
         return None, []
+    # an e-mail's sent date ("Sent: ...", its own or a quoted one): only when the note gives no other date,
+    # and then the earliest, the thread's first message (a reply is sent later than the note it quotes)
+    sent = [d for d in usable if _SENT_LABEL.search(text[max(0, d.start - 40):d.start])]
+    written = [d for d in usable if d not in sent]
+    questions = []
+    if not written:
+        chosen = min(sent, key=lambda d: d.value)
+        questions.append(f"The note gives no date of service; coded as the date the e-mail was sent ({chosen.value}). "
+                         "Is that the date of service?")
+        return chosen, questions
+    usable = written
     labelled = [d for d in usable if _SERVICE_DATE_LABEL.search(text[max(0, d.start - 20):d.start])]
     chosen = (labelled or usable)[0]
-    questions = []
     distinct = sorted({d.value for d in usable})
     if len(distinct) > 1:
         questions.append(f"Several dates appear ({', '.join(distinct)}); coded as {chosen.value}, one date of service.")
