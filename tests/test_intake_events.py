@@ -300,3 +300,15 @@ def test_patient_flushed_is_a_reaction_and_the_hold_is_read():
             "0945 pt flushed, itchy - infusion held\n1015 resumed @ 40 mL/h\n1200 infusion complete")
     (a,) = adms(note)
     assert a["interruptions"] == [{"start": "09:45", "stop": "10:15"}]
+
+
+def test_first_run_complete_second_hung_is_one_running_order():
+    note = ("ED nursing - hypokalemia\n1700 KCl 10 mEq/100 mL IVPB started at 100 mL/h via pump.\n"
+            "1800 1st run complete, 2nd KCl 10 mEq/100 mL hung at 100 mL/h.\n1900 2nd run complete.")
+    assert [(a["start"], a["stop"]) for a in adms(note)] == [("17:00", "19:00")]
+
+
+def test_second_liter_complete_is_the_end_of_the_fluid():
+    note = ("OB day infusion unit (hospital)\n0900 NS 1 L started at 1000 mL/h for dehydration.\n"
+            "1030 first liter in. New bag NS 1 L hung at 500 mL/h.\n1230 second liter complete. d/c.")
+    assert [(a["start"], a.get("stop")) for a in adms(note)] == [("09:00", "12:30")]

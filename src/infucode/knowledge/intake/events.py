@@ -224,24 +224,33 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
                 score = (gap, 1)
             if kind == "given" and m.group(0).lower() in ("at", "@"):
                 score = (score[0] + 20, score[1])    # "at" is weaker than a real action word
+            if kind == "new_bag" and _STOP_RIGHT_AFTER.match(text, m.end()):
+                kind = "stopped"     # "1230 second liter complete": the bag is named, the action is its end
             if best is None or score < best[0]:
-                best = (score, kind)
+                best = (score, kind, m.end())
         if best is None and not text[a:t.start].strip():
             # a flowsheet line "0900 Paclitaxel ... IV infusion started": the time leads the clause
             lead = next((m.lastgroup for m in _slice(actions, action_starts, t.end, b)
                          if m.lastgroup not in ("line",) and m.group(0).lower() not in ("at", "@")), None)
-            best = ((0, 0), lead) if lead else None
+            best = ((0, 0), lead, t.end) if lead else None
         kind = best[1] if best else None
         if kind == "start" and any(m.lastgroup == "new_bag" for m in _slice(actions, action_starts, max(a, t.start - 40), hi)):
             kind = "new_bag"     # "second liter NS hung 1420": a new bag, not a new drug
-        elif kind == "stopped" and any(m.lastgroup == "new_bag" for m in _slice(actions, action_starts, t.end, b)):
-            kind = "new_bag"     # "0020 #1 complete, KCl #2 hung": one bag ends as the next is hung; it runs on
+        elif kind == "stopped" and any(
+                m.lastgroup == "new_bag" or (m.lastgroup == "start" and _NEXT_BAG.search(text, t.end, m.start()))
+                for m in _slice(actions, action_starts, max(t.end, best[2]), b)
+                if not _STOP_RIGHT_AFTER.match(text, m.end())):
+            # "0020 #1 complete, KCl #2 hung", "1st run complete, 2nd KCl hung": one bag ends as the next is
+            # hung; the order runs on
+            kind = "new_bag"
         out.append((t, kind))
         i += 1
     # a line-leading time repeated by a range of the same value ("0840 ... 0840-0855") is one time
     starts = {t.value for t, k in out if k == "start"}
     return [(t, k) for t, k in out if not (k is None and t.value in starts)]
 
+_STOP_RIGHT_AFTER = re.compile(r"\s*(?:\w+\s+){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
+_NEXT_BAG = re.compile(r"\b(?:2nd|second|3rd|third|#\s*[2-9]|another|next|new)\b", re.I)
 _PLACE_AFTER = re.compile(r"[ \t]+(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
 
 
