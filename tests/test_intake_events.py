@@ -312,3 +312,21 @@ def test_second_liter_complete_is_the_end_of_the_fluid():
     note = ("OB day infusion unit (hospital)\n0900 NS 1 L started at 1000 mL/h for dehydration.\n"
             "1030 first liter in. New bag NS 1 L hung at 500 mL/h.\n1230 second liter complete. d/c.")
     assert [(a["start"], a.get("stop")) for a in adms(note)] == [("09:00", "12:30")]
+
+
+def test_drug_infused_at_a_time_is_its_end():
+    note = "Infusion center (HOPD)\n1000 Actemra 560 mg/100 mL NS started.\n1105 Actemra infused. No reaction."
+    assert [(a["start"], a.get("stop")) for a in adms(note)] == [("10:00", "11:05")]
+
+
+def test_infused_over_is_a_duration_not_an_end():
+    note = "Office. Rocephin 1 g IV started 1000, infused over 30 minutes via R AC PIV."
+    (a,) = adms(note)
+    assert a["start"] == "10:00" and a.get("stop") is None
+
+
+def test_fluid_bolus_then_maintenance_rate_is_one_infusion():
+    note = ("Observation - syncope\n07/03/2024 1900 LR 1 L bolus started via R AC 18g.\n"
+            "07/03/2024 2000 bolus in; LR rate decreased to 100 mL/h maintenance.\n"
+            "07/04/2024 0800 LR stopped, PIV saline locked.")
+    assert [(a["start"], a.get("stop")) for a in adms(note)] == [("19:00", "2024-07-04T08:00")]

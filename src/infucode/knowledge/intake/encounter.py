@@ -95,7 +95,10 @@ def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
     for seg in tl.segments:
         m = seg.mention
         if m is not None and m.role == "given":
-            d = order_for(m.key, m.name, _kind(seg))
+            kind = _kind(seg)
+            if kind == "iv_push" and (drug := ruleset.drugs.get(m.key)) is not None and drug.family == "hydration":
+                kind = "infusion"      # "LR 1 L bolus" then "LR rate decreased": a fluid bolus is an infusion
+            d = order_for(m.key, m.name, kind)
             d.segments.append(seg)
             of_segment[id(seg)] = d
         for e in events_of.get(id(seg), ()):

@@ -34,7 +34,9 @@ _ACTION_WORDS: list[tuple[str, str]] = [
     ("rate_change", r"rate\s+(?:increased|decreased|changed|titrated|adjusted|up|down|to|inc|dec|\d)|titrated|titration"
                     r"|increased|decreased|(?:inc|dec)\s+rate|advanced|rate\s+change"),
     ("stopped", r"complete[ds]?|completion|stop(?:ped|s)?|end(?:ed|s)?|finish(?:ed|es)?|done|off|d/?c'?d|dc'?ed"
-                r"|discontinued|infused\s+by|ran\s+until|disconnected|until|till"),
+                r"|discontinued|infused\s+by|ran\s+until|disconnected|until|till"
+                # "1105 Actemra infused.": the infusion is in (not "infused over 30 min", "infused at 100 mL/h")
+                r"|(?<!being )infused(?!\s+(?:over|at|@|via|with|per|into|through|in|on|\d))"),
     ("start", r"start(?:ed|s|ing)?|strt|begin|began|begun|initiated|init|hung|commenced|infusing|running"
               r"|connected|applied|attached|on\s+at|from"),
     # "pt flushed, itchy": the patient's skin (a reaction), not a line flush
