@@ -330,3 +330,19 @@ def test_fluid_bolus_then_maintenance_rate_is_one_infusion():
             "07/03/2024 2000 bolus in; LR rate decreased to 100 mL/h maintenance.\n"
             "07/04/2024 0800 LR stopped, PIV saline locked.")
     assert [(a["start"], a.get("stop")) for a in adms(note)] == [("19:00", "2024-07-04T08:00")]
+
+
+def test_a_title_naming_the_drug_documented_below_is_not_a_second_administration():
+    note = ("HOPD infusion - 5-FU pump start, rectal ca\n1200 L chest port accessed, flushed 10 mL NS.\n"
+            "1215 fluorouracil 2800 mg continuous infusion via CADD ambulatory pump connected, to run over 46 h.")
+    assert [key(a) for a in adms(note)] == ["fluorouracil"]
+
+
+def test_a_first_line_saying_the_drug_was_given_is_not_a_title():
+    _, ex, _ = parse_note("Zofran IVP given for nausea\n1100 Zofran 4 mg IVP repeated.", RS, default_date="2026-03-02")
+    assert not [e for e in ex if e.field == "order"]
+
+
+def test_two_names_of_one_drug_written_together_are_coded_as_that_drug():
+    (a,) = adms("Office (non-facility). Dx CIDP. Gamunex-C / IVIG 40 g.\n0910 IVIG started at 60 mL/h.\n1300 IVIG done.")
+    assert key(a) == "immune_globulin" or RS.drugs.match(a["drug"]) is not None

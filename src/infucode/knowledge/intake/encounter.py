@@ -140,6 +140,8 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         segs = d.segments or [e.segment for e in d.events]
         first = next((s for s in segs if s.mention is not None), None)
         name = first.mention.text.split("(")[0].strip() if first and first.mention.how != "hcpcs" else d.name
+        if ruleset.drugs.match(name) is None:
+            name = d.name      # "Gamunex-C / IVIG": two names of one drug, written as one; the catalog's name
         hcpcs = first.mention.text if first and first.mention.how == "hcpcs" else None
         drug = ruleset.drugs.get(key)
         local_q: list[Question] = []

@@ -283,7 +283,14 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         # "Infusion center - gemcitabine C3D8": "infusion" before a place word names the place, not a route
         has_dose = bool(_DOSE.search(text, *fl)) or any(
             not _PLACE_AFTER.match(text, r.end) for r in _slice(routes, route_starts, *fl))
-        first_is_title = not has_time and not has_action and not has_dose
+        # "HOPD infusion - 5-FU pump start": a first line naming, with no time or dose, only drugs the note
+        # documents again below is a title too
+        named = _slice(mentions, [m.start for m in mentions], *fl)
+        told_again = bool(named) and all(any(o.key == m.key for o in mentions if o.start >= fl[1]) for m in named) \
+            and not any(m.lastgroup in ("given", "stopped") and m.group(0).lower() not in ("at", "@")
+                        for m in _slice(actions, action_starts, *fl))
+        first_is_title = not has_time and ((not has_action and not has_dose) or
+                                           (told_again and not _DOSE.search(text, *fl)))
     sections = find_sections(text, first_is_title)
 
     protected = [(t.start, t.end) for t in times] + [(d.start, d.end) for d in dates]
