@@ -346,3 +346,17 @@ def test_a_first_line_saying_the_drug_was_given_is_not_a_title():
 def test_two_names_of_one_drug_written_together_are_coded_as_that_drug():
     (a,) = adms("Office (non-facility). Dx CIDP. Gamunex-C / IVIG 40 g.\n0910 IVIG started at 60 mL/h.\n1300 IVIG done.")
     assert key(a) == "immune_globulin" or RS.drugs.match(a["drug"]) is not None
+
+
+def test_a_drug_running_at_the_same_time_shares_the_clause_time():
+    note = ("Cancer Center infusion (hospital outpatient dept)\n"
+            "1030 irinotecan 330 mg/500 mL D5W started, leucovorin 750 mg/250 mL D5W running at the same time via Y-site.\n"
+            "1200 irinotecan and leucovorin complete.")
+    assert sorted((key(a), a["start"], a.get("stop")) for a in adms(note)) == [
+        ("irinotecan", "10:30", "12:00"), ("leucovorin", "10:30", "12:00")]
+
+
+def test_a_drug_given_later_does_not_take_the_clause_time():
+    note = "ED. 1000 Zofran 4 mg IVP given, Toradol 15 mg IVP given later."
+    toradol = [a for a in adms(note) if key(a) == "ketorolac"]
+    assert all(a.get("start") != "10:00" for a in toradol)

@@ -251,6 +251,7 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
     starts = {t.value for t, k in out if k == "start"}
     return [(t, k) for t, k in out if not (k is None and t.value in starts)]
 
+_ANOTHER_TIME = re.compile(r"\b(?:later|after(?:wards?)?|then|prior|before|earlier|previously|tomorrow|next)\b", re.I)
 _STOP_RIGHT_AFTER = re.compile(r"\s*(?:\w+\s+){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
 _NEXT_BAG = re.compile(r"\b(?:2nd|second|3rd|third|#\s*[2-9]|another|next|new)\b", re.I)
 _PLACE_AFTER = re.compile(r"[ \t]+(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
@@ -389,6 +390,17 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
 
             stimes = [t for t in ctimes if sa <= t.start < sb]
             labelled = _label(text, stimes, ca, cb, actions, action_starts)
+            if m is not None and not stimes and ctimes and ctimes[0].start < sa and \
+                    not _ANOTHER_TIME.search(text, sa, sb):
+                # "1030 irinotecan started, leucovorin running at the same time", "1200 irinotecan and
+                # leucovorin complete": a drug with its own action word and no time of its own shares the
+                # clause's time
+                own = next((a for a in _slice(actions, action_starts, m.end, sb)
+                            if a.lastgroup in ("start", "stopped", "new_bag") and a.group(0).lower() not in ("at", "@")),
+                           None)
+                if own is not None:
+                    shared = [t for t in ctimes if t.start < sa][-1]
+                    labelled = [(shared, own.lastgroup)]
             if m is None:
                 _drugless(text, seg, labelled, running, events, line_care, notes, date=clause_date,
                           described=described)
