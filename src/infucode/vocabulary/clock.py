@@ -186,13 +186,19 @@ def _range(m: re.Match) -> ClockRange | None:
 def find_clock_ranges(text: str) -> list[ClockRange]:
     """Every start-stop pair of clock times in ``text`` ("08:30 to 12:45", "started 0830 ... stopped 1245")."""
     out: list[ClockRange] = []
+    starts: list[int] = []     # the taken spans, sorted and never overlapping: one bisect per candidate
+    ends: list[int] = []
     for pat in (_RANGE, _WORDED):
         for m in pat.finditer(text):
-            if any(not (m.end() <= r.span[0] or m.start() >= r.span[1]) for r in out):
+            a, b = m.span()
+            i = bisect.bisect_left(starts, b)
+            if i and ends[i - 1] > a:
                 continue
             r = _range(m)
             if r is not None:
                 out.append(r)
+                starts.insert(i, a)
+                ends.insert(i, b)
     return sorted(out, key=lambda r: r.span[0])
 
 
