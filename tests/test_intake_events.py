@@ -360,3 +360,16 @@ def test_a_drug_given_later_does_not_take_the_clause_time():
     note = "ED. 1000 Zofran 4 mg IVP given, Toradol 15 mg IVP given later."
     toradol = [a for a in adms(note) if key(a) == "ketorolac"]
     assert all(a.get("start") != "10:00" for a in toradol)
+
+
+def test_an_unnamed_antibiotic_is_read_and_asked_for_never_coded():
+    memo = case_memo("ED nursing - UTI\n1000 abx IVPB started per order.\n1045 abx complete.", RS,
+                     default_date="2026-03-02")
+    assert admin_codes(memo) == []
+    assert any(f["rule"] == "intake.unnamed_drug" for f in memo.findings)
+    assert [(a["start"], a["stop"]) for a in memo.encounter["administrations"]] == [("10:00", "10:45")]
+
+
+def test_a_class_word_next_to_the_drug_name_is_not_a_second_drug():
+    note = "ED. 1000 Rocephin (antibiotic) 1 g IVPB started. 1030 Rocephin complete."
+    assert [key(a) for a in adms(note)] == ["ceftriaxone"]

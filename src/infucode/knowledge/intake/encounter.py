@@ -150,6 +150,11 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         def ask(q: str, rule: str, sp=None, _lq=local_q, _key=key) -> None:
             _lq.append(Question(q, rule, _key, span=sp))
 
+        if first is not None and first.mention.how == "unnamed":
+            # the words quoted are from the closed list vocabulary.drug_names.UNNAMED_DRUG_WORDS
+            ask(f"The drug is not named ('{first.mention.text}'); which {first.mention.name} was given? It is not "
+                "coded until it is named.", "intake.unnamed_drug",
+                (first.mention.start, first.mention.end))
         if first is not None and first.mention.how == "fuzzy":
             ask(f"'{first.mention.text}' was read as {d.name}; please confirm the drug.", "intake.fuzzy_drug",
                 (first.mention.start, first.mention.end))

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from ...ruleset import Ruleset
+from ...vocabulary.drug_names import UNNAMED_DRUG_WORDS
 from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ClockTime, NameIndex,
                            find_dates, find_durations, find_route_words, find_times, is_range_separator)
 from .context import PLANNED_DURATION, clause_status
@@ -163,6 +164,15 @@ def _mentions(text: str, ruleset: Ruleset) -> list[Mention]:
         hit = ruleset.drugs.by_hcpcs(h.group(0))
         if hit:
             out.append(Mention(h.start(), h.end(), h.group(0).upper(), hit[0].key, hit[0].name, "hcpcs"))
+    for h in _UNNAMED_RE.finditer(text):
+        i = bisect.bisect_right(starts, h.start()) - 1
+        if i >= 0 and covered[i][1] > h.start():
+            continue
+        j = bisect.bisect_left(starts, h.start() - 40)
+        if any(a < h.end() + 40 and "\n" not in text[min(b, h.start()):max(a, h.end())] for a, b in covered[j:j + 4]):
+            continue     # "Rocephin (antibiotic) 1 g IV": the drug is named next to it
+        kind = UNNAMED_DRUG_WORDS[h.group(0).lower()]
+        out.append(Mention(h.start(), h.end(), h.group(0), f"unnamed {kind}", kind, "unnamed"))
     out.sort(key=lambda m: m.start)
     # the same drug named twice in a row ("IVIG (Gammagard)", "Flagyl (metronidazole)") is one mention
     merged: list[Mention] = []
@@ -253,6 +263,8 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
     return [(t, k) for t, k in out if not (k is None and t.value in starts)]
 
 _ANOTHER_TIME = re.compile(r"\b(?:later|after(?:wards?)?|then|prior|before|earlier|previously|tomorrow|next)\b", re.I)
+_UNNAMED_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(sorted(UNNAMED_DRUG_WORDS, key=len, reverse=True)) + r")(?![A-Za-z])",
+                         re.I)
 _STOP_RIGHT_AFTER = re.compile(r"\s*(?:\w+\s+){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
 _NEXT_BAG = re.compile(r"\b(?:2nd|second|3rd|third|#\s*[2-9]|another|next|new)\b", re.I)
 _PLACE_AFTER = re.compile(r"[ \t]+(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
