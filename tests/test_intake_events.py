@@ -373,3 +373,8 @@ def test_an_unnamed_antibiotic_is_read_and_asked_for_never_coded():
 def test_a_class_word_next_to_the_drug_name_is_not_a_second_drug():
     note = "ED. 1000 Rocephin (antibiotic) 1 g IVPB started. 1030 Rocephin complete."
     assert [key(a) for a in adms(note)] == ["ceftriaxone"]
+
+
+def test_obs_as_a_vital_signs_heading_does_not_make_a_facility_note():
+    memo = case_memo("Obs: BP 120/80, HR 72.\n1000 Zofran 4 mg IVP via R AC PIV.", RS, default_date="2026-03-02")
+    assert any(f["rule"] == "intake.setting" for f in memo.findings)   # not silently a facility claim

@@ -11,8 +11,9 @@ _SETTING_NONFACILITY = re.compile(r"\bnon-?\s?facility\b|\bPOS\s*11\b|\bplace of
 _SETTING_FACILITY = re.compile(
     r"\b(hospital outpatient|outpatient hospital|HOPD|infusion cent(?:er|re)|emergency (?:department|room)|ED|ER|"
     r"observation|obs unit|hospital|POS\s*(?:22|19|23)|(?<!non-)(?<!non)(?<!non )facility|cancer cent(?:er|re))\b", re.I)
-# "Obs - hypokalemia": an observation-unit note's heading (a bare "obs" elsewhere means observations, vital signs)
-_OBS_HEADING = re.compile(r"^[ \t]*obs\b(?=[ \t]*[-:/])", re.I | re.M)
+# "Obs - hypokalemia": an observation-unit note's heading ("Obs:" or a bare "obs" elsewhere is observations,
+# vital signs, and says nothing of the setting)
+_OBS_HEADING = re.compile(r"^[ \t]*obs\b(?=[ \t]*[-\u2013\u2014][ \t]*[A-Za-z])", re.I | re.M)
 _SETTING_OFFICE = re.compile(
     r"\b(physician'?s? office|doctor'?s office|office|clinic|practice|POS\s*11|infusion suite|private practice)\b", re.I)
 # A clinic or infusion suite may be a hospital department or a physician office (CMS IOM 100-04 ch.4
