@@ -325,3 +325,13 @@ def test_charge_items_carry_modifiers(rs):
     claim = out["entry"][-1]["resource"]
     assert claim["item"][0]["modifier"][1]["coding"][0]["code"] == "XU"
     assert out["entry"][0]["resource"]["subject"] == {"display": "patient not given"}
+
+
+@pytest.mark.parametrize("route_text,method,expected", [
+    (["IA"], [], ("intra_arterial", None)),              # the vocabulary's capitals-only abbreviation
+    (["Injection"], [], (None, "unknown")),              # a route field naming no site does not decide one
+    (["Intravenous"], ["SCIG"], ("iv_infusion", None)),  # the route decides the site, the method push/infusion
+    (["I.V."], ["piggy-back"], ("iv_infusion", None)),
+])
+def test_route_words_are_the_shared_vocabulary(route_text, method, expected):
+    assert map_route([], route_text, method) == expected

@@ -93,3 +93,41 @@ def test_cli_uses_the_mail_date_when_the_note_has_none(tmp_path):
     res = runner.invoke(app, ["case", str(f)])
     assert res.exit_code == 0, res.output
     assert "date 2024-07-02" in res.output
+
+
+# --- issue 13: the e-mail's sent date and HTML tables, read as the corpus reads them (read_case_file) ------------------
+
+def test_sent_date_is_in_the_case_text_and_is_the_date_when_the_note_has_none(tmp_path):
+    from infucode import load_ruleset
+    from infucode.knowledge.intake import case_memo
+    p = tmp_path / "q.eml"
+    p.write_bytes(_mail(b"ED. 1320 Zofran 4 mg IVP via R AC PIV.", "text/plain"))
+    text = read_case_file(p)
+    memo = case_memo(text, load_ruleset("medicare"), default_date="2026-01-01")
+    assert memo.encounter["date"] == "2024-07-02"
+    assert any("e-mail was sent" in q for q in memo.questions)     # a question, not a silent guess
+
+
+def test_a_date_written_in_the_note_beats_the_sent_date(tmp_path):
+    from infucode import load_ruleset
+    from infucode.knowledge.intake import case_memo
+    p = tmp_path / "q.eml"
+    p.write_bytes(_mail(b"ED. DOS 06/30/2024. 1320 Zofran 4 mg IVP via R AC PIV.", "text/plain"))
+    memo = case_memo(read_case_file(p), load_ruleset("medicare"), default_date="2026-01-01")
+    assert memo.encounter["date"] == "2024-06-30"
+
+
+def test_a_reply_is_dated_by_the_quoted_message_it_answers(tmp_path):
+    from infucode import load_ruleset
+    from infucode.knowledge.intake import case_memo
+    p = tmp_path / "q.eml"
+    p.write_bytes(_mail(b"Which code?\n\n> Sent: Monday, July 1, 2024 4:55 PM\n> ED. 1320 Zofran 4 mg IVP via R AC PIV.",
+                        "text/plain"))
+    memo = case_memo(read_case_file(p), load_ruleset("medicare"), default_date="2026-01-01")
+    assert memo.encounter["date"] == "2024-07-01"
+
+
+def test_html_table_cells_are_separate_words():
+    case = read_email(_mail(b"<table><tr><td>0900</td><td>infliximab 500 mg started</td></tr></table>",
+                            'text/html; charset="utf-8"'))
+    assert "0900 infliximab" in case.text

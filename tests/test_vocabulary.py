@@ -116,3 +116,22 @@ def test_brand_generic_salts_and_concentrations_reach_the_catalog_name(written, 
     from infucode import load_ruleset
 
     assert load_ruleset().drugs.match(written).drug.key == key
+
+
+def test_one_duration_grammar_for_notes_and_questions():
+    # issue 13: the note reader and the question reader share one implementation
+    from infucode.vocabulary import clock, durations
+    assert find_durations is durations.find_durations and parse_duration is durations.parse_duration
+    assert not hasattr(clock, "find_durations")
+
+
+def test_durations_of_a_span_of_the_text():
+    text = "NS over 2 hrs; then zosyn over 1 1/2 hrs"
+    assert [d.minutes for d in find_durations(text, text.index("zosyn"))] == [90]
+
+
+def test_a_range_word_table_shared_by_note_and_question_readers():
+    from infucode.vocabulary import RANGE_WORDS, find_clock_range
+    for word in RANGE_WORDS:
+        a, b = find_times(f"0830 {word} 1245")
+        assert is_range_separator(f" {word} ") and find_clock_range(f"0830 {word} 1245").minutes == 255

@@ -51,10 +51,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from infucode.vocabulary import UNSUPPORTED_ROUTES, find_route_words, resolve_route
 from infucode.model import (  # noqa: F401
     Administration,
     Encounter,
@@ -134,30 +134,18 @@ _SNOMED_NOT_CODED = {
     "447694001": "respiratory tract",  # Respiratory tract route
     "37161004": "rectal",          # Rectal route
 }
-_IV_WORDS = {"iv", "intravenous", "intravenously", "ivp", "ivpb", "ivpush"}
-_SC_WORDS = {"sc", "sq", "subq", "subcut", "subcutaneous", "subcutaneously"}
-_IM_WORDS = {"im", "intramuscular", "intramuscularly"}
-_IA_WORDS = {"ia", "intraarterial", "intra arterial"}
-_PUSH_WORDS = {"push", "bolus", "ivp", "ivpush", "injection", "inject", "slow push"}
-_INFUSION_WORDS = {"infusion", "infuse", "infused", "drip", "ivpb", "piggyback", "continuous", "intermittent"}
-_NOT_CODED_WORDS = {"oral", "po", "topical", "inhalation", "inhaled", "nebulized", "rectal", "sublingual",
-                    "transdermal", "ophthalmic", "otic", "nasal", "intranasal", "enteral"}
-
-
-def _words(text: str | None) -> set[str]:
-    if not text:
-        return set()
-    low = text.lower().replace("intra-arterial", "intraarterial").replace("i.v.", "iv").replace("s.c.", "sc")
-    tokens = re.findall(r"[a-z0-9]+", low)
-    out = set(tokens)
-    out.update(f"{a} {b}" for a, b in pairwise(tokens))
-    return out
+_METHOD_ONLY = frozenset({"iv_push", "iv_infusion"})
+_NAMES_THE_VEIN = re.compile(r"i\.?v|intraven", re.I)       # "IVP", "IVPB", "IV push": the site and the method
+# the engine route each SNOMED CT base route gives, as a route concept of the shared vocabulary
+_BASE_CONCEPT = {"iv": "iv", "sc": "sc", "im": "im", "intra_arterial": "intra_arterial"}
 
 
 def map_route(route_codes: Iterable[tuple[str | None, str | None]] = (), route_text: Iterable[str | None] = (),
               method_text: Iterable[str | None] = ()) -> tuple[str | None, str | None]:
     """``(route, problem)``: our route value from SNOMED route codes ``(system, code)`` and the words of
-    the route and method. ``problem`` is ``"not_coded"`` (a non-parenteral route) or ``"unknown"``."""
+    the route and method (the shared route vocabulary, :data:`infucode.vocabulary.ROUTE_WORDS`).
+    ``problem`` is ``"not_coded"`` (a non-parenteral route) or ``"unknown"``. A coded route decides the
+    site over the words; the route's words decide it over the method's."""
     base: str | None = None
     not_coded = False
     for system, code in route_codes:
@@ -166,43 +154,28 @@ def map_route(route_codes: Iterable[tuple[str | None, str | None]] = (), route_t
                 base = base or _SNOMED_ROUTES[code]
             elif code in _SNOMED_NOT_CODED:
                 not_coded = True
-    rwords: set[str] = set()
-    for t in route_text:
-        rwords |= _words(t)
-    mwords: set[str] = set()
-    for t in method_text:
-        mwords |= _words(t)
-    allw = rwords | mwords
+    rhits = [h for t in route_text if t for h in find_route_words(t)]
+    rconcepts = {h.concept for h in rhits}
+    mconcepts = {h.concept for t in method_text if t for h in find_route_words(t)}
     if base is None:
-        if rwords & _SC_WORDS:
-            base = "sc"
-        elif rwords & _IM_WORDS:
-            base = "im"
-        elif rwords & _IA_WORDS:
-            base = "intra_arterial"
-        elif rwords & _IV_WORDS:
-            base = "iv"
-        elif rwords & _NOT_CODED_WORDS or not_coded:
+        # a route field saying only "Injection" or "Infusion" does not say which site: the method decides
+        site, problem = resolve_route({h.concept for h in rhits
+                                       if h.concept not in _METHOD_ONLY or _NAMES_THE_VEIN.match(h.text)})
+        if problem is None:
+            base = "iv" if site.startswith("iv") else "sc" if site.startswith("sc") else site
+        elif problem == "not_a_service" or not_coded:
             return None, "not_coded"
-        elif mwords & (_PUSH_WORDS | _INFUSION_WORDS | _IV_WORDS):
-            base = "iv"  # "IV push" or "infusion" with no route: intravenous
-            if mwords & _SC_WORDS:
-                base = "sc"
-            elif mwords & _IM_WORDS:
-                base = "im"
-    if base is None:
-        return None, "unknown"
-    push = bool(allw & _PUSH_WORDS)
-    infusion = bool(allw & _INFUSION_WORDS)
-    if base == "iv":
-        if infusion and not push:
-            return "iv_infusion", None
-        if push and not infusion:
-            return "iv_push", None
-        return "iv", None
-    if base == "sc":
-        return ("sc_infusion" if infusion else "sc"), None
-    return base, None
+        else:
+            site, problem = resolve_route(mconcepts)  # "IV push" or "infusion" with no route: intravenous
+            if problem is not None:
+                return None, "unknown"
+            base = "iv" if site.startswith("iv") else "sc" if site.startswith("sc") else site
+    # the site is decided: the words now say only push or infusion
+    how = (rconcepts | mconcepts) - {"sc", "im", "intra_arterial", "iv", "sc_infusion"}
+    if "sc_infusion" in rconcepts | mconcepts:
+        how.add("iv_infusion")
+    route, _ = resolve_route((how - UNSUPPORTED_ROUTES) | {_BASE_CONCEPT[base]})
+    return (route, None) if route else (None, "unknown")
 
 
 # --------------------------------------------------------------------------------------------

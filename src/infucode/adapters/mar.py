@@ -15,8 +15,8 @@ administrations:
 * a *given* after a stop starts a second administration of the order (``<order>-2``); for
   push-type routes (IV push, SC, IM) every *given* is its own administration;
 * route "IV" with no rate and no infusion action (stop, pause, new bag, rate change) is a push; with
-  any of them it is an infusion. Route words are read as in :func:`infucode.adapters.fhir.map_route`
-  (IV, IVP, IVPB, IV push, SC, SQ, IM...);
+  any of them it is an infusion. Route words are the shared vocabulary's
+  (:data:`infucode.vocabulary.ROUTE_WORDS`: IV, IVP, IVPB, IV push, SC, SQ, IM...), as in the FHIR reader;
 * *stopped* while paused ends the infusion at the pause.
 
 Rows that contradict the ones before (a restart without a pause, a stop before any start, a second

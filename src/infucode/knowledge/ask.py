@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ..ruleset import Ruleset
-from ..vocabulary.durations import ClockRange, find_clock_ranges, find_durations, parse_duration
+from ..vocabulary import ClockRange, find_clock_ranges, find_durations, parse_duration
 from .answer import OUTSIDE, Answer, Citations, refuse, render_answer
 from .code_answers import differ, mue_wrvu, together, what_is
 from .coding_answers import QUESTION_DATE, situation_answer, units_answer

@@ -11,7 +11,7 @@ from ..engine import code_encounter
 from ..model import InputError
 from ..rules.timing import MINUTES_PER_HOUR
 from ..ruleset import Ruleset
-from ..vocabulary.durations import ClockRange, clock_minutes, find_clock_ranges, find_durations
+from ..vocabulary import ClockRange, clock_minutes, clock_of_minute, find_clock_ranges, find_durations
 from .answer import Answer, Citations
 from .code_answers import lines_text
 from .intake import parse_note
@@ -27,11 +27,6 @@ _FAMILY_DRUG = {"therapeutic": ("vancomycin", "iv_infusion"), "chemotherapy": ("
 _BILLED = re.compile(r"\b(9\d{4})\s*(?:x|\*|×)\s*(\d+)\b", re.I)
 _ORDER_AFTER = re.compile(r"\b(after|following|once .* (?:finished|done|complete))\b", re.I)
 _CONCURRENT = re.compile(r"\b(same time|concurrent(?:ly)?|simultaneous(?:ly)?|while|running with|piggybacked with)\b", re.I)
-
-
-def _clock(minute_of_day: int) -> str:
-    h, m = divmod(minute_of_day, 60)
-    return f"{h % 24:02d}:{m:02d}"
 
 
 def fmt_minutes(m: int) -> str:
@@ -129,7 +124,8 @@ def units_answer(q: str, minutes: int, codes: list[str], rs: Ruleset, clock: Clo
         drug, route = named[0], named[1] if named[1] in _TIMED else route
     setting, _ = setting_of(q)
     rs_used = rs.with_profile("seed-page") if re.search(r"seed[- ]page", q, re.I) else rs
-    start, stop = (clock.start, clock.stop) if clock else (_clock(LAYOUT_START), _clock(LAYOUT_START + minutes))
+    start, stop = ((clock.start, clock.stop) if clock
+                   else (clock_of_minute(LAYOUT_START), clock_of_minute(LAYOUT_START + minutes)))
     enc = {"id": "units-question", "setting": setting, "date": QUESTION_DATE,
            "administrations": [{"id": "a1", "drug": drug, "route": route, "start": start, "stop": stop,
                                 **({"indication": "dehydration"} if family == "hydration" else {})}]}
@@ -192,7 +188,7 @@ def _lay_out(q: str, adms: list[dict], extractions, assumptions: list[str]) -> N
             route = a["route"] = "iv_infusion" if near else "iv_push"
             assumptions.append(f"{a['drug']} was {'infused' if near else 'pushed'}")
         start = LAYOUT_START if concurrent and k > 0 else t
-        a["start"] = _clock(start)
+        a["start"] = clock_of_minute(start)
         if route in _TIMED:
             dur = known or (near[0].minutes if near else None)
             if dur is None:
@@ -201,8 +197,8 @@ def _lay_out(q: str, adms: list[dict], extractions, assumptions: list[str]) -> N
             if concurrent and k > 0:
                 dur = min(dur, max(20, t - LAYOUT_START - 5)) if t > LAYOUT_START else dur
                 start = LAYOUT_START + 5
-                a["start"] = _clock(start)
-            a["stop"] = _clock(start + dur)
+                a["start"] = clock_of_minute(start)
+            a["stop"] = clock_of_minute(start + dur)
             t = max(t, start + dur + 5)
         else:
             t = start + 5

@@ -1,12 +1,14 @@
-"""Clock times, dates, durations and clock ranges as they are written in notes and exports.
+"""Clock times, dates and clock ranges as they are written in notes, questions and exports.
 
 * times: ``0830``, ``8:30``, ``8:30 AM``, ``8 pm``, ``0830h``, ``08:30:00``, ``8h30`` -> ``"08:30"``
 * dates: ``03/02/2026``, ``3/2/26``, ``2026-03-02``, ``Mar 2, 2026``, ``2 March 2026`` -> ``"2026-03-02"``
-* durations: ``1 hour 45 minutes``, ``1h45``, ``105 min``, ``1.5 hr``, ``an hour`` -> minutes
-* clock ranges: ``08:30 to 12:45``, ``0830-1245``, ``from 0830 until 1245``
+* clock ranges: ``08:30 to 12:45``, ``0830-1245``, ``from 0830 until 1245``, ``8:30a-12:45p``,
+  ``1:00 - 3:00 PM``, ``between 0830 and 1245``, ``started 08:30 stopped 12:45``; a stop earlier than
+  its start crosses midnight, as in the engine
 * timestamps (MAR exports): ISO 8601 or a site's ``strptime`` formats -> ``datetime``
 
-Every finder scans the text once (no nested scans), so reading stays linear in the note's size.
+Durations ("1 hour 45 minutes") are in :mod:`.durations`. Every finder scans the text a fixed number
+of times (no nested scans), so reading stays linear in the text's size.
 """
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-__all__ = ["ClockTime", "DateHit", "DurationHit", "find_dates", "find_durations", "find_times", "hhmm",
-           "is_range_separator", "parse_duration", "parse_timestamp"]
+__all__ = ["ClockRange", "ClockTime", "DateHit", "clock_minutes", "clock_of_minute", "find_clock_range",
+           "find_clock_ranges", "find_dates", "find_times", "hhmm", "is_range_separator", "parse_timestamp"]
 
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
@@ -51,14 +53,6 @@ class DateHit:
     end: int
     text: str
     value: str        # ISO date
-
-
-@dataclass(frozen=True)
-class DurationHit:
-    start: int
-    end: int
-    text: str
-    minutes: int
 
 
 def hhmm(h: int, m: int, ampm: str | None = None) -> str | None:
@@ -122,7 +116,10 @@ def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
     return out
 
 
-_RANGE_SEP = re.compile(r"\s*(?:-|–|—|to|until|till|thru|through)\s*", re.I)
+# the words between the two times of a clock range (one table for the note reader and the question reader)
+RANGE_WORDS = ("-", "–", "—", "to", "until", "till", "til", "thru", "through")
+_RANGE_WORDS_RE = "|".join(re.escape(w) for w in sorted(RANGE_WORDS, key=len, reverse=True))
+_RANGE_SEP = re.compile(rf"\s*(?:{_RANGE_WORDS_RE})\s*", re.I)
 
 
 def is_range_separator(between: str) -> bool:
@@ -130,41 +127,95 @@ def is_range_separator(between: str) -> bool:
     return bool(_RANGE_SEP.fullmatch(between))
 
 
-_NUMWORD = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "half an": 0.5,
-            "a half": 0.5}
-_H = r"(?:h|hr|hrs|hours?)"
-_M = r"(?:m|min|mins|minutes?)"
-_DURATION = re.compile(
-    r"(?<![\d:])(?:"
-    r"(?P<h>\d+)\s*" + _H + r"\.?\s*(?:and\s*)?(?P<m>\d+)\s*" + _M + r"?(?![a-z])"
-    r"|(?P<n>\d+(?:\.\d+)?)\s*(?:-\s*)?(?P<u>" + _H + "|" + _M + r")(?![a-z])(?P<half>\s+and a half)?"
-    r"|(?P<w>an|a|one|two|three|four|five|six|half an|a half)\s+(?:" + _H + r")(?![a-z])(?P<half2>\s+and a half)?"
-    r")", re.I)
+def clock_of_minute(minute_of_day: int) -> str:
+    """``"HH:MM"`` of a minute count from midnight (past 24 h wraps to the next day's clock)."""
+    h, m = divmod(minute_of_day % (24 * 60), 60)
+    return f"{h:02d}:{m:02d}"
 
 
-def _duration_minutes(m: re.Match) -> int:
-    if m.group("h") is not None:
-        return int(m.group("h")) * 60 + int(m.group("m"))
-    if m.group("n") is not None:
-        n = float(m.group("n"))
-        hours = m.group("u").lower().startswith("h")
-        if m.group("half"):
-            n += 0.5 if hours else 0
-        return round(n * 60) if hours else round(n)
-    n = _NUMWORD[" ".join(m.group("w").lower().split())]
-    return round((n + (0.5 if m.group("half2") else 0)) * 60)
+# ----------------------------------------------------------------------------------------- clock ranges
+@dataclass(frozen=True, slots=True)
+class ClockRange:
+    start: str          # "HH:MM", 24-hour
+    stop: str
+    minutes: int        # as the engine counts them (a stop before the start crosses midnight)
+    span: tuple[int, int]
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.stop < self.start
 
 
-def find_durations(text: str, start: int = 0, end: int | None = None) -> list[DurationHit]:
-    end = len(text) if end is None else end
-    return [DurationHit(m.start(), m.end(), m.group(0), _duration_minutes(m))
-            for m in _DURATION.finditer(text, start, end)]
+_RANGE_AMPM = r"(?:\s*([ap])\.?\s*m\.?(?![a-z])|([ap])(?![a-z]))?"
+_RANGE_TIME = (rf"(\d{{1,2}}:[0-5]\d|[0-2]\d[0-5]\d|\d{{1,2}}(?=\s*[ap]\.?m\b))(?!\s*(?:mg|ml|mcg|units?|min|hr|h\b))"
+               rf"{_RANGE_AMPM}")
+# "between 0830 and 1245": "and" joins a range's two times only in a question's range, not in a note's events
+_RANGE = re.compile(rf"(?<![\w:.]){_RANGE_TIME}\s*(?:{_RANGE_WORDS_RE}|and)\s*{_RANGE_TIME}(?![\w:])", re.I)
+_START_WORD = r"(?:start(?:ed|s)?|begun|began|hung|initiated|on)"
+_STOP_WORD = r"(?:stop(?:ped|s)?|end(?:ed|s)?|finish(?:ed)?|complete[ds]?|completed|d/?c'?d|off|done)"
+_WORDED = re.compile(rf"\b{_START_WORD}\s*(?:at\s*|@\s*)?{_RANGE_TIME}[^\d]{{0,30}}?\b{_STOP_WORD}\s*(?:at\s*|@\s*)?"
+                     rf"{_RANGE_TIME}(?![\w:])", re.I)
 
 
-def parse_duration(text: str) -> int | None:
-    """Minutes in the first duration of ``text`` ("1 hour 45 minutes", "1h45", "105 min", "1.5 hr")."""
-    hits = find_durations(text)
-    return hits[0].minutes if hits else None
+def _range_clock(raw: str, ampm: str | None) -> str | None:
+    """One written time of a range -> "HH:MM" (24-hour), or None when it is not a time of day."""
+    if ":" in raw:
+        h, m = (int(x) for x in raw.split(":"))
+    elif len(raw) == 4:
+        h, m = int(raw[:2]), int(raw[2:])
+    else:
+        h, m = int(raw), 0
+    return hhmm(h, m, ampm)
+
+
+def _range(m: re.Match) -> ClockRange | None:
+    r1, a1, b1, r2, a2, b2 = m.groups()
+    ampm1, ampm2 = a1 or b1, a2 or b2
+    if ampm2 and not ampm1 and len(r1) <= 5:
+        # "1:00 - 3:00 PM": the first time shares the marker when that keeps it before the stop
+        h1 = int(r1.split(":")[0]) if ":" in r1 else int(r1[:2]) if len(r1) == 4 else int(r1)
+        h2 = int(r2.split(":")[0]) if ":" in r2 else int(r2[:2]) if len(r2) == 4 else int(r2)
+        if ampm2.lower() == "p" and h1 < 12 and (h2 % 12) >= h1:
+            ampm1 = "p"
+    start, stop = _range_clock(r1, ampm1), _range_clock(r2, ampm2)
+    if start is None or stop is None or start == stop:
+        return None
+    return ClockRange(start, stop, clock_minutes(start, stop), m.span())
+
+
+def find_clock_ranges(text: str) -> list[ClockRange]:
+    """Every start-stop pair of clock times in ``text`` ("08:30 to 12:45", "started 0830 ... stopped 1245")."""
+    out: list[ClockRange] = []
+    starts: list[int] = []     # the taken spans, sorted and never overlapping: one bisect per candidate
+    ends: list[int] = []
+    for pat in (_RANGE, _WORDED):
+        for m in pat.finditer(text):
+            a, b = m.span()
+            i = bisect.bisect_left(starts, b)
+            if i and ends[i - 1] > a:
+                continue
+            r = _range(m)
+            if r is not None:
+                out.append(r)
+                starts.insert(i, a)
+                ends.insert(i, b)
+    return sorted(out, key=lambda r: r.span[0])
+
+
+def find_clock_range(text: str) -> ClockRange | None:
+    """The first clock range in ``text``, or None."""
+    found = find_clock_ranges(text)
+    return found[0] if found else None
+
+
+def clock_minutes(start: str, stop: str) -> int:
+    """Minutes from one "HH:MM" to another as the engine counts them (a stop before the start crosses midnight)."""
+    # imported here: the vocabulary is read by the catalog (reference.drugs) that the rules package loads
+    from ..rules.timing import minutes_between, parse_clock, window  # noqa: PLC0415
+    day = dt.date(2000, 1, 1)   # any date: only the wall clock matters here
+    begin, _ = parse_clock(start, day, "start")
+    end, _ = parse_clock(stop, day, "stop")
+    return minutes_between(begin, window(begin, end, True))
 
 
 def parse_timestamp(text: str, formats: list[str] | tuple[str, ...] = ()) -> dt.datetime | None:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["BIOSIMILAR_SUFFIX", "BRACKETS", "clean_name", "exact_key", "name_stages", "number_tokens", "strip_diluent", "strip_forms",
+__all__ = ["BIOSIMILAR_SUFFIX", "BRACKETS", "UNNAMED_DRUG_WORDS", "clean_name", "exact_key", "name_stages", "number_tokens", "strip_diluent", "strip_forms",
            "strip_percent", "strip_salts"]
+
+# Words that say a drug was given without naming it ("abx IVPB started"): the administration is read,
+# and the drug is asked for; never matched to a catalog drug.
+UNNAMED_DRUG_WORDS: dict[str, str] = {"abx": "antibiotic", "antibiotic": "antibiotic", "antibiotics": "antibiotic",
+                                      "antibx": "antibiotic"}
 
 UNICODE = str.maketrans({"½": " 1/2 ", "¼": " 1/4 ", "µ": "mc", "μ": "mc", "’": "'", "‘": "'",
                           "–": "-", "—": "-", "\u00a0": " "})

@@ -34,7 +34,7 @@ ROUTE_WORDS: dict[str, str] = {
     "subcutaneous": "sc", "subcutaneously": "sc", "scig": "sc_infusion",
     "im": "im", "i.m.": "im", "intramuscular": "im", "intramuscularly": "im",
     "intra-arterial": "intra_arterial", "intraarterial": "intra_arterial", "intra arterial": "intra_arterial",
-    "intra-arterially": "intra_arterial",
+    "intra-arterially": "intra_arterial", "ia": "intra_arterial",
     # routes the engine has no service for here
     "intrathecal": "intrathecal", "intrathecally": "intrathecal", "it": "intrathecal",
     # never a drug-administration service
@@ -57,7 +57,7 @@ ROUTE_WORDS: dict[str, str] = {
     "on-pro": "on_body_injector", "obi": "on_body_injector",
 }
 # Abbreviations that are ordinary words in lower case ("it", "pr"): only as written in capitals.
-_CAPITALS_ONLY = frozenset({"it", "pr", "sl", "im", "obi"})
+_CAPITALS_ONLY = frozenset({"it", "pr", "sl", "im", "obi", "ia"})
 
 ENGINE_ROUTES = frozenset({"iv", "iv_push", "iv_infusion", "sc", "sc_infusion", "im", "intra_arterial"})
 # Oral, sublingual, rectal, topical and inhaled drugs are not injections or infusions: CPT's drug

@@ -12,19 +12,23 @@ import re
 
 __all__ = ["ACTUAL_CUES", "HYPOTHETICAL_CUES", "NEGATION_CUES", "PLANNED_DURATION", "clause_status"]
 
+# each cue table led by the letters its cues start with: the regex engine skips every other position
 NEGATION_CUES = re.compile(
-    r"\b(?:not\s+(?:given|administered|infused|started|done|hung|received|needed)|never\s+(?:given|started)"
+    r"(?=[nhwdrocNHWDROC])\b"
+    r"(?:not\s+(?:given|administered|infused|started|done|hung|received|needed)|never\s+(?:given|started)"
     r"|held\s+(?:per|by|due|today|this)|hold\s+per|was\s+held|declined|refused|omitted|deferred|cancell?ed"
     r"|did\s+not\s+(?:receive|get|tolerate\s+start)|no\s+(?:premeds?|medications?)\s+given)\b", re.I)
 HYPOTHETICAL_CUES = re.compile(
-    r"\b(?:if\s+(?:needed|necessary|nausea|pain|fever|symptoms|tolerated|reaction)|as\s+needed|prn|may\s+(?:repeat|give)"
+    r"(?=[iapwtscnfhdeorqbxmIAPWTSCNFHDEORQBXM])\b"
+    r"(?:if\s+(?:needed|necessary|nausea|pain|fever|symptoms|tolerated|reaction)|as\s+needed|prn|may\s+(?:repeat|give)"
     r"|to\s+be\s+(?:given|administered|infused|started)|will\s+(?:give|start|receive|be|infuse|continue|return)"
     r"|plan(?:ned)?\s+to|should|would|consider|next\s+(?:visit|week|cycle|dose|infusion)|at\s+home|for\s+home"
     r"|home\s+with|discharged\s+(?:with|on)|prescribed|prescription|e-?prescribed|sent\s+to\s+pharmacy|rx"
     r"|ordered|order\s+for|scheduled|q\s?\d+\s?h|bid|tid|qid|daily|x\s?\d+\s?days)\b", re.I)
 # Words that say something was done (with a clock time, they make the clause actual).
 ACTUAL_CUES = re.compile(
-    r"\b(?:given|administered|pushed|injected|started|begun|began|hung|infusing|infused|completed|stopped"
+    r"(?=[gapisbhcrRGAPISBHC])\b"
+    r"(?:given|administered|pushed|injected|started|begun|began|hung|infusing|infused|completed|stopped"
     r"|connected|applied|received|ran|running|restarted|resumed)\b", re.I)
 # "to run over 30 min": the ordered duration, not the time it took.
 PLANNED_DURATION = re.compile(

@@ -95,7 +95,10 @@ def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
     for seg in tl.segments:
         m = seg.mention
         if m is not None and m.role == "given":
-            d = order_for(m.key, m.name, _kind(seg))
+            kind = _kind(seg)
+            if kind == "iv_push" and (drug := ruleset.drugs.get(m.key)) is not None and drug.family == "hydration":
+                kind = "infusion"      # "LR 1 L bolus" then "LR rate decreased": a fluid bolus is an infusion
+            d = order_for(m.key, m.name, kind)
             d.segments.append(seg)
             of_segment[id(seg)] = d
         for e in events_of.get(id(seg), ()):
@@ -137,6 +140,8 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         segs = d.segments or [e.segment for e in d.events]
         first = next((s for s in segs if s.mention is not None), None)
         name = first.mention.text.split("(")[0].strip() if first and first.mention.how != "hcpcs" else d.name
+        if ruleset.drugs.match(name) is None:
+            name = d.name      # "Gamunex-C / IVIG": two names of one drug, written as one; the catalog's name
         hcpcs = first.mention.text if first and first.mention.how == "hcpcs" else None
         drug = ruleset.drugs.get(key)
         local_q: list[Question] = []
@@ -145,6 +150,11 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         def ask(q: str, rule: str, sp=None, _lq=local_q, _key=key) -> None:
             _lq.append(Question(q, rule, _key, span=sp))
 
+        if first is not None and first.mention.how == "unnamed":
+            # the words quoted are from the closed list vocabulary.drug_names.UNNAMED_DRUG_WORDS
+            ask(f"The drug is not named ('{first.mention.text}'); which {first.mention.name} was given? It is not "
+                "coded until it is named.", "intake.unnamed_drug",
+                (first.mention.start, first.mention.end))
         if first is not None and first.mention.how == "fuzzy":
             ask(f"'{first.mention.text}' was read as {d.name}; please confirm the drug.", "intake.fuzzy_drug",
                 (first.mention.start, first.mention.end))
@@ -221,6 +231,12 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 local_ex.append(Extraction("separate_site_required", True, text[a:b], a, b))
                 ask(f"{name}: a separate access is mentioned ('{text[a:b]}'); was it medically required?",
                     "intake.separate_site")
+        kvo_span = next(((a, b) for s in segs for a, b, c in s.route_spans if c == "kvo"), None)
+        if kvo_span and "indication" not in details:
+            # "NS 250 mL started KVO": the fluid keeps the line open; the engine drops it from hydration
+            # (rules.method.keeps_line_open) when the indication says so
+            details["indication"] = text[kvo_span[0]:kvo_span[1]]
+            local_ex.append(Extraction("indication", details["indication"], details["indication"], *kvo_span))
         route_span = next(((a, b) for s in segs for a, b, c in s.route_spans if c not in NOT_ADMINISTRATION_SERVICES),
                           None)
         minutes = next((s.minutes for s in segs if s.minutes), None)

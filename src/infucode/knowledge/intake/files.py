@@ -19,17 +19,20 @@ from pathlib import Path
 
 from ...model import InputError
 
-__all__ = ["MAX_CASE_FILE_BYTES", "CaseFile", "CaseFileError", "email_text", "html_to_text", "read_case",
+__all__ = ["MAX_CASE_FILE_BYTES", "SENT_LABEL", "CaseFile", "CaseFileError", "email_text", "html_to_text", "read_case",
            "read_case_file", "read_email"]
 
 # Policy (infucode, 2026-12): a case note is a few kilobytes; an e-mail with a long thread rarely
 # reaches 200 KB. 2 MiB leaves ten times that and keeps one case under a second to read.
 MAX_CASE_FILE_BYTES = 2 * 1024 * 1024
 
+# the line an e-mail's Date: header becomes in the case text
+SENT_LABEL = "Sent:"
 # Share of control characters (other than tab, newlines, form feed) above which text is binary.
 _MAX_CONTROL_SHARE = 0.01
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _MAIL_HEADER = re.compile(rb"(?:From|Subject|Date|To|MIME-Version|Received|Return-Path|Message-ID):", re.I)
+_CELL_TAGS = frozenset({"td", "th"})
 _BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
                          "blockquote", "pre", "hr", "section", "article", "header", "footer", "dt", "dd"})
 
@@ -95,7 +98,7 @@ def read_case(path: str | Path) -> CaseFile:
 
 
 def read_case_file(path: str | Path) -> str:
-    """The text of a case file; for an e-mail (.eml) the subject and the text body."""
+    """The text of a case file; for an e-mail (.eml) the subject, the sent date and the text body."""
     return read_case(path).text
 
 
@@ -154,7 +157,10 @@ def read_email(data: bytes | str) -> CaseFile:
         except (TypeError, ValueError, IndexError):
             notices.append("The e-mail's Date: header cannot be read.")
     subject = " ".join(subject.split()) if subject else None
-    return CaseFile((f"Subject: {subject}\n" if subject else "") + text, sent, notices)
+    # the sent date is written into the text (as Outlook quotes a message, "Sent:") so the date read from
+    # it is traced to words like any other; the date of service written in the body comes first
+    return CaseFile((f"Subject: {subject}\n" if subject else "") + (f"{SENT_LABEL} {sent}\n" if sent else "") + text,
+                    sent, notices)
 
 
 def _header(msg, name: str) -> str | None:
@@ -182,5 +188,7 @@ def html_to_text(html: str) -> str:
     for el in root.iter():
         if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
             el.tail = "\n" + (el.tail or "")
+        elif isinstance(el.tag, str) and el.tag.lower() in _CELL_TAGS:
+            el.tail = " " + (el.tail or "")    # "<td>0900</td><td>infliximab</td>": "0900 infliximab"
     lines = (" ".join(line.split()) for line in root.text_content().splitlines())
     return "\n".join(line for line in lines if line)

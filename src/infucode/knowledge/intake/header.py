@@ -11,11 +11,18 @@ _SETTING_NONFACILITY = re.compile(r"\bnon-?\s?facility\b|\bPOS\s*11\b|\bplace of
 _SETTING_FACILITY = re.compile(
     r"\b(hospital outpatient|outpatient hospital|HOPD|infusion cent(?:er|re)|emergency (?:department|room)|ED|ER|"
     r"observation|obs unit|hospital|POS\s*(?:22|19|23)|(?<!non-)(?<!non)(?<!non )facility|cancer cent(?:er|re))\b", re.I)
+# "Obs - hypokalemia": an observation-unit note's heading ("Obs:" or a bare "obs" elsewhere is observations,
+# vital signs, and says nothing of the setting)
+_OBS_HEADING = re.compile(r"^[ \t]*obs\b(?=[ \t]*[-\u2013\u2014][ \t]*[A-Za-z])", re.I | re.M)
 _SETTING_OFFICE = re.compile(
     r"\b(physician'?s? office|doctor'?s office|office|clinic|practice|POS\s*11|infusion suite|private practice)\b", re.I)
+# A clinic or infusion suite may be a hospital department or a physician office (CMS IOM 100-04 ch.4
+# s.230.2 applies to the hospital's claim only): the word alone never decides the claim type.
+_WHOSE_UNSAID = frozenset({"clinic", "infusion suite"})
 # a date written after these words is not the date of service
 _NOT_SERVICE_DATE = re.compile(r"\b(?:DOB|D\.O\.B\.?|birth|born|last|next|prior|previous|follow[- ]?up|f/u|return|"
                                r"RTC|due|since|diagnosed|dx'?d|expires?|exp|lot)\b[^\n\d]{0,12}$", re.I)
+_SENT_LABEL = re.compile(r"^[ \t>]*(?:Sent|Date)\s*:[^\n\d]{0,30}$", re.I | re.M)
 _SERVICE_DATE_LABEL = re.compile(r"\b(?:DOS|date of service|service date|visit date|date|seen)\b\W{0,3}$", re.I)
 
 
@@ -25,7 +32,7 @@ def setting_of(text: str) -> tuple[str, tuple[int, int] | None, list[str]]:
     nonfac = _SETTING_NONFACILITY.search(text)
     if nonfac:
         return "office", nonfac.span(), questions
-    fac = _SETTING_FACILITY.search(text)
+    fac = _SETTING_FACILITY.search(text) or _OBS_HEADING.search(text)
     off = _SETTING_OFFICE.search(text)
     if fac:
         if off and not re.search(r"hospital", off.group(0), re.I) and off.start() < fac.start() and \
@@ -34,9 +41,9 @@ def setting_of(text: str) -> tuple[str, tuple[int, int] | None, list[str]]:
                              "outpatient). Is that right?")
         return "facility", fac.span(), questions
     if off:
-        if off.group(0).lower() == "infusion suite":
-            questions.append("'Infusion suite' does not say whose: coded as a physician office. Is it a hospital "
-                             "outpatient department?")
+        if off.group(0).lower() in _WHOSE_UNSAID:
+            questions.append(f"'{off.group(0)}' does not say whose: coded as a physician office. Is it a hospital "
+                             "outpatient department (facility claim)?")
         return "office", off.span(), questions
     questions.append("The setting is not stated; coded as a physician office (professional claim). Was it a hospital "
                      "outpatient department, infusion center or ED?")
@@ -49,9 +56,19 @@ def date_of_service(text: str, dates: list[DateHit]) -> tuple[DateHit | None, li
     usable = [d for d in dates if not _NOT_SERVICE_DATE.search(text[max(0, d.start - 30):d.start])]
     if not usable:
         return None, []
+    # an e-mail's sent date ("Sent: ...", its own or a quoted one): only when the note gives no other date,
+    # and then the earliest, the thread's first message (a reply is sent later than the note it quotes)
+    sent = [d for d in usable if _SENT_LABEL.search(text[max(0, d.start - 40):d.start])]
+    written = [d for d in usable if d not in sent]
+    questions = []
+    if not written:
+        chosen = min(sent, key=lambda d: d.value)
+        questions.append(f"The note gives no date of service; coded as the date the e-mail was sent ({chosen.value}). "
+                         "Is that the date of service?")
+        return chosen, questions
+    usable = written
     labelled = [d for d in usable if _SERVICE_DATE_LABEL.search(text[max(0, d.start - 20):d.start])]
     chosen = (labelled or usable)[0]
-    questions = []
     distinct = sorted({d.value for d in usable})
     if len(distinct) > 1:
         questions.append(f"Several dates appear ({', '.join(distinct)}); coded as {chosen.value}, one date of service.")
