@@ -108,6 +108,18 @@ def test_contradicting_rows_are_findings_naming_the_row():
     assert not any(DRUG in f.message for f in got.values())
 
 
+def test_an_unknown_action_is_named_only_when_it_reads_as_an_action_name():
+    # issue 12: an error never echoes free text; an export's own action names (closed vocabulary) may be named
+    reads = mar(
+        f"e1,o1,Given,2024-07-01 08:00,100,IV,{DRUG},10,mg\n"                 # row 2
+        f"e1,o1,Wibble Bag,2024-07-01 08:30,,IV,{DRUG},,\n"                  # row 3: an action name
+        f"e1,o1,John Q Patient MRN-99887766,2024-07-01 08:40,,IV,{DRUG},,\n"  # row 4: free text in the cell
+    )
+    got = {f.row: f.message for f in findings(reads)}
+    assert "'Wibble Bag'" in got[3]
+    assert "MRN" not in got[4] and "John" not in got[4] and "unknown action" in got[4]
+
+
 def test_new_bags_and_rate_changes_continue_one_infusion():
     enc = only(mar(
         "e1,o1,New Bag,2024-07-01 08:00,125,IV,normal saline,1000,mL\n"

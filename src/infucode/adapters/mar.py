@@ -272,8 +272,9 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
         raw_action = cells.get("action", "")
         action = m.actions.get(_norm(raw_action))
         if action is None:
-            shown = raw_action if len(raw_action) <= 30 else raw_action[:27] + "..."
-            note("warning", "mar.action", f"unknown action {shown!r}; row ignored (map it in the mapping file)", order)
+            # an export's action names are its own closed vocabulary ("New Bag"); anything else may be free text
+            shown = f" {raw_action!r}" if _ACTION_WORDS.fullmatch(raw_action) else " (not repeated: it does not read as an action name)"
+            note("warning", "mar.action", f"unknown action{shown}; row ignored (map it in the mapping file)", order)
             continue
         time_text = cells.get("time", "")
         if cells.get("date") and time_text and not re.search(r"\d{4}-\d{2}-\d{2}|/", time_text):
@@ -309,6 +310,9 @@ def read_mar(source: str | Path | io.TextIOBase, *, mapping: MarMapping | str | 
             payer=payer,
         ), bucket))
     return out
+
+
+_ACTION_WORDS = re.compile(r"[A-Za-z][A-Za-z /&-]{0,29}")
 
 
 def _records(reader: csv.DictReader, loose: list[MarFinding]) -> Iterator[dict]:
