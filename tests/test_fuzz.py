@@ -244,6 +244,14 @@ def test_intake_on_generated_emails(ctx, seed):
     run("intake:email", fz.email_bytes(random.Random(seed)), ctx)
 
 
+@pytest.mark.parametrize("run_of", ["1", " ", "\n", "a", "1 ", "a "])
+def test_intake_on_long_runs_of_one_character(ctx, run_of):
+    """Regular expressions that backtrack over a run (a rate searched inside 100,000 digits) made one note take
+    minutes; a run of any character is read in bounded time (the alarm of ``run``, not a speed target)."""
+    body = run_of * (30_000 // len(run_of))
+    run("intake:note", "NS started 0830 " + body + " infusion complete 0930", ctx)
+
+
 @fuzz_settings(150)
 @given(data=st.binary(max_size=500) | st.text(max_size=300).map(lambda t: ("Subject: x\n\n" + t).encode("utf-8", "replace")))
 def test_intake_on_any_bytes_as_email(ctx, data):

@@ -58,7 +58,8 @@ _SITE = re.compile(
     r"|\b(?:port-?a-?cath|mediport|implanted port|chest port|port|PICC(?: line)?|central line|CVC|midline|PIV|peripheral IV)\b",
     re.I)
 _DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
-_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
+# (?<![\d.]) : a rate never starts inside a run of digits (else a long digit run is searched in quadratic time)
+_RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
 _DISCONTINUED = re.compile(r"\b(stopped|d/?c'?d|discontinued|halted)\b[^.\n;]{0,40}\b(reaction|early|rash|hives|anaphyla\w*|intoleran\w*)"
                            r"|\b(reaction|rash|hives)\b[^.\n;]{0,30}\b(stopped|d/?c'?d|discontinued|halted)\b", re.I)
 _SEPARATE = re.compile(r"\b(separate|second|2nd|another|new)\s+(?:IV\s+)?(?:site|access|line|PIV|IV)\b", re.I)
@@ -265,9 +266,10 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
 _ANOTHER_TIME = re.compile(r"\b(?:later|after(?:wards?)?|then|prior|before|earlier|previously|tomorrow|next)\b", re.I)
 _UNNAMED_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(sorted(UNNAMED_DRUG_WORDS, key=len, reverse=True)) + r")(?![A-Za-z])",
                          re.I)
-_STOP_RIGHT_AFTER = re.compile(r"\s*(?:\w+\s+){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
+# bounded repeats: matched at every mention, so the cost of one match must not grow with a long run of text
+_STOP_RIGHT_AFTER = re.compile(r"\s{0,20}(?:\w{1,30}\s{1,20}){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
 _NEXT_BAG = re.compile(r"\b(?:2nd|second|3rd|third|#\s*[2-9]|another|next|new)\b", re.I)
-_PLACE_AFTER = re.compile(r"[ \t]+(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
+_PLACE_AFTER = re.compile(r"[ \t]{1,20}(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
 
 
 def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
