@@ -252,6 +252,11 @@ def test_intake_on_long_runs_of_one_character(ctx, run_of):
     run("intake:note", "NS started 0830 " + body + " infusion complete 0930", ctx)
 
 
+def test_intake_on_one_long_clause_of_many_actions(ctx):
+    """A clause of a thousand drugless actions ('Paused ..., restarted ...') was read in quadratic time."""
+    run("intake:note", "NS started 0830. " + "Paused 1:1:1, restarted 1:05 PM." * 1000, ctx, limit=2)
+
+
 @fuzz_settings(150)
 @given(data=st.binary(max_size=500) | st.text(max_size=300).map(lambda t: ("Subject: x\n\n" + t).encode("utf-8", "replace")))
 def test_intake_on_any_bytes_as_email(ctx, data):

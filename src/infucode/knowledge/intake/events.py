@@ -458,6 +458,9 @@ def _drugless(text: str, seg: Segment, labelled, running: dict[str, str], events
               line_care: list, notes: list, *, date: str | None, described: dict[str, None]) -> None:
     """Actions in a clause that names no drug act on the running infusion (or are line care)."""
     words = text[seg.start:seg.end]
+    # once per clause, not once per action in it (a long clause of many actions was read in quadratic time)
+    says_fluid = _FLUID_WORDS.search(words) is not None
+    says_infusion = not says_fluid and _INFUSION_WORDS.search(words) is not None
     for t, kind in labelled:
         if kind in (None, "line", "given"):
             if kind == "line":
@@ -466,10 +469,10 @@ def _drugless(text: str, seg: Segment, labelled, running: dict[str, str], events
         want = "paused" if kind == "restarted" else "running"
         cands = [k for k, s in running.items() if s == want] or \
             ([k for k, s in running.items()] if kind == "stopped" else [])
-        if _FLUID_WORDS.search(words):
+        if says_fluid:
             fluid = [k for k in cands if k in _HYDRATION_KEYS]
             cands = fluid or cands
-        elif _INFUSION_WORDS.search(words):
+        elif says_infusion:
             drugs = [k for k in cands if k not in _HYDRATION_KEYS]
             cands = drugs or cands
         if not cands and described:
