@@ -23,8 +23,9 @@ __all__ = ["ClockRange", "ClockTime", "DateHit", "clock_minutes", "clock_of_minu
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
 _MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# each pattern led by the characters it can start with: the regex engine skips every other position
 _DATE = re.compile(
-    r"\b(?:(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)"
+    r"(?=[\dJFMASONDjfmasond])\b(?:(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)"
     r"|(?P<m2>\d{1,2})/(?P<d2>\d{1,2})/(?P<y2>(?:19|20)\d\d|\d{2})"
     r"|" + _MON.replace("(jan", "(?P<mon>jan") + r"\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>(?:19|20)\d\d)"
     r"|(?P<d4>\d{1,2})\s+" + _MON.replace("(jan", "(?P<mon4>jan") + r",?\s+(?P<y4>(?:19|20)\d\d))\b", re.I)
@@ -32,7 +33,7 @@ _DATE = re.compile(
 _AMPM = r"(?:\s*(?P<ap>[ap])\.?\s?m\.?(?![a-z]))"
 # one pass for every clock form; the order of the alternatives is the order of preference
 _TIME = re.compile(
-    r"(?<![\d:/.$#])(?:"
+    r"(?=\d)(?<![\d:/.$#])(?:"
     r"(?P<h>\d{1,2})[:h](?P<mi>\d{2})(?::\d{2})?" + _AMPM + r"?"
     r"|(?P<h2>\d{1,2})" + _AMPM.replace("ap>", "ap2>")
     + r"|(?P<h3>[01]\d|2[0-3])(?P<mi3>[0-5]\d)(?:\s*(?:h|hrs|hours)\b)?(?!\d|:\d|/|\.\d|%|\s*(?:mg|mcg|ml|cc|l|g|gm|grams?|units?|u|meq|iu|kg|lbs?)\b)"
@@ -150,10 +151,10 @@ _RANGE_AMPM = r"(?:\s*([ap])\.?\s*m\.?(?![a-z])|([ap])(?![a-z]))?"
 _RANGE_TIME = (rf"(\d{{1,2}}:[0-5]\d|[0-2]\d[0-5]\d|\d{{1,2}}(?=\s*[ap]\.?m\b))(?!\s*(?:mg|ml|mcg|units?|min|hr|h\b))"
                rf"{_RANGE_AMPM}")
 # "between 0830 and 1245": "and" joins a range's two times only in a question's range, not in a note's events
-_RANGE = re.compile(rf"(?<![\w:.]){_RANGE_TIME}\s*(?:{_RANGE_WORDS_RE}|and)\s*{_RANGE_TIME}(?![\w:])", re.I)
+_RANGE = re.compile(rf"(?=\d)(?<![\w:.]){_RANGE_TIME}\s*(?:{_RANGE_WORDS_RE}|and)\s*{_RANGE_TIME}(?![\w:])", re.I)
 _START_WORD = r"(?:start(?:ed|s)?|begun|began|hung|initiated|on)"
 _STOP_WORD = r"(?:stop(?:ped|s)?|end(?:ed|s)?|finish(?:ed)?|complete[ds]?|completed|d/?c'?d|off|done)"
-_WORDED = re.compile(rf"\b{_START_WORD}\s*(?:at\s*|@\s*)?{_RANGE_TIME}[^\d]{{0,30}}?\b{_STOP_WORD}\s*(?:at\s*|@\s*)?"
+_WORDED = re.compile(rf"(?=[sbhioSBHIO])\b{_START_WORD}\s*(?:at\s*|@\s*)?{_RANGE_TIME}[^\d]{{0,30}}?\b{_STOP_WORD}\s*(?:at\s*|@\s*)?"
                      rf"{_RANGE_TIME}(?![\w:])", re.I)
 
 

@@ -59,6 +59,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
 _LEADS = {"h_m": r"\d", "half_after": r"aAoO\d", "and_half": r"\dotfsOTFS", "half_hour": r"hH",
           "frac_hours": r"\d½¼¾", "hours": r"\daAoOtTfFsSeEnN", "minutes": r"\daAoOtTfFsSeEnN"}
 _PATTERNS = tuple((kind, re.compile(rf"(?=[{_LEADS[kind]}])" + pat.pattern, pat.flags)) for kind, pat in _PATTERNS)
+# Text a pattern cannot match without (same flags): a note without it is not scanned for that pattern.
+_HALF = re.compile("half", re.I)
+_MUST = {"half_after": _HALF, "and_half": _HALF, "half_hour": _HALF,
+         "frac_hours": re.compile(r"(?:1/2|1/4|3/4|½|¼|¾)\s*h", re.I)}
 # A bare "2:15" is a duration only when no clock range or clock word claims it.
 _BARE_COLON = re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])(?!\s*(?:a\.?m\.?|p\.?m\.?)(?![a-z]))", re.I)
 
@@ -101,7 +105,14 @@ def find_durations(text: str, start: int = 0, end: int | None = None, *, bare_co
         i = bisect.bisect_left(taken_a, b)      # spans starting before b
         return i == 0 or taken_b[i - 1] <= a
 
+    present: dict[re.Pattern, bool] = {}
     for kind, pat in _PATTERNS:
+        must = _MUST.get(kind)
+        if must is not None:
+            if must not in present:
+                present[must] = must.search(text, start, end) is not None
+            if not present[must]:
+                continue
         for m in pat.finditer(text, start, end):
             a, b = m.span()
             if not free(a, b):

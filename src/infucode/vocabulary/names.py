@@ -9,6 +9,7 @@ volume follows it ("ns 500 mL").
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 __all__ = ["NameHit", "NameIndex", "canonical_name"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
 _VOLUME_AFTER = re.compile(r"\s*\d+(?:\.\d+)?\s*(?:ml|l|cc)(?![A-Za-z0-9])", re.I)
 # A capitalised name this short is an abbreviation; lower-case it is usually an ordinary word.
 SHORT_ABBREVIATION_LEN = 4
@@ -41,6 +43,9 @@ class _Entry:
     name: str
     sensitive: bool
     tail: str          # punctuation after the last word: "%" in "NaCl 0.9%", ")" in "fluorouracil (5-FU)"
+    # a name of several words: (whitespace after the first word?, the next character), a cheap test that
+    # rejects most places before the words are read ("4 mg IVP" is no "Mg sulfate"); None: no test
+    lead: tuple[bool, str] | None = None
 
 
 class NameIndex:
@@ -59,39 +64,53 @@ class NameIndex:
             key = canon + ("\x00" if sensitive else "")
             slot = by_first.setdefault(words[0].lower(), {})
             if key not in slot:
-                slot[key] = _Entry(canon, len(words), name, sensitive, canonical_name(name[last.end():]))
+                rest = canon[len(words[0]):]
+                nxt = rest.lstrip(" ")[:1]
+                lead = (rest.startswith(" "), nxt) if len(words) > 1 and nxt.isascii() and nxt else None
+                slot[key] = _Entry(canon, len(words), name, sensitive, canonical_name(name[last.end():]), lead)
         # longest first, so "sodium chloride 0.9" wins over "sodium chloride"
         self._by_first = {k: sorted(v.values(), key=lambda e: (-len(e.canonical), e.sensitive))
                           for k, v in by_first.items()}
 
     def find(self, text: str) -> Iterator[NameHit]:
-        """Non-overlapping hits, left to right, the longest name at each position."""
-        words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
-        i, n = 0, len(words)
-        while i < n:
-            s, _ = words[i]
-            entries = self._by_first.get(text[s:words[i][1]].lower())
-            hit = None
-            if entries:
-                for e in entries:
-                    j = i + e.words - 1
-                    if j >= n:
-                        continue
-                    end = words[j][1]
-                    if e.tail:
-                        if text[end:end + len(e.tail)].lower() != e.tail or text[end + len(e.tail):end + len(e.tail) + 1].isalnum():
-                            continue
-                        end += len(e.tail)
-                    span = text[s:end]
-                    if canonical_name(span) != e.canonical:
-                        continue
-                    if e.sensitive and " ".join(span.split()) != e.name and not _VOLUME_AFTER.match(text, end):
-                        continue
-                    hit = (e, j, end)
-                    break
-            if hit is None:
-                i += 1
+        """Non-overlapping hits, left to right, the longest name at each position.
+
+        Only the words that can start a name are visited: the distinct words of the text are looked up
+        once, and one small alternation of the ones that can (ASCII case-insensitive, as the words are
+        ASCII runs) finds where they are."""
+        firsts = {w for w in {t.lower() for t in set(_WORD.findall(text))} if w in self._by_first}
+        if not firsts:
+            return
+        lead = "".join(sorted({w[0] for w in firsts}))
+        where = re.compile(rf"(?=[{lead}])(?<![A-Za-z0-9])(?:" + "|".join(sorted(firsts, key=len, reverse=True))
+                           + r")(?![A-Za-z0-9])", re.I | re.A)
+        deepest = max(e.words for w in firsts for e in self._by_first[w])
+        skip_to = 0
+        for m in where.finditer(text):
+            s = m.start()
+            if s < skip_to:
                 continue
-            e, j, end = hit
-            yield NameHit(s, end, text[s:end], e.name)
-            i = j + 1
+            p = m.end()
+            words = None
+            for e in self._by_first[m.group(0).lower()]:
+                if e.lead is not None:
+                    q = _SPACES.match(text, p).end() if e.lead[0] else p
+                    if (e.lead[0] and q == p) or text[q:q + 1].lower()[:1] != e.lead[1]:
+                        continue
+                if words is None:
+                    words = [w.end() for w in itertools.islice(_WORD.finditer(text, s), deepest)]
+                if e.words > len(words):
+                    continue
+                end = word_end = words[e.words - 1]
+                if e.tail:
+                    if text[end:end + len(e.tail)].lower() != e.tail or text[end + len(e.tail):end + len(e.tail) + 1].isalnum():
+                        continue
+                    end += len(e.tail)
+                span = text[s:end]
+                if canonical_name(span) != e.canonical:
+                    continue
+                if e.sensitive and " ".join(span.split()) != e.name and not _VOLUME_AFTER.match(text, end):
+                    continue
+                yield NameHit(s, end, span, e.name)
+                skip_to = word_end
+                break

@@ -85,6 +85,9 @@ def _matchers() -> dict[str, list[tuple[re.Pattern, str]]]:
 
 _MATCHERS = _matchers()
 _LETTERS = re.compile(r"[A-Za-z]+")
+# below this many characters the route words are found run by run, above it with one scan of the
+# runs that can start a phrase (a MAR route cell is short; a note is long)
+_SHORT_TEXT = 2000
 
 
 @dataclass(frozen=True)
@@ -99,16 +102,36 @@ def find_route_words(text: str, start: int = 0, end: int | None = None) -> list[
     """Every route word in ``text[start:end]``, left to right, the longest phrase at each place."""
     end = len(text) if end is None else end
     out: list[RouteHit] = []
+    if end - start < _SHORT_TEXT:
+        # a cell or a sentence: each letter run looked up (building the scan below costs more)
+        skip_to = start
+        for m in _LETTERS.finditer(text, start, end):
+            a = m.start()
+            if a < skip_to:
+                continue
+            cands = _MATCHERS.get(m.group(0).lower())
+            if cands is None or (a > 0 and text[a - 1].isalnum()):
+                continue
+            for pat, concept in cands:
+                hit = pat.match(text, a, end)
+                if hit:
+                    out.append(RouteHit(a, hit.end(), hit.group(0), concept))
+                    skip_to = hit.end()
+                    break
+        return out
+    # a note: only the letter runs that can start a route phrase are visited: the distinct runs are looked up
+    # once, and one small alternation of those finds where they are (ASCII case folding, as runs are ASCII)
+    firsts = {w for w in {r.lower() for r in set(_LETTERS.findall(text, start, end))} if w in _MATCHERS}
+    if not firsts:
+        return out
+    where = re.compile(rf"(?=[{''.join(sorted({w[0] for w in firsts}))}])(?<![A-Za-z])(?:"
+                       + "|".join(sorted(firsts, key=len, reverse=True)) + r")(?![A-Za-z])", re.I | re.A)
     skip_to = start
-    get = _MATCHERS.get
-    for m in _LETTERS.finditer(text, start, end):
+    for m in where.finditer(text, start, end):
         a = m.start()
-        if a < skip_to:
+        if a < skip_to or (a > 0 and text[a - 1].isalnum()):
             continue
-        cands = get(m.group(0).lower())
-        if cands is None or (a > 0 and text[a - 1].isalnum()):
-            continue
-        for pat, concept in cands:
+        for pat, concept in _MATCHERS[m.group(0).lower()]:
             hit = pat.match(text, a, end)
             if hit:
                 out.append(RouteHit(a, hit.end(), hit.group(0), concept))

@@ -49,13 +49,14 @@ _ACTION_WORDS: list[tuple[str, str]] = [
 # the lookahead lets the regex engine skip the positions no action word can start at (2x faster per MB)
 _ACTION_RE = re.compile(r"(?=[A-Za-z#@])(?<![A-Za-z])(?:" + "|".join(f"(?P<{a}>{p})" for a, p in _ACTION_WORDS) + r")(?![A-Za-z])", re.I)
 
-_CLAUSE_END = re.compile(r"\n|;|(?<![A-Z][a-z])(?<!\b[A-Za-z])\.(?=\s)|!|\?(?=\s)")
+# each pattern led by the characters it can start with: the regex engine skips every other position
+_CLAUSE_END = re.compile(r"(?=[\n;.!?])(?:\n|;|(?<![A-Z][a-z])(?<!\b[A-Za-z])\.(?=\s)|!|\?(?=\s))")
 _LEADS = re.compile(r"[,;]\s|\.\s|\b(?:then|and|after|before|followed by|plus)\b", re.I)
 _PAUSE_BEFORE = re.compile(r"\b(?:held|paused|on hold|interrupted|stopped)\s*(?:from\s*)?$", re.I)
 _SITE = re.compile(
-    r"\b(?:(?:L|R|left|right|lt|rt)\.?\s+)?(?:forearm|hand|antecubital|AC|wrist|upper arm|arm|deltoid|thigh|gluteal|glute|"
+    r"(?=[lrfhawudtgvbpmicLRFHAWUDTGVBPMIC])(?:\b(?:(?:L|R|left|right|lt|rt)\.?\s+)?(?:forearm|hand|antecubital|AC|wrist|upper arm|arm|deltoid|thigh|gluteal|glute|"
     r"abdomen|abd|ventrogluteal|vastus lateralis|buttock|hip|FA)\b(?:\s+(?:PIV|IV|peripheral IV|\d{2}\s*g(?:a|auge)?))*"
-    r"|\b(?:port-?a-?cath|mediport|implanted port|chest port|port|PICC(?: line)?|central line|CVC|midline|PIV|peripheral IV)\b",
+    r"|\b(?:port-?a-?cath|mediport|implanted port|chest port|port|PICC(?: line)?|central line|CVC|midline|PIV|peripheral IV)\b)",
     re.I)
 _DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
 # (?<![\d.]) : a rate never starts inside a run of digits (else a long digit run is searched in quadratic time)
@@ -158,7 +159,7 @@ def _mentions(text: str, ruleset: Ruleset) -> list[Mention]:
             out.append(Mention(h.start, h.end, h.text, dm.drug.key, dm.drug.name, dm.how))
     covered = [(m.start, m.end) for m in out]
     starts = [a for a, _ in covered]
-    for h in re.finditer(r"\b[JjQq]\d{4}\b", text):
+    for h in _HCPCS_CODE.finditer(text):
         i = bisect.bisect_right(starts, h.start()) - 1
         if i >= 0 and covered[i][1] > h.start():
             continue
@@ -179,7 +180,7 @@ def _mentions(text: str, ruleset: Ruleset) -> list[Mention]:
     merged: list[Mention] = []
     for m in out:
         if merged and merged[-1].key == m.key and \
-                re.fullmatch(r"[\s(),/\-:]*|[\s(]*aka[\s)]*", text[merged[-1].end:m.start]):
+                _SAME_DRUG_GAP.fullmatch(text, merged[-1].end, m.start):
             merged[-1].end = m.end
             merged[-1].text = text[merged[-1].start:m.end]
             continue
@@ -230,11 +231,11 @@ def _label(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.M
             if m.end() <= t.start:
                 gap = t.start - m.end()
                 # a comma or period between the word and the time weakens the link
-                gap += 30 if re.search(r"[.,]\s", text[m.end():t.start]) else 0
+                gap += 30 if _WEAK_LINK.search(text, m.end(), t.start) else 0
                 score = (gap, 0)
             else:
                 gap = m.start() - t.end + 3
-                gap += 30 if re.search(r"[.,]\s", text[t.end:m.start()]) else 0
+                gap += 30 if _WEAK_LINK.search(text, t.end, m.start()) else 0
                 score = (gap, 1)
             if kind == "given" and m.group(0).lower() in ("at", "@"):
                 score = (score[0] + 20, score[1])    # "at" is weaker than a real action word
@@ -269,6 +270,16 @@ _UNNAMED_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(sorted(UNNAMED_DRUG_WORD
 # bounded repeats: matched at every mention, so the cost of one match must not grow with a long run of text
 _STOP_RIGHT_AFTER = re.compile(r"\s{0,20}(?:\w{1,30}\s{1,20}){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
 _NEXT_BAG = re.compile(r"\b(?:2nd|second|3rd|third|#\s*[2-9]|another|next|new)\b", re.I)
+# compiled once: these are tried per mention, per action and per dose
+_HCPCS_CODE = re.compile(r"\b[JjQq]\d{4}\b")
+_SAME_DRUG_GAP = re.compile(r"[\s(),/\-:]*|[\s(]*aka[\s)]*")
+_WEAK_LINK = re.compile(r"[.,]\s")
+_DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
+_OVER_LEAD = re.compile(r"over\s*$", re.I)
+_LITER_IS_LEFT = re.compile(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b")
+_GAUGE_AFTER = re.compile(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", re.I)
+_PER_BODY_SIZE = re.compile(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", re.I)
+_NOT_AN_INDICATION = re.compile(r"(?:the|a|an|pt|patient|\d)", re.I)
 _PLACE_AFTER = re.compile(r"[ \t]{1,20}(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
 
 
@@ -393,9 +404,9 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:
                     seg.concepts.add("iv_infusion")
             for d in _slice(durations, duration_starts, sa, sb):
-                if not re.search(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", text[max(sa, d.start - 16):d.start], re.I):
+                if not _DURATION_LEAD.search(text[max(sa, d.start - 16):d.start]):
                     continue
-                if "iv_push" not in seg.concepts and re.search(r"over\s*$", text[max(sa, d.start - 8):d.start], re.I):
+                if "iv_push" not in seg.concepts and _OVER_LEAD.search(text[max(sa, d.start - 8):d.start]):
                     seg.concepts.add("iv_infusion")     # "IV over 30 minutes": an infusion
                 if PLANNED_DURATION.search(text[max(sa, d.start - 30):d.start]):
                     seg.planned_minutes = seg.planned_minutes or (d.start, d.end, d.minutes)
@@ -503,12 +514,11 @@ def _details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], rules
             continue
         if any(t.start <= dm.start() < t.end for t in ctimes):
             continue
-        if dm.group(2) == "L" and re.match(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b",
-                                          text[dm.end():dm.end() + 15]):
+        if dm.group(2) == "L" and _LITER_IS_LEFT.match(text[dm.end():dm.end() + 15]):
             continue
-        if dm.group(2).lower() == "g" and 14 <= float(dm.group(1)) <= 26 and re.match(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", text[dm.end():dm.end() + 10], re.I):
+        if dm.group(2).lower() == "g" and 14 <= float(dm.group(1)) <= 26 and _GAUGE_AFTER.match(text[dm.end():dm.end() + 10]):
             continue
-        if re.match(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", text[dm.end():dm.end() + 8], re.I):
+        if _PER_BODY_SIZE.match(text[dm.end():dm.end() + 8]):
             break        # "375 mg/m2": a dose per body size, not the dose given
         unit = dm.group(2).lower()
         unit = {"gm": "g", "gram": "g", "grams": "g", "unit": "units", "u": "units"}.get(unit, unit)
@@ -518,7 +528,7 @@ def _details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], rules
     if r:
         seg.rate = (r.start(), r.end(), float(r.group(1)))
     ind = _INDICATION.search(text, sa, sb)
-    if ind and not re.match(r"(?:the|a|an|pt|patient|\d)", ind.group(1), re.I):
+    if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
         seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
     disc = _DISCONTINUED.search(text, sa, sb)
     if disc:

@@ -35,10 +35,15 @@ SECTION_HEADINGS: dict[str, str] = {
 }
 NOT_ADMINISTRATION_SECTIONS = frozenset({"heading", "history", "diagnosis", "plan", "order", "prescription"})
 
+# led by the characters a heading line can start with: the regex engine skips every other position
+_HEAD_LEAD = "".join(sorted({k[0].lower() for k in SECTION_HEADINGS} | {k[0].upper() for k in SECTION_HEADINGS}))
 _HEAD = re.compile(
+    rf"(?=[ \t\-*\u2022{re.escape(_HEAD_LEAD)}])"
     r"(?:^|(?<=[.;]\s)|(?<=[.;]))[ \t]*(?:[-*\u2022][ \t]*)?(?P<h>"
     + "|".join(r"[ \t]+".join(re.escape(w) for w in k.split()) for k in sorted(SECTION_HEADINGS, key=len, reverse=True))
     + r")[ \t]*:", re.I | re.M)
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ def find_sections(text: str, first_line_is_heading: bool = False) -> SectionMap:
         if text[m.end():line_end].strip():
             end = min(line_end, nxt)
         else:  # a heading alone on its line: up to a blank line or the next heading
-            blank = re.compile(r"\n[ \t]*\n").search(text, line_end)
+            blank = _BLANK_LINE.search(text, line_end)
             end = min(blank.start() if blank else len(text), nxt)
         if kind != "body":
             out.append(Section(m.start("h"), end, kind, (m.start("h"), m.end("h"))))
