@@ -26,3 +26,16 @@ def _no_user_cms_data(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("INFUCODE_DATA_DIR", str(tmp_path_factory.mktemp("no-imported-cms-data")))
         yield
+
+
+def load_note_corpus():
+    """tests/notes/corpus.py (tests/ is not a package), registered once as ``note_corpus`` so the corpus tests
+    share one module (its dataclasses look their module up in sys.modules)."""
+    import sys
+    if "note_corpus" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("note_corpus", ROOT / "tests" / "notes" / "corpus.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["note_corpus"] = module
+        assert spec.loader is not None
+        spec.loader.exec_module(module)
+    return sys.modules["note_corpus"]

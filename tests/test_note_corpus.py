@@ -12,27 +12,17 @@ green and the rewrite of the intake (issue 13) turns them into passes. Remove an
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from conftest import load_note_corpus
 from infucode import code_encounter, load_ruleset
 from infucode.adapters.mar import read_mar
 
 
-def _load_corpus_module():
-    if "note_corpus" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("note_corpus", Path(__file__).parent / "notes" / "corpus.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["note_corpus"] = module  # dataclasses look their module up here
-        assert spec.loader is not None
-        spec.loader.exec_module(module)
-    return sys.modules["note_corpus"]
-
-
-corpus = _load_corpus_module()
+corpus = load_note_corpus()
 NOTES = corpus.load_notes()
 REASON = "issue 13: intake event model"
 

@@ -9,7 +9,6 @@ intake. The MAR CSV twins (tests/notes/mar/<id>.csv) go through the MAR adapter 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,22 +16,14 @@ import msgspec
 import pytest
 import yaml
 
+from conftest import load_note_corpus
 from infucode import code_encounter, load_ruleset
 from infucode.adapters.mar import read_mar
 from infucode.model import Encounter
 
-def _load_corpus_module():
-    """tests/notes/corpus.py (tests/ is not a package), registered once so the other corpus test shares it."""
-    if "note_corpus" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("note_corpus", Path(__file__).parent / "notes" / "corpus.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["note_corpus"] = module  # dataclasses look their module up here
-        assert spec.loader is not None
-        spec.loader.exec_module(module)
-    return sys.modules["note_corpus"]
 
 
-corpus = _load_corpus_module()
+corpus = load_note_corpus()
 
 NOTES = corpus.load_notes()
 IDS = [n["id"] for n in NOTES]

@@ -158,7 +158,7 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
     if summary is not None:
         import msgspec
 
-        from ..batch.summary import CodingSummary, check_summary_path, contribution, write_summary
+        from ..batch.summary import CodingSummary, check_summary_path, contribution, write_summary_output
         from ..model import Result
 
         summary = check_summary_path(summary)  # before Spark starts
@@ -205,11 +205,8 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
             flush()
             if tally is not None:
                 tally.failed = sink.failed
-                try:
-                    write_summary(files.temp(summary), tally, source=Path(in_path).name,
-                                  errors_file=sink.errors_file.name if sink.failed else None, final=summary)
-                except OSError as exc:
-                    raise OutputWriteError(f"cannot write {summary}: {exc.strerror or type(exc).__name__}") from None
+                write_summary_output(files, summary, tally, source=Path(in_path).name,
+                                     errors_file=sink.errors_file.name if sink.failed else None)
             sink.commit()
     except OutputWriteError as exc:
         raise BatchOutputError(f"{exc}; no output was written") from None

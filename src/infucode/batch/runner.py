@@ -711,7 +711,7 @@ def run_batch(
         columns = validate_columns(columns)
     outputs = _outputs(out_path, fout)
     if summary is not None:
-        from .summary import CodingSummary, check_summary_path, write_summary
+        from .summary import CodingSummary, check_summary_path, write_summary_output
 
         summary = check_summary_path(summary)
         if summary.resolve() in {p.resolve() for p in outputs}:
@@ -795,11 +795,8 @@ def run_batch(
                 raise BatchError(f"input file has no encounters: {in_path}")
             if sink.summary is not None:
                 sink.summary.failed = sink.failed
-                try:
-                    write_summary(files.temp(summary), sink.summary, source=in_path.name,
-                                  errors_file=sink.errors_file.name if sink.failed else None, final=summary)
-                except OSError as exc:
-                    raise OutputWriteError(f"cannot write {summary}: {exc.strerror or type(exc).__name__}") from None
+                write_summary_output(files, summary, sink.summary, source=in_path.name,
+                                     errors_file=sink.errors_file.name if sink.failed else None)
             sink.commit()
     except OutputWriteError as exc:
         raise BatchOutputError(f"{exc}; no output was written") from None

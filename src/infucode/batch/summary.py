@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from infucode.adapters.html_report import CSS, SEVERITIES, findings_chart
+from infucode.adapters.output_files import AtomicOutputs, OutputWriteError
 from infucode.model import Result
 
 from .errors import BatchError
@@ -139,6 +140,16 @@ def check_summary_path(path: str | Path) -> Path:
         raise BatchError(f"cannot tell the summary format of {p} from its extension '{p.suffix or '(none)'}'; "
                          f"use {', '.join(SUMMARY_SUFFIXES)}")
     return p
+
+
+def write_summary_output(files: AtomicOutputs, summary_path: str | Path, summary: CodingSummary, *, source: str,
+                         errors_file: str | None) -> None:
+    """Write ``--summary`` to its temporary file beside ``summary_path`` (renamed with the other outputs);
+    a write that fails is an :class:`OutputWriteError` naming the summary path. Local batch and Spark alike."""
+    try:
+        write_summary(files.temp(summary_path), summary, source=source, errors_file=errors_file, final=summary_path)
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write {summary_path}: {exc.strerror or type(exc).__name__}") from None
 
 
 def write_summary(path: str | Path, summary: CodingSummary, *, source: str = "", errors_file: str | None = None,
