@@ -194,3 +194,18 @@ def test_cli_reports_a_broken_837_and_audits_the_rest(tmp_path):
     assert lines[0]["claim"] == "CLAIM1" and "2400" in lines[0]["error"]["message"]
     assert lines[1]["claim"] == "CLAIM2" and lines[1]["findings"] is not None
     assert "CLAIM1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_maps_are_loaded_once_and_carry_nothing_from_one_file_to_the_next():
+    # pyx12 re-read its XML maps for every file (0.6 s CPU per one-claim 837); the maps are now loaded once per
+    # process. A broken file read between two good ones must not change what either good or broken file gives.
+    import pyx12.map_if
+
+    broken = IVIG.replace("SE*29*0001", "SE*25*0001")
+    described = lambda items: [(type(i).__name__, getattr(i, "message", None), getattr(i, "id", None),
+                                [(l.code, l.units) for l in getattr(i, "lines", [])]) for i in items]
+    first_good, first_broken = described(_read(IVIG)), described(_read(broken))
+    assert getattr(pyx12.map_if.load_map_file, "infucode_cached", False)
+    for _ in range(2):
+        assert described(_read(CHEMO)) and described(_read(IVIG)) == first_good
+        assert described(_read(broken)) == first_broken

@@ -21,9 +21,11 @@ or ISA/IEA envelope are reported once for the file and do not stop the claims.
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -50,6 +52,49 @@ def _date(value: str | None) -> str | None:
 
 def _modifiers(node, prefix: str) -> list[str]:
     return [m for m in (node.get_value(f"{prefix}-{k}") for k in range(3, 7)) if m]
+
+
+_MAPS_LOCK = threading.Lock()
+
+
+def _reuse_pyx12_maps() -> None:
+    """Load each implementation-guide map once per process instead of once per file.
+
+    pyx12 parses its XML map (0.6 s CPU for the 837 maps) every time a file is opened, which made a one-claim
+    837 cost more than a thousand JSON claims. Since pyx12 2.x a map holds no walking state (loop and segment
+    counts moved to the walker's ``nodeCounter``), so one loaded map can serve every file and thread.
+    The parameters are always pyx12's defaults here, so the map file and path are the whole key.
+    """
+    import pyx12.map_if
+
+    with _MAPS_LOCK:
+        load = pyx12.map_if.load_map_file
+        if getattr(load, "infucode_cached", False):
+            return
+
+        @functools.lru_cache(maxsize=16)
+        def loaded(map_file: str, map_path: str | None, param: Any) -> Any:
+            return load(map_file, param.param, map_path)
+
+        def load_map_file(map_file: str, param: Any, map_path: str | None = None) -> Any:
+            return loaded(map_file, map_path, _DefaultParams(param))
+
+        load_map_file.infucode_cached = True  # type: ignore[attr-defined]
+        pyx12.map_if.load_map_file = load_map_file
+
+
+class _DefaultParams:
+    """Cache key for pyx12 params: equal when the settings are equal (pyx12 builds a new params object per file)."""
+
+    def __init__(self, param: Any):
+        self.param = param
+        self.key = repr(sorted(getattr(param, "params", {}).items()))
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _DefaultParams) and other.key == self.key
 
 
 def _quiet_pyx12() -> None:
@@ -345,6 +390,7 @@ def _claims_from_837(text: str) -> Iterator[tuple[object, int | None]]:
         yield InputError("ISA" if "ISA" in problem or "terminator" in problem else None, problem), None
         return
     _quiet_pyx12()
+    _reuse_pyx12_maps()
     lines = _Raw(text)
     versions = lines.values("GS", 8)
     if versions and not any(v.startswith((_PROFESSIONAL, _INSTITUTIONAL)) for _, v in versions):
