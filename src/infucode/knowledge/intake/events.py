@@ -336,14 +336,25 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     for ca, cb in clauses:
         cms = _slice(mentions, mention_starts, ca, cb)
         ctimes = _slice(times, time_starts, ca, cb)
-        clause_text = text[ca:cb]
-        status, cue = clause_status(clause_text, bool(ctimes))
+        if not cms and not ctimes:
+            # no drug and no clock time: no event and no mention can come from it (most clauses of a long note)
+            last = None
+            continue
+        # the clause's status matters only for its mentions and events: read once, when first needed
+        status_cue: list = []
+
+        def clause_status_of(ca=ca, cb=cb, has_time=bool(ctimes), memo=status_cue):
+            if not memo:
+                memo.extend(clause_status(text[ca:cb], has_time))
+            return memo[0], memo[1]
         cdates = _slice(dates, date_starts, ca, cb)
         clause_date = cdates[0].value if cdates else None
 
         # roles of the mentions: flush, diluent, negated, section, context
         kept: list[Mention] = []
         diluted: set[int] = set()     # mentions written with their diluent bag: an infusion
+        if cms:
+            status, cue = clause_status_of()
         for m in cms:
             drug = ruleset.drugs.get(m.key)
             before = text[max(ca, m.start - 25):m.start]
@@ -392,6 +403,13 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         last = (bounds[-1][2], cb) if bounds[-1][2] is not None else None
 
         for sa, sb, m in bounds:
+            stimes = [t for t in ctimes if sa <= t.start < sb]
+            labelled = _label(text, stimes, ca, cb, actions, action_starts) if stimes else []
+            if m is None and all(k in (None, "line", "given") for _, k in labelled):
+                # words about no drug and no action on the running one: only line care is read from them
+                line_care.extend((t.start, t.end, "line care") for t, k in labelled if k == "line")
+                continue
+            status, cue = clause_status_of()
             seg = Segment(sa, sb, m, status=status, cue=(ca + cue.start(), ca + cue.end()) if cue else None)
             for r in _slice(routes, route_starts, sa, sb):
                 seg.concepts.add(r.concept)
@@ -414,8 +432,6 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                     seg.minutes = seg.minutes or (d.start, d.end, d.minutes)
             segments.append(seg)
 
-            stimes = [t for t in ctimes if sa <= t.start < sb]
-            labelled = _label(text, stimes, ca, cb, actions, action_starts)
             if m is not None and not stimes and ctimes and ctimes[0].start < sa and \
                     not _ANOTHER_TIME.search(text, sa, sb):
                 # "1030 irinotecan started, leucovorin running at the same time", "1200 irinotecan and
