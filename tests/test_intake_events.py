@@ -407,3 +407,23 @@ def test_action_scan_finds_what_the_full_scan_finds():
         want = [(m.start(), m.end(), m.lastgroup) for m in events._ACTION_RE.finditer(text)]
         got = [(m.start(), m.end(), m.lastgroup) for m in events.find_actions(text)]
         assert got == want, text
+
+
+def _pushes(n: int) -> str:
+    return "07/01/2024 ED note, hospital outpatient.\n" + "\n".join(
+        f"Zofran 4 mg IVP at {(360 + 4 * i) // 60:02d}:{(360 + 4 * i) % 60:02d} via R AC PIV." for i in range(n))
+
+
+def test_a_note_of_more_administrations_than_a_visit_holds_is_not_coded_and_says_why():
+    """memo.MAX_NOTE_ADMINISTRATIONS: at the limit the note is coded; one more and it is refused with a
+    question, every administration still listed (none dropped)."""
+    from infucode.knowledge.intake.memo import MAX_NOTE_ADMINISTRATIONS
+
+    at = case_memo(_pushes(MAX_NOTE_ADMINISTRATIONS), RS)
+    assert len(at.encounter["administrations"]) == MAX_NOTE_ADMINISTRATIONS
+    assert at.result is not None and at.result.lines
+    over = case_memo(_pushes(MAX_NOTE_ADMINISTRATIONS + 1), RS)
+    assert len(over.encounter["administrations"]) == MAX_NOTE_ADMINISTRATIONS + 1
+    assert over.result is None
+    assert "MAX_NOTE_ADMINISTRATIONS" in over.error
+    assert over.findings[0]["rule"] == "intake.too_many_administrations"
