@@ -378,3 +378,52 @@ def test_a_class_word_next_to_the_drug_name_is_not_a_second_drug():
 def test_obs_as_a_vital_signs_heading_does_not_make_a_facility_note():
     memo = case_memo("Obs: BP 120/80, HR 72.\n1000 Zofran 4 mg IVP via R AC PIV.", RS, default_date="2026-03-02")
     assert any(f["rule"] == "intake.setting" for f in memo.findings)   # not silently a facility claim
+
+
+# every phrase form of the action words (events._ACTION_WORDS), each in a sentence of a note
+_ACTION_PHRASES = (
+    "held 1015", "paused", "on hold", "interrupted", "stopped temporarily", "temporarily stopped", "re-started",
+    "restarted", "resumed", "restarting", "resume", "new bag", "bag changed", "bag change", "bag # 2", "second liter",
+    "2nd bag", "another litre", "next l hung", "re-hung", "rehung", "#2 hung", "# 3 started", "rate increased",
+    "rate up", "rate to 200", "rate 2", "titrated", "titration", "increased", "decreased", "inc rate", "dec rate",
+    "advanced", "rate change", "completed", "completion", "stops", "ended", "finishes", "done", "off", "d/c'd", "dcd",
+    "dc'd", "dc'ed", "d/cd", "discontinued", "infused by", "ran until", "disconnected", "until", "till", "infused",
+    "being infused", "infused over", "started", "strt", "begin", "began", "begun", "initiated", "init", "hung",
+    "commenced", "infusing", "running", "connected", "applied", "attached", "on at", "from", "accessed", "access",
+    "de-accessed", "deaccessed", "placed", "inserted", "flushed", "pt flushed", "flush", "locked", "hep lock",
+    "heplock", "removed", "pulled", "blood return", "labs drawn", "lab drawn", "drawn", "vitals", "vital", "vs",
+    "assessed", "given", "administered", "pushed", "injected", "push", "at", "@", "Started", "HELD", "Dc'd",
+)
+
+
+def test_action_scan_finds_what_the_full_scan_finds():
+    """events.find_actions tries the action regex only where a phrase can start (its first-run table); it
+    must find exactly the matches of one full _ACTION_RE pass, or a phrase form was left out of the table."""
+    from infucode.knowledge.intake import events
+
+    texts = [f"0830 Remicade {p} 0915, NS {p}; {p}." for p in _ACTION_PHRASES]
+    texts += [" ".join(_ACTION_PHRASES), "ſtarted 1030, Kelvin \u212astart ıt"]
+    for text in texts:
+        want = [(m.start(), m.end(), m.lastgroup) for m in events._ACTION_RE.finditer(text)]
+        got = [(m.start(), m.end(), m.lastgroup) for m in events.find_actions(text)]
+        assert got == want, text
+
+
+def _pushes(n: int) -> str:
+    return "07/01/2024 ED note, hospital outpatient.\n" + "\n".join(
+        f"Zofran 4 mg IVP at {(360 + 4 * i) // 60:02d}:{(360 + 4 * i) % 60:02d} via R AC PIV." for i in range(n))
+
+
+def test_a_note_of_more_administrations_than_a_visit_holds_is_not_coded_and_says_why():
+    """memo.MAX_NOTE_ADMINISTRATIONS: at the limit the note is coded; one more and it is refused with a
+    question, every administration still listed (none dropped)."""
+    from infucode.knowledge.intake.memo import MAX_NOTE_ADMINISTRATIONS
+
+    at = case_memo(_pushes(MAX_NOTE_ADMINISTRATIONS), RS)
+    assert len(at.encounter["administrations"]) == MAX_NOTE_ADMINISTRATIONS
+    assert at.result is not None and at.result.lines
+    over = case_memo(_pushes(MAX_NOTE_ADMINISTRATIONS + 1), RS)
+    assert len(over.encounter["administrations"]) == MAX_NOTE_ADMINISTRATIONS + 1
+    assert over.result is None
+    assert "MAX_NOTE_ADMINISTRATIONS" in over.error
+    assert over.findings[0]["rule"] == "intake.too_many_administrations"

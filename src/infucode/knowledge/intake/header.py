@@ -7,15 +7,16 @@ from ...vocabulary import DateHit
 
 __all__ = ["date_of_service", "setting_of"]
 
-_SETTING_NONFACILITY = re.compile(r"\bnon-?\s?facility\b|\bPOS\s*11\b|\bplace of service\s*(?:code\s*)?11\b", re.I)
+# each pattern led by the characters it can start with: the regex engine skips every other position
+_SETTING_NONFACILITY = re.compile(r"(?=[nNpP])(?:\bnon-?\s?facility\b|\bPOS\s*11\b|\bplace of service\s*(?:code\s*)?11\b)", re.I)
 _SETTING_FACILITY = re.compile(
-    r"\b(hospital outpatient|outpatient hospital|HOPD|infusion cent(?:er|re)|emergency (?:department|room)|ED|ER|"
+    r"(?=[hoiepfcHOIEPFC])\b(hospital outpatient|outpatient hospital|HOPD|infusion cent(?:er|re)|emergency (?:department|room)|ED|ER|"
     r"observation|obs unit|hospital|POS\s*(?:22|19|23)|(?<!non-)(?<!non)(?<!non )facility|cancer cent(?:er|re))\b", re.I)
 # "Obs - hypokalemia": an observation-unit note's heading ("Obs:" or a bare "obs" elsewhere is observations,
 # vital signs, and says nothing of the setting)
-_OBS_HEADING = re.compile(r"^[ \t]*obs\b(?=[ \t]*[-\u2013\u2014][ \t]*[A-Za-z])", re.I | re.M)
+_OBS_HEADING = re.compile(r"(?=[ \toO])^[ \t]*obs\b(?=[ \t]*[-\u2013\u2014][ \t]*[A-Za-z])", re.I | re.M)
 _SETTING_OFFICE = re.compile(
-    r"\b(physician'?s? office|doctor'?s office|office|clinic|practice|POS\s*11|infusion suite|private practice)\b", re.I)
+    r"(?=[pdociPDOCI])\b(physician'?s? office|doctor'?s office|office|clinic|practice|POS\s*11|infusion suite|private practice)\b", re.I)
 # A clinic or infusion suite may be a hospital department or a physician office (CMS IOM 100-04 ch.4
 # s.230.2 applies to the hospital's claim only): the word alone never decides the claim type.
 _WHOSE_UNSAID = frozenset({"clinic", "infusion suite"})
