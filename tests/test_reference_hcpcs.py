@@ -1,7 +1,7 @@
 """The official CMS HCPCS Level II file (ANWEB fixed-width TXT or a CSV export of its XLSX) and the drug
 catalog refreshed from it. Fixture: tests/data/cms/HCPC2024_JUL_ANWEB_fixture.txt, records laid out at
 the positions of the CMS record layout (drug-admin-reference.md D5), texts from the July 2024 file
-(jcodes_2024Q3.csv) plus a modifier record and a code (J9316) the catalog does not hold."""
+(jcodes_2024Q3.csv) plus a modifier record and a biosimilar code (Q5126) the catalog does not hold."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +20,7 @@ def records() -> dict[str, HcpcsRecord]:
 
 
 def test_fixed_width_records(records):
-    assert sorted(records) == ["J1569", "J2919", "J2930", "J7040", "J9312", "J9316", "J9999"]   # modifier 25 skipped
+    assert sorted(records) == ["J1569", "J2919", "J2930", "J7040", "J9312", "J9999", "Q5126"]   # modifier 25 skipped
     assert records["J9312"] == HcpcsRecord("J9312", "Injection, rituximab, 10 mg", "Inj., rituximab, 10 mg",
                                            "2019-01-01", "2019-01-01", None, "N")
     # an 86-character description continues on a record-id-4 line; the record boundary follows "liquid),"
@@ -31,7 +31,7 @@ def test_fixed_width_records(records):
 
 
 def test_prefix_filter(records):
-    assert read_hcpcs_file(FIXTURE, prefixes="Q") == {}
+    assert set(read_hcpcs_file(FIXTURE, prefixes="Q")) == {"Q5126"}
     assert set(read_hcpcs_file(FIXTURE, prefixes=None)) == set(records)
 
 
@@ -109,8 +109,8 @@ def test_catalog_refreshed_from_the_file(records):
     assert new.release == "HCPC2024_JUL" and len(new) == len(cat)
     assert set(report.updated) == {"J1569", "J2919", "J2930", "J7040", "J9312"}
     assert report.unit_changed == () and report.unit_unread == ()
-    assert ("J9316", records["J9316"].long_description, "pertuzumab") in report.candidates
-    assert new.by_hcpcs("J9316") is None                           # a candidate is never added
+    assert report.candidates == (("Q5126", records["Q5126"].long_description, "bevacizumab"),)
+    assert new.by_hcpcs("Q5126") is None                           # a candidate is never added
     _, j2930 = new.by_hcpcs("J2930")
     assert j2930.terminated == "2024-03-31" and j2930.unconfirmed is None
     _, j1569 = new.by_hcpcs("J1569")

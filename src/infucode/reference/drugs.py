@@ -551,7 +551,9 @@ def _drug_named_in(catalog: "DrugCatalog", description: str) -> Drug | None:
     exact or normalised matches only."""
     parts = [p.strip() for p in description.split(",")]
     for p in parts[1:3] if len(parts) > 1 else parts:
-        m = catalog.match(p) if p else None
-        if m is not None and m.how in ("exact", "normalized"):
-            return m.drug
+        # a biosimilar's name is the reference name with a 4-letter suffix ("bevacizumab-maly")
+        for name in (p, p.rsplit("-", 1)[0] if "-" in p else ""):
+            m = catalog.match(name) if name else None
+            if m is not None and m.how in ("exact", "normalized"):
+                return m.drug
     return None
