@@ -78,8 +78,17 @@ def test_hcpcs_codes_unique_and_well_formed(cat):
     assert len(seen) >= 150
 
 
+# Normalised forms two drugs may share, each with why no input is lost: such a form matches nothing.
+DECLARED_SHARED_FORMS = {
+    "chloride": "'sodium chloride' and 'calcium chloride' lose their salt word at stage C; a text reduced to "
+                "'chloride' alone names neither (each full name matches at an earlier stage)",
+}
+
+
 def test_no_normalised_name_is_shared_by_two_drugs(cat):
-    assert cat.ambiguous_forms() == []
+    assert {form for _, form in cat.ambiguous_forms()} <= set(DECLARED_SHARED_FORMS)
+    for form in DECLARED_SHARED_FORMS:
+        assert cat.match(form) is None
 
 
 @pytest.mark.skipif(not CSV.exists(), reason="shared CMS extract not available")
@@ -275,7 +284,7 @@ def test_false_friends_stay_apart(cat, text, key):
 
 
 @pytest.mark.parametrize("text", [
-    "unobtainium", "", "   ", "hydralazine", "cefuroxime", "dextrose 10%", "D10W", "D5 1/4 NS",
+    "unobtainium", "", "   ", "cangrelor", "zidovudine", "dextrose 10%", "dextrose", "D10W", "D5 1/4 NS",
     "normal salene",                 # fluids never match fuzzily
     "R-CHOP", "Taxol/Carbo", "Taxol (carboplatin)", "NS 1000 mL + 20 mEq KCl",
 ])

@@ -4,6 +4,9 @@
 * ``read_pfs_rvu_file``  - PFS national relative value file PPRRVU (the CSV in the RVUyyX zip)
 * ``read_ptp_file``      - NCCI PTP edits, one part (f1-f4) of the practitioner or outpatient-hospital
                            file (the tab-delimited TXT in the CMS zip, or a CSV export of it)
+* ``read_hcpcs_file``    - HCPCS Level II annual/quarterly file (the fixed-width ANWEB TXT, or a CSV
+                           export of its XLSX copy): long description, added/termination dates, for
+                           ``DrugCatalog.refreshed`` (drug codes and billing units)
 
 Layouts follow ../shared/reference/drug-admin-reference.md section D2-D4. Every reader streams the
 file line by line with the ``csv`` module (the PTP files hold about a million rows), skips the
@@ -20,13 +23,15 @@ import csv
 import itertools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from .codes import Mue
 from .ncci import PtpEdit, setting_for
 
-__all__ = ["read_mue_file", "read_pfs_rvu_file", "read_ptp_file", "iter_ptp_file", "DRUG_ADMIN_RANGE"]
+__all__ = ["read_mue_file", "read_pfs_rvu_file", "read_ptp_file", "iter_ptp_file", "read_hcpcs_file", "iter_hcpcs_file",
+           "HcpcsRecord", "DRUG_ADMIN_RANGE"]
 
 DRUG_ADMIN_RANGE = (96360, 96549)
 
@@ -236,3 +241,179 @@ def read_ptp_file(path: str | Path, setting: str, as_of: date | str | None = Non
     "*" or after it - where column 1 or column 2 lies in ``code_range`` (96360-96549; None keeps all).
     """
     return list(iter_ptp_file(path, setting, as_of=as_of, code_range=code_range))
+
+
+# ------------------------------------------------------------------------------------------- HCPCS Level II
+@dataclass(frozen=True, slots=True)
+class HcpcsRecord:
+    """One HCPCS Level II code from the CMS annual/quarterly file (continuation records joined)."""
+
+    code: str
+    long_description: str
+    short_description: str = ""
+    added: str | None = None              # ADD_DT as YYYY-MM-DD
+    action_effective: str | None = None   # ACT_EFF_DT
+    terminated: str | None = None         # TERM_DT
+    action: str | None = None             # ACTION_CD (A added, C changed, D discontinued, N no change, ...)
+
+
+# Fixed-width TXT (HCPCyyyy_..._ANWEB.txt), 1-based positions of the CMS record layout
+# (drug-admin-reference.md D5, from the 2019 layout in dewittpe/cms.hcpcs [S3]).
+_ANWEB_TXT = {
+    "code": (1, 5), "seq": (6, 10), "recid": (11, 11), "long": (12, 91), "short": (92, 119),
+    "added": (269, 276), "action_effective": (277, 284), "terminated": (285, 292), "action": (293, 293),
+}
+_FIRST_RECORD, _CONTINUATION = "3", "4"       # record ids 7/8 (modifiers) and others are skipped
+# CSV export of the XLSX copy: the header names (spaces, underscores and case ignored)
+_ANWEB_COLUMNS = {
+    "code": ("hcpc", "hcpcs", "hcpccode", "hcpcscode"), "recid": ("recid", "recordid"), "seq": ("seqnum", "sequencenumber"),
+    "long": ("longdescription", "longdesc"), "short": ("shortdescription", "shortdesc"),
+    "added": ("adddt", "adddate", "codeaddeddate"), "action_effective": ("acteffdt", "actioneffectivedate"),
+    "terminated": ("termdt", "terminationdate"), "action": ("actioncd", "actioncode"),
+}
+_HCPCS_CODE = re.compile(r"^[A-Z0-9][0-9]{4}$|^[A-Z][0-9]{3}[A-Z0-9]$")
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def _hcpcs_date(text: str, rows: _Rows, what: str) -> str | None:
+    """YYYYMMDD, YYYY-MM-DD or M/D/YYYY as YYYY-MM-DD; blank or all zero: None."""
+    text = text.strip()
+    if not text or set(text) <= {"0"}:
+        return None
+    if _DATE.match(text):
+        iso = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    elif (m := _US_DATE.match(text)) is not None:
+        iso = f"{m.group(3)}-{int(m.group(1)):02d}-{int(m.group(2)):02d}"
+    else:
+        iso = text[:10]
+    try:
+        return date.fromisoformat(iso).isoformat()
+    except ValueError:
+        raise rows.error(f"{what} {text!r} is not a date (YYYYMMDD, YYYY-MM-DD or M/D/YYYY)") from None
+
+
+def _anweb_header(row: list[str]) -> dict[str, int] | None:
+    names = [re.sub(r"[^a-z0-9]", "", c.lower()) for c in row]
+    found = {}
+    for field, options in _ANWEB_COLUMNS.items():
+        for i, n in enumerate(names):
+            if n in options:
+                found[field] = i
+                break
+    return found if "code" in found and "long" in found else None
+
+
+def iter_hcpcs_file(path: str | Path) -> Iterator[HcpcsRecord]:
+    """Stream the codes of a CMS HCPCS Level II file (see ``read_hcpcs_file``)."""
+    path = Path(path)
+    if path.suffix.lower() in _EXCEL:
+        raise ValueError(f"{path}: Excel files are not read; use the fixed-width TXT file (HCPCyyyy_..._ANWEB.txt) "
+                         "from the same CMS zip, or save the sheet as CSV")
+    with path.open(encoding="latin-1", newline="") as fh:
+        head = fh.read(4096)
+    first = head.lstrip("\ufeff").splitlines()[0].upper() if head.strip() else ""
+    delimited = "HCPC" in first and "LONG" in first     # the CSV export has a header; the TXT has none
+    pieces = _anweb_delimited(path) if delimited else _anweb_fixed(path)
+    current: dict | None = None
+    for piece in pieces:
+        code, recid = piece["code"], piece["recid"]
+        if recid == _CONTINUATION and current is not None and current["code"] == code:
+            current["long"] = _join_description(current["long"], piece["long"], current["padded"] or piece["lead"])
+            current["padded"] = piece["padded"]
+            continue
+        if recid not in ("", _FIRST_RECORD):
+            continue            # modifiers (7, 8) and any other record type
+        if current is not None:
+            yield _record(current)
+        current = piece
+    if current is None:
+        raise ValueError(f"{path}: no HCPCS records (code in positions 1-5, record id 3 in position 11, or a CSV "
+                         "with HCPC and LONG DESCRIPTION columns); is this the CMS HCPCS Level II file?")
+    yield _record(current)
+
+
+def _join_description(first: str, more: str, padded: bool) -> str:
+    """Continuation records carry the next 80 characters; a space at the end of one record or the start
+    of the next ends a word, otherwise the record boundary fell inside a word."""
+    if not more:
+        return first
+    return f"{first} {more}" if padded or not first else first + more
+
+
+def _record(p: dict) -> HcpcsRecord:
+    return HcpcsRecord(code=p["code"], long_description=" ".join(p["long"].split()), short_description=p["short"],
+                       added=p["added"], action_effective=p["action_effective"], terminated=p["terminated"],
+                       action=p["action"] or None)
+
+
+def _anweb_fixed(path: Path) -> Iterator[dict]:
+    rows = _Rows(path)
+    with path.open(encoding="latin-1", newline="") as fh:
+        for number, raw in enumerate(fh, 1):
+            rows.record = rows.line = number
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+
+            def cut(field: str) -> str:
+                lo, hi = _ANWEB_TXT[field]
+                return line[lo - 1:hi]
+            code, recid = cut("code").strip().upper(), cut("recid").strip()
+            if recid not in (_FIRST_RECORD, _CONTINUATION):
+                continue        # modifier records (7, 8) carry 2-character codes
+            if not _HCPCS_CODE.match(code):
+                raise rows.error(f"positions 1-5 {code!r} are not a HCPCS code (fixed-width HCPCS record layout)")
+            long_raw = cut("long")
+            yield {"code": code, "recid": recid, "long": long_raw.strip(),
+                   "padded": len(long_raw) < 80 or long_raw.endswith(" "), "lead": long_raw.startswith(" "),
+                   "short": cut("short").strip(),
+                   "added": _hcpcs_date(cut("added"), rows, "code added date (positions 269-276)"),
+                   "action_effective": _hcpcs_date(cut("action_effective"), rows, "action effective date (positions 277-284)"),
+                   "terminated": _hcpcs_date(cut("terminated"), rows, "termination date (positions 285-292)"),
+                   "action": cut("action").strip()}
+
+
+def _anweb_delimited(path: Path) -> Iterator[dict]:
+    rows = _Rows(path)
+    cols: dict[str, int] | None = None
+    for row in rows:
+        if cols is None:
+            cols = _anweb_header(row)
+            continue
+        if _blank(row):
+            continue
+
+        def cell(field: str) -> str:
+            i = cols.get(field)
+            return row[i] if i is not None and i < len(row) else ""
+        code, recid = cell("code").upper(), cell("recid")
+        if recid not in ("", _FIRST_RECORD, _CONTINUATION):
+            continue
+        if not _HCPCS_CODE.match(code):
+            raise rows.error(f"column HCPC {code!r} is not a HCPCS code")
+        yield {"code": code, "recid": recid, "long": cell("long"), "padded": True, "lead": True, "short": cell("short"),
+               "added": _hcpcs_date(cell("added"), rows, "ADD DT"),
+               "action_effective": _hcpcs_date(cell("action_effective"), rows, "ACT EFF DT"),
+               "terminated": _hcpcs_date(cell("terminated"), rows, "TERM DT"), "action": cell("action")}
+    if cols is None:
+        raise ValueError(f"{rows.path}: no header row with HCPC and LONG DESCRIPTION columns")
+
+
+def read_hcpcs_file(path: str | Path, prefixes: str | None = "JQCA") -> dict[str, HcpcsRecord]:
+    """Read the CMS HCPCS Level II annual or quarterly file into {code: HcpcsRecord}.
+
+    Formats: the fixed-width TXT (``HCPCyyyy_<MON>_ANWEB*.txt``: code 1-5, sequence 6-10, record id 11
+    (3 = first record of a code, 4 = continuation of its long description, 7/8 = modifiers, skipped),
+    long description 12-91, short description 92-119, code added date 269-276, action effective date
+    277-284, termination date 285-292, action code 293), or a CSV/tab export of the XLSX copy with
+    the columns HCPC, RECID, LONG DESCRIPTION, SHORT DESCRIPTION, ADD DT, ACT EFF DT, TERM DT,
+    ACTION CD (found by name; continuation rows joined the same way).
+    ``prefixes``: keep only codes starting with these letters (drugs and fluids are J, Q, C, A codes);
+    None keeps every code. Use the result with ``DrugCatalog.refreshed``.
+    """
+    keep = tuple(prefixes) if prefixes else None
+    out: dict[str, HcpcsRecord] = {}
+    for rec in iter_hcpcs_file(path):
+        if keep is None or rec.code.startswith(keep):
+            out[rec.code] = rec
+    return out

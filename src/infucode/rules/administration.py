@@ -74,13 +74,7 @@ def match_drug(ctx: CodingContext, adm: Administration, aid: str) -> DrugMatch |
         ctx.add_finding("family.fuzzy_match", "info",
                         f"administration {aid}: drug name matched approximately to {match.drug.name} (score {match.score:.0f}); "
                         "no HCPCS code is chosen from an approximate match", [aid])
-    if match is None:
-        declared = adm.class_
-        ctx.add_finding("family.unknown_drug", "warning",
-                        f"administration {aid}: drug not in the catalog; "
-                        + (f"its documented class {declared} decides the family" if declared else "add `class` to code it"),
-                        [aid])
-    return match
+    return match  # an unknown drug (None) gets its one finding from the family decision
 
 
 def _interrupted_minutes(ctx: CodingContext, adm: Administration, i: int, start: datetime, stop: datetime, aid: str) -> int:
@@ -153,7 +147,7 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
         ctx.add_finding("method.flush", "info",
                         f"administration {aid}: a line flush is part of the administration and is not reported separately", [aid])
         return None
-    decision = fam.administration_family(match, adm.class_, adm.indication, ctx.policies)
+    decision = fam.administration_family(match, adm.class_, adm.indication, ctx.policies, adm.route)
     if decision.rule == "family.complex_biologic":
         ctx.policy("complex_biologics")
     elif decision.rule == "family.electrolyte_indication":

@@ -74,16 +74,38 @@ def drug_family(drug: Drug, indication: str | None, policies: dict[str, str]) ->
 
 
 def administration_family(match: DrugMatch | None, declared: str | None, indication: str | None,
-                          policies: dict[str, str]) -> FamilyDecision:
-    """The documented class overrides the catalog; an unknown drug without a class cannot be coded."""
-    if declared is not None:
-        if match is not None:
-            catalog = drug_family(match.drug, indication, policies).family
-            if catalog != declared:
-                return FamilyDecision(declared, "family.override",
-                                      f"documented class {declared} overrides the catalog's {catalog} for {match.drug.name}")
-        return FamilyDecision(declared, "family.override")
+                          policies: dict[str, str], route: str | None = None) -> FamilyDecision:
+    """The documented class overrides the catalog; an unknown drug: ``unknown_drug_family``."""
     if match is None:
-        return FamilyDecision(None, "family.unknown_drug",
-                              "drug not in the catalog and no `class` documented: no code family can be chosen", "error")
+        return unknown_drug_family(declared, route)
+    if declared is not None:
+        catalog = drug_family(match.drug, indication, policies).family
+        if catalog != declared:
+            return FamilyDecision(declared, "family.override",
+                                  f"documented class {declared} overrides the catalog's {catalog} for {match.drug.name}")
+        return FamilyDecision(declared, "family.override")
     return drug_family(match.drug, indication, policies)
+
+
+# Routes whose administration code does not depend on the drug's family: a subcutaneous infusion is
+# 96369-96371 whatever was infused (CPT code set), so an unknown drug given this way is still coded.
+# Routes added for codes that exist only in one family (e.g. reservoir or intrathecal chemotherapy)
+# belong here too.
+ROUTES_CODED_WITHOUT_FAMILY: dict[str, str] = {"sc_infusion": THERAPEUTIC}
+
+
+def unknown_drug_family(declared: str | None, route: str | None) -> FamilyDecision:
+    """The one decision (and finding) for a drug the catalog does not hold [family.unknown_drug]:
+    the documented class decides; else a route whose code needs no family is coded; else nothing.
+    In the first two cases the administration lines stand and only the drug (HCPCS) line is missing."""
+    ask = "which HCPCS code and billing unit does it take? The drug line is not built until it is documented"
+    if declared is not None:
+        return FamilyDecision(declared, "family.unknown_drug",
+                              f"drug not in the catalog; its documented class {declared} decides the family; {ask}", "warning")
+    if route in ROUTES_CODED_WITHOUT_FAMILY:
+        return FamilyDecision(ROUTES_CODED_WITHOUT_FAMILY[route], "family.unknown_drug",
+                              f"drug not in the catalog and no `class` documented; route {route} is coded the same for every "
+                              f"family, so the administration is coded; {ask}", "warning")
+    return FamilyDecision(None, "family.unknown_drug",
+                          "drug not in the catalog and no `class` documented: no code family can be chosen; "
+                          "document `class` (chemotherapy, therapeutic or hydration) or the drug's catalog name", "error")
