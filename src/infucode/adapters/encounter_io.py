@@ -311,6 +311,40 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
     """Each non-empty YAML document with where it starts: one line for a mapping, one per item for a
     list. Unreadable YAML ends the stream with an InputError naming the line (never the source text).
     Shared by the encounter and the claim readers."""
+    for document in iter_yaml_nodes(data):
+        if isinstance(document, InputError):
+            yield document
+        else:
+            yield document[0], document[1]
+
+
+def field_line(node: yaml.Node, field: str | None) -> int | None:
+    """The line (1-based) of ``field`` (``administrations[0].route``) in a composed YAML mapping: the line of its
+    key, else of the nearest enclosing value that is there (a missing field: its mapping)."""
+    if not field:
+        return None
+    line = node.start_mark.line + 1
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            if not isinstance(node, yaml.SequenceNode) or index >= len(node.value):
+                return line
+            node = node.value[index]
+            line = node.start_mark.line + 1
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            return line
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == part:
+                line, node = key.start_mark.line + 1, value
+                break
+        else:
+            return line
+    return line
+
+
+def iter_yaml_nodes(data: bytes) -> Iterator[tuple[Any, list[int] | int, yaml.Node] | InputError]:
+    """As :func:`iter_yaml_documents`, with each document's composed node (for :func:`field_line`)."""
     try:
         loader = FastEncounterYamlLoader(data)
     except yaml.YAMLError as exc:  # the reader decodes the first bytes at once: not UTF-8/16, control characters
@@ -337,9 +371,9 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
             if value is None:
                 continue  # an empty document ('---' alone)
             if isinstance(node, yaml.SequenceNode):
-                yield value, [n.start_mark.line + 1 for n in node.value]
+                yield value, [n.start_mark.line + 1 for n in node.value], node
             else:
-                yield value, node.start_mark.line + 1
+                yield value, node.start_mark.line + 1, node
     finally:
         loader.dispose()
 
@@ -354,12 +388,27 @@ def _iter_yaml(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputErro
         yield InputError(None, f"file is empty: {name}"), None
         return
     documents = 0
-    for document in iter_yaml_documents(data):
+    for document in iter_yaml_nodes(data):
         if isinstance(document, InputError):
             yield document, document.line
             return
         documents += 1
-        yield from _decode_items(*document)
+        value, lines, node = document
+        targets = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for k, (item, line) in enumerate(_decode_items(value, lines)):
+            target = targets[k] if k < len(targets) else None
+            if target is None:
+                yield item, line
+                continue
+            if isinstance(item, InputError):
+                # the line of the field itself, not of the encounter it is in
+                path = re.sub(r"^\[\d+\]\.?", "", item.field or "") if isinstance(node, yaml.SequenceNode) else item.field
+                item.line = field_line(target, path) or item.line
+                yield item, item.line
+                continue
+            # the engine's errors (a time it cannot read) find their line the same way (code_stream)
+            item.field_line = lambda field, target=target: field_line(target, field)
+            yield item, line
     if documents == 0:
         yield InputError(None, f"file is empty: {name}"), None
 
@@ -399,7 +448,8 @@ def code_stream(
             if err.encounter is None:
                 err.encounter = str(item.id)
             if err.line is None:
-                err.line = line
+                where = getattr(item, "field_line", None)  # a YAML encounter: the line of the field itself
+                err.line = (where(err.field) if where is not None and err.field else None) or line
             yield err.to_result(), False
             continue
         except Exception as exc:  # noqa: BLE001 - one broken encounter must not stop a batch

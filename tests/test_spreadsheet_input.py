@@ -1,0 +1,110 @@
+"""Structured input in spreadsheet forms (issue 15): read through the one vocabulary, said in the result, and
+errors that name the field, the encounter, the real line, and the bad value only when it is a vocabulary form."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infucode import code_encounter, load_ruleset
+from infucode.adapters.encounter_io import iter_encounters
+from infucode.cli import app
+from infucode.model import InputError
+from infucode.vocabulary import route_of_words
+
+RS = load_ruleset()
+PATIENT = "John Q Patient MRN-99887766"
+
+
+def enc(**adm) -> dict:
+    a = {"id": "a1", "drug": "ceftriaxone", "route": "iv_infusion", "start": "08:00", "stop": "09:00", **adm}
+    return {"id": "e1", "setting": "office", "date": "2024-07-01", "administrations": [a]}
+
+
+def read_as(result) -> list[str]:
+    return [f.message for f in result.findings if f.rule == "input.read_as"]
+
+
+@pytest.mark.parametrize("written", ["IV Infusion", "IV Push", "IM", "SQ", "Subcutaneous", "IVPB", "iv push"])
+def test_route_forms_read_as_the_mar_reader_reads_them(written):
+    """The same words as the MAR reader (vocabulary.route_of_words): one table, not a second one."""
+    expected, _ = route_of_words(written)
+    result = code_encounter(enc(route=written), RS)
+    assert read_as(result) == [f"administration a1: route '{written}' read as {expected}"]
+
+
+def test_ceftriaxone_im_is_an_injection_not_an_infusion():
+    result = code_encounter(enc(route="IM", stop=None), RS)
+    assert [(l.code, l.units) for l in result.lines if l.kind == "administration"] == [("96372", 1)]
+    assert not [f for f in result.findings if f.rule.startswith("doc.missing")]
+
+
+@pytest.mark.parametrize("date", ["7/1/2024", "07/01/2024"])
+@pytest.mark.parametrize("start, stop, minutes", [("8:30 AM", "10:45 AM", 135), ("0830", "1045", 135)])
+def test_dates_and_times_in_spreadsheet_forms(date, start, stop, minutes):
+    e = enc(start=start, stop=stop)
+    e["date"] = date
+    result = code_encounter(e, RS)
+    assert [(l.code, l.units, l.date) for l in result.lines if l.kind == "administration"] == [
+        ("96365", 1, "2024-07-01"), ("96366", 1, "2024-07-01")]
+    notes = read_as(result)
+    assert f"date '{date}' read as 2024-07-01" in notes
+    if ":" in start:   # 0830 is the contract's own form: nothing to say
+        assert f"administration a1: start '{start}' read as 08:30" in notes
+    else:
+        assert not [n for n in notes if "start" in n]
+
+
+def test_a_date_and_time_in_one_cell_is_an_iso_datetime():
+    result = code_encounter(enc(start="7/1/2024 11:00 PM", stop="7/2/2024 1:00 AM"), RS)
+    assert [(l.code, l.units) for l in result.lines if l.kind == "administration"] == [("96365", 1), ("96366", 1)]
+
+
+@pytest.mark.parametrize("route", ["PO", "Oral"])
+def test_a_route_that_is_no_service_stays_an_error_naming_field_and_encounter(route):
+    with pytest.raises(InputError) as exc:
+        code_encounter(enc(route=route), RS)
+    assert (exc.value.field, exc.value.encounter) == ("administrations[0].route", "e1")
+    assert f"'{route}'" in exc.value.message and "not a drug-administration service" in exc.value.message
+
+
+@pytest.mark.parametrize("field, value", [("route", PATIENT), ("route", "given in the left arm by nurse"),
+                                          ("start", PATIENT), ("start", "about half past eight")])
+def test_free_text_is_never_read_nor_quoted(field, value):
+    with pytest.raises(InputError) as exc:
+        code_encounter(enc(**{field: value}), RS)
+    assert exc.value.field == f"administrations[0].{field}"
+    assert value not in exc.value.message and "John" not in exc.value.message
+
+
+def test_a_bad_closed_vocabulary_value_is_quoted():
+    with pytest.raises(InputError) as exc:
+        code_encounter(enc(route="iv_drip"), RS)
+    assert "'iv_drip'" in exc.value.message
+    with pytest.raises(InputError) as exc:
+        code_encounter(enc(stop="25:00"), RS)
+    assert "'25:00'" in exc.value.message and exc.value.field == "administrations[0].stop"
+
+
+def test_yaml_errors_give_the_line_of_the_field(tmp_path):
+    """A bad value on line 7 (read by the decoder) and on line 9 (read by the engine): those lines, not line 1."""
+    p = tmp_path / "e.yaml"
+    p.write_text('id: e1\nsetting: office\ndate: "2024-07-01"\nadministrations:\n  - id: a1\n    drug: ceftriaxone\n'
+                 '    route: iv_drip\n    start: "08:00"\n    stop: "09:00"\n')
+    [(err, line)] = list(iter_encounters(p))
+    assert isinstance(err, InputError) and (err.line, line, err.field) == (7, 7, "administrations[0].route")
+    p.write_text(p.read_text().replace("iv_drip", "iv_infusion").replace('stop: "09:00"', 'stop: "29:00"'))
+    r = CliRunner().invoke(app, ["code", str(p)])
+    assert r.exit_code == 1 and "line 9, field administrations[0].stop" in r.stderr
+
+
+def test_the_cli_says_what_it_read(tmp_path):
+    p = tmp_path / "sheet.json"
+    p.write_text(json.dumps(enc(route="IV Push", start="8:30 AM", stop=None)))
+    out = json.loads(CliRunner().invoke(app, ["code", str(p), "--format", "json"]).stdout)
+    messages = [f["message"] for f in out["findings"] if f["rule"] == "input.read_as"]
+    assert messages == ["administration a1: route 'IV Push' read as iv_push", "administration a1: start '8:30 AM' read as 08:30"]
+    assert [l["code"] for l in out["lines"] if l["kind"] == "administration"] == ["96374"]
+    assert "ceftriaxone" not in " ".join(messages)
