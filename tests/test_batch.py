@@ -83,7 +83,7 @@ def test_bad_lines_go_to_the_errors_file(tmp_path, workers):
         '{"id": "e3", "setting": "clinic", "administrations": []}',  # bad enum
         GOOD % "e4",
         GOOD % "e1",  # duplicate id
-        '{"id": "e5", "setting": "office", "date": "2024-07-01", "administrations": [{"id": "a1", "drug": "ondansetron", "route": "iv_push", "start": "9h30"}]}',
+        '{"id": "e5", "setting": "office", "date": "2024-07-01", "administrations": [{"id": "a1", "drug": "ondansetron", "route": "iv_push", "start": "half past nine"}]}',
     ])
     out = tmp_path / "out.jsonl"
     summary = run_batch(src, out, workers=workers, chunk_lines=2)

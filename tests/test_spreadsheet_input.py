@@ -108,3 +108,39 @@ def test_the_cli_says_what_it_read(tmp_path):
     assert messages == ["administration a1: route 'IV Push' read as iv_push", "administration a1: start '8:30 AM' read as 08:30"]
     assert [l["code"] for l in out["lines"] if l["kind"] == "administration"] == ["96374"]
     assert "ceftriaxone" not in " ".join(messages)
+
+
+SHEET = ("Encounter ID,Setting,Date,Administration ID,Drug,Route,start_time,stop_time,Nurse\n"
+         "e1,office,7/1/2024,a1,ceftriaxone,IV Infusion,8:30 AM,10:45 AM,RN17\n"
+         "e1,office,7/1/2024,a2,ondansetron,IV Push,8:20 AM,,RN17\n")
+
+
+def test_title_case_headers_and_synonyms_are_administration_rows_not_a_mar_log(tmp_path):
+    p = tmp_path / "sheet.csv"
+    p.write_text(SHEET)
+    r = CliRunner().invoke(app, ["code", str(p), "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [(l["code"], l["units"]) for l in out["lines"] if l["kind"] == "administration"] == [
+        ("96365", 1), ("96366", 1), ("96375", 1)]
+    [unknown] = [f for f in out["findings"] if f["rule"] == "input.unknown_column"]
+    assert unknown["severity"] == "warning" and "'nurse'" in unknown["message"]
+    assert "RN17" not in r.stdout
+
+
+def test_the_synonym_table_is_documented_in_the_readme():
+    from infucode.adapters.flat import HEADER_SYNONYMS
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for synonym, ours in HEADER_SYNONYMS.items():
+        assert synonym in readme and ours in readme
+
+
+def test_batch_reads_the_same_synonyms(tmp_path):
+    from infucode.batch import run_batch
+    p = tmp_path / "sheet.csv"
+    p.write_text(SHEET)
+    done = run_batch(p, tmp_path / "out.jsonl", workers=1)
+    assert (done.coded, done.failed) == (1, 0)
+    [row] = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(l["code"], l["units"]) for l in row["lines"] if l["kind"] == "administration"] == [
+        ("96365", 1), ("96366", 1), ("96375", 1)]

@@ -212,6 +212,21 @@ def _read_date(value: str) -> str | None:
     return None if CONTRACT_DATE.fullmatch(value.strip()) else read_date(value)
 
 
+def in_contract_forms(encounter: Encounter) -> bool:
+    """Whether a directly decoded encounter's date and clock values are all in the contract's own forms (the batch's
+    fast path: otherwise it decodes through :func:`decode_encounter`, which reads spreadsheet forms)."""
+    if encounter.date is not None and not CONTRACT_DATE.fullmatch(encounter.date):
+        return False
+    clock = CONTRACT_CLOCK.fullmatch
+    for adm in encounter.administrations:
+        if (adm.start is not None and not clock(adm.start)) or (adm.stop is not None and not clock(adm.stop)):
+            return False
+        for gap in adm.interruptions:
+            if not clock(gap.start) or not clock(gap.stop):
+                return False
+    return True
+
+
 def read_spreadsheet_forms(obj: dict) -> tuple[dict, list[tuple[list[str], str]]]:
     """``obj`` with the spreadsheet forms of its closed-vocabulary fields in the contract's words, and one note
     per value read (``([administration ids], "route 'IV Push' read as iv_push")``). Only route, setting, claim,

@@ -17,6 +17,7 @@ Formats, chosen by the file extension:
 
 from __future__ import annotations
 
+import csv
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -271,8 +272,12 @@ def _iter_csv(p: Path, name: str) -> Iterator[tuple[Encounter | InputError, int 
     if not text.strip():
         yield InputError(None, f"file is empty: {name}"), None
         return
-    header = text.splitlines()[0].lower()
-    if "administration_id" in header:
+    from .flat import column_of_header
+    first = next(csv.reader([text.splitlines()[0]]), [])
+    columns = {column_of_header(h) for h in first}
+    # a MAR action log has an action column and no administration column; title-case headers of administration
+    # rows ("Encounter ID", "Administration ID") are administration rows
+    if "administration_id" in columns or not any("action" in h.lower() for h in first):
         from .flat import encounters_from_csv
         for item in encounters_from_csv(text):
             yield item, item.line if isinstance(item, InputError) else None

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from infucode.adapters.flat import INPUT_COLUMNS
+from infucode.adapters.flat import INPUT_COLUMNS, column_of_header
 
 from ..options import name_value_pairs
 from .errors import BatchError
@@ -106,6 +106,8 @@ def resolve_columns(header: Sequence[str], mapping: Mapping[str, str] | None, wh
             ours = by_theirs[name]
         elif name in ours_set and name not in mapping:
             ours = name
+        elif (synonym := column_of_header(name)) is not None and synonym not in mapping and synonym not in present:
+            ours = synonym  # "Encounter ID", "start_time": the flat CSV's spreadsheet synonyms (adapters.flat)
         else:
             ours = None  # not ours, or its role was given to another header
         if ours is not None and ours in taken:
