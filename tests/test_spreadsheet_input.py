@@ -144,3 +144,52 @@ def test_batch_reads_the_same_synonyms(tmp_path):
     [row] = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [(l["code"], l["units"]) for l in row["lines"] if l["kind"] == "administration"] == [
         ("96365", 1), ("96366", 1), ("96375", 1)]
+
+
+# ------------------------------------------------------------------ stop before start (clock-only times)
+def test_a_hand_typed_stop_before_start_is_an_error_not_a_23_hour_infusion():
+    result = code_encounter(enc(start="10:00", stop="09:00"), RS)
+    assert [f.rule for f in result.findings if f.severity == "error"] == ["doc.stop_before_start"]
+    assert not [l for l in result.lines if l.kind == "administration"]
+    assert "longest_clock_only_overnight_minutes" in result.findings[0].message
+
+
+@pytest.mark.parametrize("start, stop, units", [
+    ("22:00", "01:30", [("96365", 1, "2024-07-01"), ("96366", 1, "2024-07-01"), ("96366", 1, "2024-07-02")]),
+    ("20:00", "08:00", [("96365", 1, "2024-07-01"), ("96366", 3, "2024-07-01"), ("96366", 8, "2024-07-02")]),  # 12 h: the limit
+])
+def test_an_overnight_infusion_on_clock_times_within_the_limit_still_crosses_midnight(start, stop, units):
+    result = code_encounter(enc(drug="vancomycin", start=start, stop=stop), RS)
+    assert [(l.code, l.units, l.date) for l in result.lines if l.kind == "administration"] == units
+
+
+def test_a_longer_overnight_infusion_is_written_with_dates():
+    over = code_encounter(enc(drug="vancomycin", start="20:00", stop="08:01"), RS)
+    assert "doc.stop_before_start" in [f.rule for f in over.findings]
+    dated = code_encounter(enc(drug="vancomycin", start="2024-07-01T20:00", stop="2024-07-02T10:00"), RS)
+    assert sum(l.units for l in dated.lines if l.code == "96366") == 13
+    assert "doc.stop_before_start" not in [f.rule for f in dated.findings]
+
+
+def test_the_overnight_limit_is_a_named_dated_sourced_limit():
+    from infucode.reference.policies import PolicyCatalog
+    limit = PolicyCatalog.load().limits["longest_clock_only_overnight_minutes"]
+    assert (limit.value, limit.unit) == (720, "minutes") and limit.since and limit.sources
+
+
+def test_a_rejected_encounter_does_not_make_the_next_file_a_duplicate(tmp_path):
+    """The first file's e1 is refused by the engine (a date outside the accepted dates); the second file's e1 is
+    then coded, not refused as a duplicate of an encounter that was never coded."""
+    bad, good = enc(), enc()
+    bad["date"] = "1800-01-01"
+    (tmp_path / "one.json").write_text(json.dumps(bad))
+    (tmp_path / "two.json").write_text(json.dumps(good))
+    r = CliRunner().invoke(app, ["code", str(tmp_path / "one.json"), str(tmp_path / "two.json"), "--format", "jsonl"])
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert r.exit_code == 1 and len(rows) == 2
+    assert "error" in rows[0] and rows[1]["encounter"] == "e1" and rows[1]["lines"]
+    assert "duplicate" not in r.stderr
+    # a coded e1 still makes a later one a duplicate
+    (tmp_path / "three.json").write_text(json.dumps(good))
+    r = CliRunner().invoke(app, ["code", str(tmp_path / "two.json"), str(tmp_path / "three.json"), "--format", "jsonl"])
+    assert "duplicate encounter id" in r.stderr

@@ -222,7 +222,7 @@ def code(
             for path in files:
                 source = str(path) if several else None
                 pairs = iter_encounters(path, seen_ids=seen)
-                for result, ok in code_stream(pairs, ruleset, catch_internal=not debug):
+                for result, ok in code_stream(pairs, ruleset, catch_internal=not debug, seen_ids=seen):
                     if not ok:
                         failed = True
                         assert isinstance(result, ErrorResult)

@@ -428,6 +428,7 @@ def code_stream(
     ruleset: Any,
     *,
     catch_internal: bool = True,
+    seen_ids: set[str] | None = None,
 ) -> Iterator[tuple[Result | ErrorResult, bool]]:
     """Code every encounter; yield ``(result, ok)`` in input order.
 
@@ -435,7 +436,9 @@ def code_stream(
     :func:`iter_encounters` (then errors raised by the engine carry the line too). An
     :class:`InputError`, read or raised by ``code_encounter``, becomes an :class:`ErrorResult` with
     ``ok=False``. With ``catch_internal`` an unexpected engine exception is reported the same way
-    (its text is not echoed: it may quote the record); otherwise it propagates.
+    (its text is not echoed: it may quote the record); otherwise it propagates. ``seen_ids``: the set given to
+    :func:`iter_encounters`; an encounter the engine refuses leaves it, so the same id in a later file is coded
+    (only a coded encounter makes a later one a duplicate).
     """
     from infucode import code_encounter  # the engine; imported late so reading works without it
 
@@ -450,6 +453,8 @@ def code_stream(
         try:
             result = code_encounter(item, ruleset)
         except InputError as err:
+            if seen_ids is not None:
+                seen_ids.discard(str(item.id))
             if err.encounter is None:
                 err.encounter = str(item.id)
             if err.line is None:
