@@ -193,3 +193,33 @@ def test_a_rejected_encounter_does_not_make_the_next_file_a_duplicate(tmp_path):
     (tmp_path / "three.json").write_text(json.dumps(good))
     r = CliRunner().invoke(app, ["code", str(tmp_path / "two.json"), str(tmp_path / "three.json"), "--format", "jsonl"])
     assert "duplicate encounter id" in r.stderr
+
+
+# ------------------------------------------------------------------ --columns
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _coded(*args: str) -> list[tuple]:
+    r = CliRunner().invoke(app, ["code", *args, "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    return [(l["code"], l["units"], l["modifiers"]) for l in json.loads(r.stdout)["lines"]]
+
+
+def test_the_bundled_epic_style_mapping_works_with_columns():
+    """The MAR export in its site's names, read with the bundled mapping, codes like the equivalent encounter."""
+    mapped = _coded(str(EXAMPLES / "mar/ivig-mar-epic-style.csv"), "--columns", str(EXAMPLES / "mar/epic-style-mapping.yaml"))
+    assert mapped == _coded(str(EXAMPLES / "mar/ivig-equivalent.yaml"))
+    assert ("96366", 3, []) in mapped
+
+
+def test_columns_maps_administration_rows_for_code_too(tmp_path):
+    r = CliRunner().invoke(app, ["code", str(EXAMPLES / "batch/export.csv"), "--columns",
+                                 str(EXAMPLES / "batch/export-mapping.yaml"), "--format", "jsonl"])
+    assert r.exit_code in (0, 1) and "ENC-1001" in r.stdout
+
+
+def test_a_mar_mapping_given_to_batch_says_where_it_belongs(tmp_path):
+    from infucode.batch.cli import batch_app
+    r = CliRunner().invoke(batch_app, [str(EXAMPLES / "mar/ivig-mar-epic-style.csv"), str(tmp_path / "o.jsonl"),
+                                       "--columns", str(EXAMPLES / "mar/epic-style-mapping.yaml")])
+    assert r.exit_code == 2 and "infucode code" in r.output and "MAR action log" in r.output

@@ -149,11 +149,12 @@ def read_encounters(path: str | Path, *, seen_ids: set[str] | None = None) -> It
 
 
 def iter_encounters(
-    path: str | Path, *, seen_ids: set[str] | None = None
+    path: str | Path, *, seen_ids: set[str] | None = None, columns: Any = None
 ) -> Iterator[tuple[Encounter | InputError, int | None]]:
-    """Like :func:`read_encounters`, with the line each encounter starts on (None when unknown)."""
+    """Like :func:`read_encounters`, with the line each encounter starts on (None when unknown). ``columns``: a
+    :class:`CsvMapping` for a .csv file (the export's own headers and, for a MAR log, its action names)."""
     seen = set() if seen_ids is None else seen_ids
-    for item, line in _iter_raw(path):
+    for item, line in _iter_raw(path, columns):
         if isinstance(item, InputError):
             yield item, line
             continue
@@ -166,7 +167,43 @@ def iter_encounters(
         yield item, line
 
 
-def _iter_raw(path: str | Path) -> Iterator[tuple[Encounter | InputError, int | None]]:
+class CsvMapping:
+    """A site's mapping file for a CSV export, read once: a MAR action-log mapping (``columns`` with order_id,
+    action, time; ``actions``; ``time_format``; ``setting``: adapters.mar) or a mapping of administration-row
+    columns (``columns: {our_name: their_header}``, as ``infucode batch --columns``). Raises ValueError (a usage
+    error) for a file that is neither."""
+
+    MAR_KEYS = frozenset({"actions", "time_format", "setting"})
+    MAR_COLUMNS = frozenset({"order_id", "action", "time", "rate", "dose", "date"})
+
+    def __init__(self, path: str | Path):
+        from .input_limits import safe_yaml_load
+
+        self.path = Path(path)
+        try:
+            data = safe_yaml_load(self.path, f"column mapping {self.path}")
+        except OSError as exc:
+            raise ValueError(f"cannot read the column mapping {self.path}: {exc.strerror or type(exc).__name__}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"column mapping {self.path}: expected 'columns: {{our_name: their_header}}'")
+        columns = data.get("columns", data if not set(data) & self.MAR_KEYS else {})
+        if not isinstance(columns, dict):
+            raise ValueError(f"column mapping {self.path}: 'columns' must map our column names to the export's headers")
+        self.is_mar = bool(set(data) & self.MAR_KEYS) or bool(set(columns) & {"order_id", "action", "time"})
+        if self.is_mar:
+            from .mar import load_mapping
+            self.mar = load_mapping(self.path)  # ValueError names what is wrong
+            self.columns: dict[str, str] = {}
+        else:
+            from .flat import INPUT_COLUMNS
+            unknown = sorted(str(k) for k in columns if k not in INPUT_COLUMNS)
+            if unknown:
+                raise ValueError(f"column mapping {self.path}: unknown column name(s) {', '.join(unknown)} "
+                                 f"(ours are: {', '.join(INPUT_COLUMNS)})")
+            self.columns = {str(k): str(v) for k, v in columns.items()}
+
+
+def _iter_raw(path: str | Path, columns: CsvMapping | None = None) -> Iterator[tuple[Encounter | InputError, int | None]]:
     if str(path) == "-":
         yield from _iter_jsonl(sys.stdin.buffer, "<stdin>")
         return
@@ -184,7 +221,7 @@ def _iter_raw(path: str | Path) -> Iterator[tuple[Encounter | InputError, int | 
         if not p.is_file():
             yield InputError(None, f"cannot read {name}: no such file"), None
             return
-        yield from _iter_csv(p, name)
+        yield from _iter_csv(p, name, columns)
         return
     try:
         fh = open(p, "rb")  # noqa: SIM115 - closed below, the generator may be abandoned
@@ -254,7 +291,7 @@ def _fhir_items(obj: Any) -> Iterator[tuple[Encounter | InputError, int | None]]
         yield item, getattr(item, "line", None) if isinstance(item, InputError) else None
 
 
-def _iter_csv(p: Path, name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
+def _iter_csv(p: Path, name: str, columns: CsvMapping | None = None) -> Iterator[tuple[Encounter | InputError, int | None]]:
     """A CSV of a MAR action log (an `action` column) or of administration rows (`encounter_id`,
     `administration_id`, ...; see adapters.flat)."""
     try:
@@ -271,6 +308,16 @@ def _iter_csv(p: Path, name: str) -> Iterator[tuple[Encounter | InputError, int 
         return
     if not text.strip():
         yield InputError(None, f"file is empty: {name}"), None
+        return
+    if columns is not None and columns.is_mar:
+        from .mar import encounters_from_mar
+        for item in encounters_from_mar(p, mapping=columns.mar):
+            yield item, item.line if isinstance(item, InputError) else None
+        return
+    if columns is not None:
+        from .flat import encounters_from_csv
+        for item in encounters_from_csv(text, columns=columns.columns):
+            yield item, item.line if isinstance(item, InputError) else None
         return
     from .flat import column_of_header
     first = next(csv.reader([text.splitlines()[0]]), [])

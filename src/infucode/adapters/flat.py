@@ -154,7 +154,7 @@ def rows_from_encounter(enc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def encounters_from_csv(text: str) -> list[Encounter | InputError]:
+def encounters_from_csv(text: str, columns: dict[str, str] | None = None) -> list[Encounter | InputError]:
     """Encounters from a CSV of administration rows (the columns above), grouped by encounter_id in
     first-seen order; a bad encounter is an InputError naming its row, the others still come through."""
     import csv
@@ -168,8 +168,9 @@ def encounters_from_csv(text: str) -> list[Encounter | InputError]:
     # spreadsheet headers ("Encounter ID", "start_time") to ours; a header that is none of ours is said, not dropped
     ours: list[str | None] = []
     unknown: list[str] = []
+    by_theirs = {theirs: mine for mine, theirs in (columns or {}).items()}
     for name in header or ():
-        column = column_of_header(name)
+        column = by_theirs.get(name) or (None if column_of_header(name) in (columns or {}) else column_of_header(name))
         if column is not None and column in ours:
             column = None  # a repeated column: the first one counts
         if column is None:

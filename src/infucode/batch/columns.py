@@ -67,6 +67,10 @@ def load_columns(path: str | Path) -> dict[str, str]:
         raise BatchError(f"cannot read the column mapping {path}: {exc.strerror or type(exc).__name__}") from None
     except ValueError as exc:
         raise BatchError(str(exc)) from None
+    if isinstance(data, dict) and (set(data) & {"actions", "time_format"}
+                                   or set(data.get("columns") or {}) & {"order_id", "action"}):
+        raise BatchError(f"{path} maps a MAR action log (order, action and time columns), not administration rows: "
+                         f"code the export with 'infucode code EXPORT.csv --columns {path}'")
     if isinstance(data, dict) and set(data) == {"columns"}:
         data = data["columns"]
     if data is None:
