@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from infucode import load_ruleset
 from infucode.adapters.encounter_io import EncounterYamlLoader
 from infucode.audit import audit_claim, decode_claim
+from infucode.cli import app
 from infucode.audit.cli import audit_app
 from infucode.audit.io import audit_stream, iter_claims, render
 from infucode.audit.model import AuditError, AuditResult
@@ -294,7 +295,7 @@ def test_unknown_code_is_a_finding_and_the_next_claim_is_audited(tmp_path, rs):
                   '{"id": "u2", "claim_type": "professional", "date": "2024-07-01", "lines": [{"code": "96366", "units": 2}]}\n')
     one, two = audit_stream(iter_claims(path), rs)
     [unknown] = [f for f in one.findings if f.rule == "audit.unknown_code"]
-    assert unknown.severity == "warning" and unknown.lines == [1] and "96379" in unknown.message
+    assert unknown.severity == "warning" and unknown.lines == [2] and "96379" in unknown.message
     assert "audit.add_on_without_primary" in {f.rule for f in two.findings}
 
 
@@ -330,7 +331,7 @@ def test_second_initial_without_documentation_counts_wrvu_once(rs):
              "lines": [{"code": "96365", "units": 1}, {"code": "96374", "units": 1}, {"code": "96413", "units": 1}]}
     result = audit_claim(claim, rs)
     [second] = [f for f in result.findings if f.rule == "audit.second_initial"]
-    assert second.severity == "error" and second.lines == [0, 1]   # 96413 ranks first; 96365 and 96374 are extra
+    assert second.severity == "error" and second.lines == [1, 2]   # 96413 ranks first; 96365 and 96374 are extra
     assert second.wrvu_delta == 0   # both are in an NCCI PTP pair with another initial: audit.ptp counts them
 
 
@@ -452,3 +453,25 @@ def test_cli_summary_file_beside_the_per_claim_output(tmp_path):
     assert "rule,audit.second_initial" in table.read_text()
     bad = runner.invoke(audit_app, [str(EXAMPLES / "batch.csv"), "--summary", str(tmp_path / "s.txt")])
     assert bad.exit_code == 2 and "--summary" in bad.output
+
+
+def test_over_coding_is_printed_as_a_positive_number_with_a_word(tmp_path):
+    """96366 x9 against an MUE of 8: the table says 'over-coded by 9 units', never a bare '-9' or '-1.62'."""
+    path = _write(tmp_path, "over.json", json.dumps({"id": "o1", "claim_type": "professional", "date": "2024-07-01",
+                                                      "lines": [{"code": "96365", "units": 1}, {"code": "96366", "units": 9}]}))
+    out = CliRunner().invoke(app, ["audit", str(path)]).output
+    assert "over-coded by 9 units" in out
+    assert "1.62 over-coded" in out
+    assert "-1.62" not in out and "-9" not in out
+    page = CliRunner().invoke(app, ["audit", str(path), "--format", "html"]).output
+    assert "over-coded by 9 units" in page and "-1.62" not in page
+
+
+def test_a_missing_claim_file_is_an_error_not_a_claim(tmp_path):
+    """A file that is not there: exit 1, one error line naming it, and the summary counts only the claims read."""
+    good = _write(tmp_path, "good.json", json.dumps({"id": "g1", "claim_type": "professional", "date": "2024-07-01",
+                                                      "lines": [{"code": "96365", "units": 1}]}))
+    result = CliRunner().invoke(app, ["audit", str(good), str(tmp_path / "missing.json")])
+    assert result.exit_code == 1
+    assert "missing.json: no such file" in result.stderr
+    assert "1 claim(s): 1 audited, 0 unreadable" in result.stdout

@@ -209,3 +209,18 @@ def test_maps_are_loaded_once_and_carry_nothing_from_one_file_to_the_next():
     for _ in range(2):
         assert described(_read(CHEMO)) and described(_read(IVIG)) == first_good
         assert described(_read(broken)) == first_broken
+
+
+def test_finding_lines_are_the_837s_lx_numbers(tmp_path):
+    """The line a finding names is the 837's LX number (LX*1 is line 1), in the finding, its message and the table."""
+    text = (ROOT / "examples/claims/ivig-837p.x12").read_text()
+    path = tmp_path / "mue.x12"
+    path.write_text(text.replace("SV1*HC:96366*150*UN*3***1", "SV1*HC:96366*150*UN*9***1"))  # LX*2: 96366 x9 > MUE 8
+    lx = [seg.split("*")[1] for seg in text.split("~") if seg.strip().startswith("LX*")]
+    [(claim, _)] = list(read_837(path))
+    codes_by_lx = dict(zip((int(n) for n in lx), (line.code for line in claim.lines)))
+    result = audit_claim(claim, load_ruleset())
+    [mue] = [f for f in result.findings if f.rule == "audit.mue"]
+    assert [codes_by_lx[n] for n in mue.lines] == ["96366"] and mue.lines == [2]
+    table = CliRunner().invoke(app, ["audit", str(path)]).output
+    assert "│ 2 │ 96366 │ 9" in table and "│ 0 │" not in table

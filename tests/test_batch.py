@@ -83,7 +83,7 @@ def test_bad_lines_go_to_the_errors_file(tmp_path, workers):
         '{"id": "e3", "setting": "clinic", "administrations": []}',  # bad enum
         GOOD % "e4",
         GOOD % "e1",  # duplicate id
-        '{"id": "e5", "setting": "office", "date": "2024-07-01", "administrations": [{"id": "a1", "drug": "ondansetron", "route": "iv_push", "start": "9h30"}]}',
+        '{"id": "e5", "setting": "office", "date": "2024-07-01", "administrations": [{"id": "a1", "drug": "ondansetron", "route": "iv_push", "start": "half past nine"}]}',
     ])
     out = tmp_path / "out.jsonl"
     summary = run_batch(src, out, workers=workers, chunk_lines=2)
@@ -192,3 +192,22 @@ def test_progress_bar_can_be_forced(tmp_path, capsys):
     summary = run_batch(src, tmp_path / "out.jsonl", workers=1, progress=True)
     assert summary.coded == 2
     assert "coding" in capsys.readouterr().err
+
+
+def test_engine_spark_without_pyspark_is_a_usage_error_naming_the_extra(tmp_path, monkeypatch):
+    """pyspark missing (simulated: a None entry in sys.modules makes its import fail) is exit 2 with the
+    extra to install from pyproject's [project.optional-dependencies], never a ModuleNotFoundError traceback."""
+    import sys
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extra = next(name for name, deps in extras.items() if name != "test" and any(d.startswith("pyspark") for d in deps))
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "e1", "setting": "facility", "date": "2024-07-01", "administrations": []}\n')
+    result = CliRunner().invoke(batch_app, [str(src), str(tmp_path / "out.jsonl"), "--engine", "spark"])
+    assert result.exit_code == 2, result.output
+    assert f"infucode[{extra}]" in result.output
+    assert "pyspark" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "out.jsonl").exists()

@@ -248,7 +248,7 @@ def test_parquet_usage_errors(tmp_path):
     assert not (tmp_path / "o.jsonl").exists()
 
     no_id = tmp_path / "no_id.parquet"
-    pq.write_table(pa.table({"ENCOUNTER": ["e1"], "setting": ["office"]}), no_id)
+    pq.write_table(pa.table({"VISIT_KEY": ["e1"], "setting": ["office"]}), no_id)  # not ours nor a synonym (ENCOUNTER is)
     with pytest.raises(BatchError, match="no encounter_id column"):
         run_batch(no_id, tmp_path / "o.jsonl", workers=1)
 

@@ -245,7 +245,7 @@ def test_code_with_fake_engine_batch_exit_1(fake_engine):
     err_lines = r.stderr.strip().splitlines()
     assert err_lines == [
         "line 3: not valid JSON: unexpected end of data",
-        "encounter b4, line 4, field administrations[0].route: not one of the allowed values: "
+        "encounter b4, line 4, field administrations[0].route: 'iv_drip' is not one of the allowed values: "
         "im, intra_arterial, iv, iv_infusion, iv_push, sc, sc_infusion",
     ]
     for drug in ("vancomycin", "iron sucrose"):
@@ -274,7 +274,7 @@ def test_code_table_to_stdout_prints_errors_once(fake_engine):
     r = invoke("code", str(EXAMPLES / "batch.jsonl"))
     assert r.exit_code == 1
     assert "Encounter b1" in r.stdout and "iv_drip" not in r.stdout
-    assert r.stderr.count("field administrations[0].route") == 1 and "iv_drip" not in r.stderr
+    assert r.stderr.count("field administrations[0].route") == 1 and r.stderr.count("iv_drip") == 1
 
 
 def test_code_duplicate_ids_across_files(fake_engine, tmp_path):

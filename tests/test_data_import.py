@@ -236,7 +236,7 @@ def test_a_ptp_edit_deleted_before_the_date_of_service_does_not_fire(loaded):
     both = claim("2024-07-31", *pair)
     both["lines"] += [{"code": "96413", "units": 1, "date": "2024-08-01"}, {"code": "96523", "units": 1, "date": "2024-08-01"}]
     (edit,) = [f for f in audit_claim(both, rs).findings if f.rule == "audit.ptp"]
-    assert edit.lines == [0, 1]
+    assert edit.lines == [1, 2]  # line numbers, 1 = the first billed line (LX 1)
 
 
 def test_a_date_before_any_import_falls_back_to_the_bundled_tables(loaded):
@@ -284,7 +284,7 @@ def test_each_line_is_audited_on_the_tables_of_its_own_date(loaded):
     c["lines"] += [{"code": "96365", "units": 1, "date": "2024-10-01"}, {"code": "96366", "units": 5, "date": "2024-10-01"}]
     result = audit_claim(c, rs)
     (mue,) = [f for f in result.findings if f.rule == "audit.mue"]
-    assert mue.lines == [1] and "MUE of 4" in mue.message
+    assert mue.lines == [2] and "MUE of 4" in mue.message
     used = result.data_releases["mue_practitioner"]
     assert f"on 2024-09-30: " in used and MUE_Q3.name in used and f"on 2024-10-01: " in used and MUE_Q4.name in used
     same = claim("2024-08-01", ("96365", 1))

@@ -214,3 +214,33 @@ def test_lookup_shows_the_imported_values_in_force_on_a_date(data_dir, tmp_path)
         assert wrong.status_code == 422 and wrong.json()["field"] == "date"
     plain = TestClient(create_app(db_url=f"sqlite:///{tmp_path}/d.db"))
     assert plain.get("/v1/codes/96366", params={"date": "2024-08-15"}).json()["mue"]["practitioner"]["value"] == 8
+
+
+def test_lookup_prose_says_the_numbers_of_the_table_it_shows(data_dir):
+    """After an import, `lookup 96366 --date D` shows the imported practitioner MUE (4 in the fixture) and its
+    denial and scenario prose say 4 too, never the bundled 8; the bundled table's prose says 8."""
+    def text(*args: str) -> str:
+        result = _runner().invoke(app, ["lookup", "96366", *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    imported = text("--date", "2024-08-15", "--data-dir", str(data_dir))
+    assert "MUE practitioner: 4 " in imported
+    assert "units above the MUE (4 practitioner" in imported and "MUE of 4" in imported
+    assert "MUE of 8" not in imported and "(8 practitioner" not in imported
+    bundled = text("--date", "2024-08-15")
+    assert "MUE practitioner: 8 " in bundled and "units above the MUE (8 practitioner" in bundled and "MUE of 8" in bundled
+    assert "{mue" not in imported + bundled
+
+
+def test_lookup_96368_says_once_per_date_as_the_engine_codes_it():
+    """The engine reports 96368 once per date of service (two dates: two units); the reference says so too."""
+    out = _runner().invoke(app, ["lookup", "96368"]).stdout
+    assert "once per encounter" not in out.lower() and "per encounter" not in out.lower()
+    assert "once per date" in out.lower()
+    three = {"id": "c3", "setting": "facility", "date": "2024-07-01", "administrations": [
+        {"id": "a1", "drug": "vancomycin", "route": "iv_infusion", "start": "08:00", "stop": "10:00"},
+        {"id": "a2", "drug": "ceftriaxone", "route": "iv_infusion", "start": "08:30", "stop": "09:30"},
+        {"id": "a3", "drug": "metronidazole", "route": "iv_infusion", "start": "08:40", "stop": "09:40"}]}
+    result = code_encounter(three, load_ruleset())
+    assert [line.units for line in result.lines if line.code == "96368"] == [1]

@@ -39,7 +39,7 @@ def test_encounter_payer_selects_its_profile():
 
 @pytest.mark.parametrize("change, field", [
     ({"payer": "no-such-payer"}, "payer"),
-    ({"date": "01/07/2024"}, "date"),
+    ({"date": "31/31/2024"}, "date"),  # not a date in any form (7/1/2024 is read as 2024-07-01: see test_spreadsheet_input)
     ({"setting": "home"}, "setting"),
 ])
 def test_unreadable_encounter_names_encounter_and_field(change, field):

@@ -174,6 +174,11 @@ def code(
         None, "--data-dir", help="CMS files imported with 'infucode data import' (default: $INFUCODE_DATA_DIR, "
                                  "else the user data directory): MUE and wRVU in force on each encounter's date."
     ),
+    columns: Optional[Path] = typer.Option(  # noqa: B008, UP045
+        None, "--columns", metavar="MAPPING.yaml", help="CSV input: the export's own headers (columns: {ours: theirs}); "
+        "a MAR action-log mapping (actions, time_format; examples/mar/epic-style-mapping.yaml) is read as one.",
+        show_default=False,
+    ),
 ) -> None:
     """Code encounters and print their charge lines and findings.
 
@@ -187,6 +192,13 @@ def code(
     from .reference.data_cli import open_release_store
 
     policies = _parse_policies(policy)
+    mapping = None
+    if columns is not None:
+        from .adapters.encounter_io import CsvMapping
+        try:
+            mapping = CsvMapping(columns)
+        except ValueError as exc:
+            raise _usage_error(str(exc)) from None
     ruleset = _load_ruleset(profile, policies)
     fmt = format.value
     several = len(files) > 1
@@ -212,7 +224,7 @@ def code(
             stream = sys.stdout
             to_stdout = True
         if fmt == "fhir":
-            failed = _write_fhir(files, ruleset, stream, several)
+            failed = _write_fhir(files, ruleset, stream, several, mapping)
             _commit_output(outputs)
             raise typer.Exit(EXIT_ENCOUNTER_ERRORS if failed else EXIT_OK)
         options = {"show_errors": not to_stdout} if fmt == "table" else {}
@@ -221,8 +233,8 @@ def code(
         try:
             for path in files:
                 source = str(path) if several else None
-                pairs = iter_encounters(path, seen_ids=seen)
-                for result, ok in code_stream(pairs, ruleset, catch_internal=not debug):
+                pairs = iter_encounters(path, seen_ids=seen, columns=mapping)
+                for result, ok in code_stream(pairs, ruleset, catch_internal=not debug, seen_ids=seen):
                     if not ok:
                         failed = True
                         assert isinstance(result, ErrorResult)
@@ -255,7 +267,7 @@ def _commit_output(outputs: Any) -> None:
         raise typer.Exit(EXIT_OUTPUT_FAILED) from None
 
 
-def _write_fhir(files: list[Path], ruleset: Any, stream, several: bool) -> bool:
+def _write_fhir(files: list[Path], ruleset: Any, stream, several: bool, mapping: Any = None) -> bool:
     """One FHIR R4 Bundle of ChargeItems per encounter (a JSON array for several); errors to stderr."""
     from .adapters.fhir import to_fhir_bundle
     from .engine import code_encounter
@@ -263,7 +275,7 @@ def _write_fhir(files: list[Path], ruleset: Any, stream, several: bool) -> bool:
 
     bundles, failed, seen = [], False, set()
     for path in files:
-        for item, line in iter_encounters(path, seen_ids=seen):
+        for item, line in iter_encounters(path, seen_ids=seen, columns=mapping):
             try:
                 if isinstance(item, InputError):
                     raise item

@@ -2,10 +2,14 @@
 readable field-level errors (``administrations[0].route``: the allowed values). Core code: no file
 formats here; adapters call it after parsing, and ``code_encounter`` calls it for plain dicts.
 
-Messages name the field and never repeat what was written in it: a value that fails validation is not
-from the closed vocabulary (it failed), and may be anything, a patient's name included. Only the
-vocabulary itself (allowed values, field names, type words) is quoted, and an unknown key only when it
-reads as a field name (lower-case letters and underscores)."""
+Messages name the field and repeat what was written in it only when it reads as a vocabulary word
+(lower-case letters and underscores: 'iv_drip'); anything else that fails validation may be anything, a
+patient's name included, and is never repeated. The vocabulary itself (allowed values, field names, type
+words) is quoted, and an unknown key only when it reads as a field name.
+
+Before validation, the spreadsheet forms of the closed-vocabulary fields (route 'IV Push', date '7/1/2024',
+time '8:30 AM') are read with the shared vocabulary (:func:`read_spreadsheet_forms`) and each one is
+reported in the result (rule ``input.read_as``)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from typing import Any
 import msgspec
 
 from .model import Encounter, InputError
+from .vocabulary.forms import CONTRACT_CLOCK, CONTRACT_DATE, read_clock, read_date, read_route, read_word, route_words_only
+from .vocabulary.routes import NOT_ADMINISTRATION_SERVICES, resolve_route
 
 # An unknown key is quoted only when it looks like a mistyped field name ('strat', 'drug_name'), never when it
 # could be data put in the key's place (spaces, digits, capitals: 'John Q Patient MRN-99887766').
@@ -142,10 +148,17 @@ def translate_validation_error(message: str) -> tuple[str | None, str]:
     if m := _RX_ENUM.match(message):
         info = _info_at(field)
         allowed = [str(v) for v in info.values] if isinstance(info, msgspec.inspect.LiteralType) else []
-        text = "not one of the allowed values"
+        written = m.group("value").strip().strip("'\"")
+        # what was written is quoted only when it reads as a vocabulary word (lower-case letters and underscores,
+        # as field_name_like): a mistyped 'iv_drip' helps the user, a name or a number could be patient data
+        concepts = route_words_only(written) if field and field.endswith(".route") else None
+        quoted = field_name_like(written) or concepts is not None
+        text = f"'{written}' is not one of the allowed values" if quoted else "not one of the allowed values"
+        if concepts is not None and resolve_route(concepts)[1] == "not_a_service":
+            # oral, sublingual, rectal, topical, inhaled: no drug-administration service [CMS IOM 100-04 ch.4 s.230.2]
+            return field, (f"route '{written}' is not a drug-administration service ("
+                           f"{', '.join(sorted(NOT_ADMINISTRATION_SERVICES))} are not coded); leave the administration out")
         if allowed:
-            # the suggestion is one of the allowed values; what was written is not repeated
-            written = m.group("value").strip().strip("'\"")
             text += f": {', '.join(allowed)}{_suggest(written, allowed)}"
         return field, text
     if m := _RX_EXPECTED.match(message):
@@ -178,6 +191,93 @@ def _printable(text: str | None) -> str | None:
     return text
 
 
+# --------------------------------------------------------------------------------------------
+# Spreadsheet forms of closed-vocabulary fields, read with the shared vocabulary (vocabulary.forms)
+# --------------------------------------------------------------------------------------------
+
+_ROUTES = ("iv_infusion", "iv_push", "sc", "im", "sc_infusion", "intra_arterial", "iv")
+_WORDS = {"setting": ("facility", "office"), "claim": ("facility", "professional")}
+_CLASSES = ("chemotherapy", "therapeutic", "hydration")
+
+
+def _read_route(value: str) -> str | None:
+    return read_word(value, _ROUTES) or read_route(value)
+
+
+def _read_clock(value: str) -> str | None:
+    return None if CONTRACT_CLOCK.fullmatch(value.strip()) else read_clock(value)
+
+
+def _read_date(value: str) -> str | None:
+    return None if CONTRACT_DATE.fullmatch(value.strip()) else read_date(value)
+
+
+def in_contract_forms(encounter: Encounter) -> bool:
+    """Whether a directly decoded encounter's date and clock values are all in the contract's own forms (the batch's
+    fast path: otherwise it decodes through :func:`decode_encounter`, which reads spreadsheet forms)."""
+    if encounter.date is not None and not CONTRACT_DATE.fullmatch(encounter.date):
+        return False
+    clock = CONTRACT_CLOCK.fullmatch
+    for adm in encounter.administrations:
+        if (adm.start is not None and not clock(adm.start)) or (adm.stop is not None and not clock(adm.stop)):
+            return False
+        for gap in adm.interruptions:
+            if not clock(gap.start) or not clock(gap.stop):
+                return False
+    return True
+
+
+def read_spreadsheet_forms(obj: dict) -> tuple[dict, list[tuple[list[str], str]]]:
+    """``obj`` with the spreadsheet forms of its closed-vocabulary fields in the contract's words, and one note
+    per value read (``([administration ids], "route 'IV Push' read as iv_push")``). Only route, setting, claim,
+    class, date and clock values are read; what the vocabulary cannot read whole is left as written, for the
+    decoder to refuse naming the field. A form of a closed vocabulary may be quoted; nothing else is."""
+    notes: list[tuple[list[str], str]] = []
+    out = obj
+
+    def read(holder: dict, key: str, reader, ids: list[str], label: str) -> dict:
+        value = holder.get(key)
+        if not isinstance(value, str):
+            return holder
+        new = reader(value)
+        if new is None or new == value:
+            return holder
+        notes.append((ids, f"{label} '{value.strip()}' read as {new}"))
+        return {**holder, key: new}
+
+    for key, allowed in _WORDS.items():
+        out = read(out, key, lambda v, a=allowed: None if v in a else read_word(v, a), [], key)
+    out = read(out, "date", _read_date, [], "date")
+    adms = out.get("administrations")
+    if isinstance(adms, list):
+        new_adms = []
+        for adm in adms:
+            if not isinstance(adm, dict):
+                new_adms.append(adm)
+                continue
+            aid = user_id(adm.get("id"))
+            ids = [aid] if aid is not None else []
+            where = f"administration {aid}: " if aid is not None else ""
+            adm = read(adm, "route", lambda v: None if v in _ROUTES else _read_route(v), ids, f"{where}route")
+            adm = read(adm, "class", lambda v: None if v in _CLASSES else read_word(v, _CLASSES), ids, f"{where}class")
+            for key in ("start", "stop"):
+                adm = read(adm, key, _read_clock, ids, f"{where}{key}")
+            gaps = adm.get("interruptions")
+            if isinstance(gaps, list) and any(isinstance(g, dict) for g in gaps):
+                new_gaps = []
+                for k, gap in enumerate(gaps):
+                    if isinstance(gap, dict):
+                        for key in ("start", "stop"):
+                            gap = read(gap, key, _read_clock, ids, f"{where}interruption {k + 1} {key}")
+                    new_gaps.append(gap)
+                if new_gaps != gaps:
+                    adm = {**adm, "interruptions": new_gaps}
+            new_adms.append(adm)
+        if notes:
+            out = {**out, "administrations": new_adms}
+    return out, notes
+
+
 def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
     """Validate one decoded JSON/YAML value as an :class:`Encounter`.
 
@@ -189,6 +289,7 @@ def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
     if not isinstance(obj, dict):
         raise InputError(None, "expected an encounter object", line=line)
     enc_id = user_id(obj.get("id"))
+    obj, read_as = read_spreadsheet_forms(obj)
     try:
         encounter = msgspec.convert(obj, Encounter)
     except msgspec.ValidationError as exc:
@@ -210,6 +311,8 @@ def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
                 line=line,
             )
         seen[adm.id] = i
+    if read_as:
+        encounter.read_as = read_as  # said in the result as info findings (engine, rule input.read_as)
     return encounter
 
 

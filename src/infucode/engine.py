@@ -66,6 +66,11 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
 
     claim = encounter.claim_type
     ctx = CodingContext(ruleset, claim, encounter.setting, iso_day(on) if on else None)
+    for ids, note in getattr(encounter, "read_as", ()):
+        # a spreadsheet form read through the vocabulary (decoding.read_spreadsheet_forms): said, never silent
+        ctx.add_finding("input.read_as", "info", note, ids)
+    for note in getattr(encounter, "input_warnings", ()):
+        ctx.add_finding("input.unknown_column", "warning", note, [])
 
     prepared: list[tuple[int, Service | None]] = []
     for i, adm in enumerate(encounter.administrations):

@@ -61,7 +61,10 @@ class Administration(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     interruptions: list[Interruption] = []
 
 
-class Encounter(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class Encounter(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, dict=True):
+    """One encounter. ``dict=True`` lets the decoder attach ``read_as`` (the spreadsheet forms it read through the
+    vocabulary, decoding.read_spreadsheet_forms) without making it an input field: never decoded nor encoded."""
+
     id: str | int
     setting: Setting
     administrations: list[Administration]

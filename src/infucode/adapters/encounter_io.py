@@ -17,6 +17,7 @@ Formats, chosen by the file extension:
 
 from __future__ import annotations
 
+import csv
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -148,11 +149,12 @@ def read_encounters(path: str | Path, *, seen_ids: set[str] | None = None) -> It
 
 
 def iter_encounters(
-    path: str | Path, *, seen_ids: set[str] | None = None
+    path: str | Path, *, seen_ids: set[str] | None = None, columns: Any = None
 ) -> Iterator[tuple[Encounter | InputError, int | None]]:
-    """Like :func:`read_encounters`, with the line each encounter starts on (None when unknown)."""
+    """Like :func:`read_encounters`, with the line each encounter starts on (None when unknown). ``columns``: a
+    :class:`CsvMapping` for a .csv file (the export's own headers and, for a MAR log, its action names)."""
     seen = set() if seen_ids is None else seen_ids
-    for item, line in _iter_raw(path):
+    for item, line in _iter_raw(path, columns):
         if isinstance(item, InputError):
             yield item, line
             continue
@@ -165,7 +167,43 @@ def iter_encounters(
         yield item, line
 
 
-def _iter_raw(path: str | Path) -> Iterator[tuple[Encounter | InputError, int | None]]:
+class CsvMapping:
+    """A site's mapping file for a CSV export, read once: a MAR action-log mapping (``columns`` with order_id,
+    action, time; ``actions``; ``time_format``; ``setting``: adapters.mar) or a mapping of administration-row
+    columns (``columns: {our_name: their_header}``, as ``infucode batch --columns``). Raises ValueError (a usage
+    error) for a file that is neither."""
+
+    MAR_KEYS = frozenset({"actions", "time_format", "setting"})
+    MAR_COLUMNS = frozenset({"order_id", "action", "time", "rate", "dose", "date"})
+
+    def __init__(self, path: str | Path):
+        from .input_limits import safe_yaml_load
+
+        self.path = Path(path)
+        try:
+            data = safe_yaml_load(self.path, f"column mapping {self.path}")
+        except OSError as exc:
+            raise ValueError(f"cannot read the column mapping {self.path}: {exc.strerror or type(exc).__name__}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"column mapping {self.path}: expected 'columns: {{our_name: their_header}}'")
+        columns = data.get("columns", data if not set(data) & self.MAR_KEYS else {})
+        if not isinstance(columns, dict):
+            raise ValueError(f"column mapping {self.path}: 'columns' must map our column names to the export's headers")
+        self.is_mar = bool(set(data) & self.MAR_KEYS) or bool(set(columns) & {"order_id", "action", "time"})
+        if self.is_mar:
+            from .mar import load_mapping
+            self.mar = load_mapping(self.path)  # ValueError names what is wrong
+            self.columns: dict[str, str] = {}
+        else:
+            from .flat import INPUT_COLUMNS
+            unknown = sorted(str(k) for k in columns if k not in INPUT_COLUMNS)
+            if unknown:
+                raise ValueError(f"column mapping {self.path}: unknown column name(s) {', '.join(unknown)} "
+                                 f"(ours are: {', '.join(INPUT_COLUMNS)})")
+            self.columns = {str(k): str(v) for k, v in columns.items()}
+
+
+def _iter_raw(path: str | Path, columns: CsvMapping | None = None) -> Iterator[tuple[Encounter | InputError, int | None]]:
     if str(path) == "-":
         yield from _iter_jsonl(sys.stdin.buffer, "<stdin>")
         return
@@ -183,7 +221,7 @@ def _iter_raw(path: str | Path) -> Iterator[tuple[Encounter | InputError, int | 
         if not p.is_file():
             yield InputError(None, f"cannot read {name}: no such file"), None
             return
-        yield from _iter_csv(p, name)
+        yield from _iter_csv(p, name, columns)
         return
     try:
         fh = open(p, "rb")  # noqa: SIM115 - closed below, the generator may be abandoned
@@ -253,7 +291,7 @@ def _fhir_items(obj: Any) -> Iterator[tuple[Encounter | InputError, int | None]]
         yield item, getattr(item, "line", None) if isinstance(item, InputError) else None
 
 
-def _iter_csv(p: Path, name: str) -> Iterator[tuple[Encounter | InputError, int | None]]:
+def _iter_csv(p: Path, name: str, columns: CsvMapping | None = None) -> Iterator[tuple[Encounter | InputError, int | None]]:
     """A CSV of a MAR action log (an `action` column) or of administration rows (`encounter_id`,
     `administration_id`, ...; see adapters.flat)."""
     try:
@@ -271,8 +309,22 @@ def _iter_csv(p: Path, name: str) -> Iterator[tuple[Encounter | InputError, int 
     if not text.strip():
         yield InputError(None, f"file is empty: {name}"), None
         return
-    header = text.splitlines()[0].lower()
-    if "administration_id" in header:
+    if columns is not None and columns.is_mar:
+        from .mar import encounters_from_mar
+        for item in encounters_from_mar(p, mapping=columns.mar):
+            yield item, item.line if isinstance(item, InputError) else None
+        return
+    if columns is not None:
+        from .flat import encounters_from_csv
+        for item in encounters_from_csv(text, columns=columns.columns):
+            yield item, item.line if isinstance(item, InputError) else None
+        return
+    from .flat import column_of_header
+    first = next(csv.reader([text.splitlines()[0]]), [])
+    columns = {column_of_header(h) for h in first}
+    # a MAR action log has an action column and no administration column; title-case headers of administration
+    # rows ("Encounter ID", "Administration ID") are administration rows
+    if "administration_id" in columns or not any("action" in h.lower() for h in first):
         from .flat import encounters_from_csv
         for item in encounters_from_csv(text):
             yield item, item.line if isinstance(item, InputError) else None
@@ -311,6 +363,40 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
     """Each non-empty YAML document with where it starts: one line for a mapping, one per item for a
     list. Unreadable YAML ends the stream with an InputError naming the line (never the source text).
     Shared by the encounter and the claim readers."""
+    for document in iter_yaml_nodes(data):
+        if isinstance(document, InputError):
+            yield document
+        else:
+            yield document[0], document[1]
+
+
+def field_line(node: yaml.Node, field: str | None) -> int | None:
+    """The line (1-based) of ``field`` (``administrations[0].route``) in a composed YAML mapping: the line of its
+    key, else of the nearest enclosing value that is there (a missing field: its mapping)."""
+    if not field:
+        return None
+    line = node.start_mark.line + 1
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            if not isinstance(node, yaml.SequenceNode) or index >= len(node.value):
+                return line
+            node = node.value[index]
+            line = node.start_mark.line + 1
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            return line
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == part:
+                line, node = key.start_mark.line + 1, value
+                break
+        else:
+            return line
+    return line
+
+
+def iter_yaml_nodes(data: bytes) -> Iterator[tuple[Any, list[int] | int, yaml.Node] | InputError]:
+    """As :func:`iter_yaml_documents`, with each document's composed node (for :func:`field_line`)."""
     try:
         loader = FastEncounterYamlLoader(data)
     except yaml.YAMLError as exc:  # the reader decodes the first bytes at once: not UTF-8/16, control characters
@@ -337,9 +423,9 @@ def iter_yaml_documents(data: bytes) -> Iterator[tuple[Any, list[int] | int] | I
             if value is None:
                 continue  # an empty document ('---' alone)
             if isinstance(node, yaml.SequenceNode):
-                yield value, [n.start_mark.line + 1 for n in node.value]
+                yield value, [n.start_mark.line + 1 for n in node.value], node
             else:
-                yield value, node.start_mark.line + 1
+                yield value, node.start_mark.line + 1, node
     finally:
         loader.dispose()
 
@@ -354,12 +440,27 @@ def _iter_yaml(fh: IO[bytes], name: str) -> Iterator[tuple[Encounter | InputErro
         yield InputError(None, f"file is empty: {name}"), None
         return
     documents = 0
-    for document in iter_yaml_documents(data):
+    for document in iter_yaml_nodes(data):
         if isinstance(document, InputError):
             yield document, document.line
             return
         documents += 1
-        yield from _decode_items(*document)
+        value, lines, node = document
+        targets = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for k, (item, line) in enumerate(_decode_items(value, lines)):
+            target = targets[k] if k < len(targets) else None
+            if target is None:
+                yield item, line
+                continue
+            if isinstance(item, InputError):
+                # the line of the field itself, not of the encounter it is in
+                path = re.sub(r"^\[\d+\]\.?", "", item.field or "") if isinstance(node, yaml.SequenceNode) else item.field
+                item.line = field_line(target, path) or item.line
+                yield item, item.line
+                continue
+            # the engine's errors (a time it cannot read) find their line the same way (code_stream)
+            item.field_line = lambda field, target=target: field_line(target, field)
+            yield item, line
     if documents == 0:
         yield InputError(None, f"file is empty: {name}"), None
 
@@ -374,6 +475,7 @@ def code_stream(
     ruleset: Any,
     *,
     catch_internal: bool = True,
+    seen_ids: set[str] | None = None,
 ) -> Iterator[tuple[Result | ErrorResult, bool]]:
     """Code every encounter; yield ``(result, ok)`` in input order.
 
@@ -381,7 +483,9 @@ def code_stream(
     :func:`iter_encounters` (then errors raised by the engine carry the line too). An
     :class:`InputError`, read or raised by ``code_encounter``, becomes an :class:`ErrorResult` with
     ``ok=False``. With ``catch_internal`` an unexpected engine exception is reported the same way
-    (its text is not echoed: it may quote the record); otherwise it propagates.
+    (its text is not echoed: it may quote the record); otherwise it propagates. ``seen_ids``: the set given to
+    :func:`iter_encounters`; an encounter the engine refuses leaves it, so the same id in a later file is coded
+    (only a coded encounter makes a later one a duplicate).
     """
     from infucode import code_encounter  # the engine; imported late so reading works without it
 
@@ -396,10 +500,13 @@ def code_stream(
         try:
             result = code_encounter(item, ruleset)
         except InputError as err:
+            if seen_ids is not None:
+                seen_ids.discard(str(item.id))
             if err.encounter is None:
                 err.encounter = str(item.id)
             if err.line is None:
-                err.line = line
+                where = getattr(item, "field_line", None)  # a YAML encounter: the line of the field itself
+                err.line = (where(err.field) if where is not None and err.field else None) or line
             yield err.to_result(), False
             continue
         except Exception as exc:  # noqa: BLE001 - one broken encounter must not stop a batch

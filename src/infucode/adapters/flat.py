@@ -24,6 +24,36 @@ INPUT_COLUMNS = ENCOUNTER_COLUMNS + ADMINISTRATION_COLUMNS
 BOOLEAN_COLUMNS = frozenset({"separate_site_required", "primary", "discontinued", "pump", "vial_single_dose"})
 NUMBER_COLUMNS = frozenset({"volume_ml", "rate_ml_per_hr", "dose_value", "vial_size", "discarded"})
 
+# Headers spreadsheets write for our columns (compared after folding case, spaces and hyphens to '_'):
+# "Encounter ID" and "encounter-id" are encounter_id without a line here. Documented in README ("Input").
+HEADER_SYNONYMS: dict[str, str] = {
+    "encounter": "encounter_id", "enc_id": "encounter_id", "visit_id": "encounter_id", "csn": "encounter_id",
+    "administration": "administration_id", "admin_id": "administration_id", "line": "administration_id",
+    "medication": "drug", "drug_name": "drug", "med": "drug",
+    "start_time": "start", "started": "start", "start_datetime": "start", "begin_time": "start",
+    "stop_time": "stop", "end_time": "stop", "end": "stop", "stopped": "stop", "stop_datetime": "stop",
+    "duration_minutes": "minutes", "duration": "minutes",
+    "service_date": "date", "date_of_service": "date", "dos": "date",
+    "drug_class": "class", "hcpcs_code": "hcpcs", "access_site": "site", "iv_site": "site",
+    "volume": "volume_ml", "rate": "rate_ml_per_hr", "dose": "dose_value",
+}
+
+
+def header_key(header: str) -> str:
+    """A header folded for comparison: 'Encounter ID' -> 'encounter_id', 'stop-time' -> 'stop_time'."""
+    return "_".join(str(header).strip().lower().replace("-", " ").split())
+
+
+def column_of_header(header: str) -> str | None:
+    """Our column for a spreadsheet header (ours in any capitals, or a synonym of HEADER_SYNONYMS); None if not ours."""
+    key = header_key(header)
+    if key in _INPUT_SET:
+        return key
+    return HEADER_SYNONYMS.get(key)
+
+
+_INPUT_SET = frozenset(INPUT_COLUMNS)
+
 LINE_COLUMNS = ("encounter", "line_index", "kind", "code", "units", "modifiers", "date", "administrations",
                 "rule", "wrvu", "explanation", "error_field", "error")
 
@@ -124,7 +154,7 @@ def rows_from_encounter(enc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def encounters_from_csv(text: str) -> list[Encounter | InputError]:
+def encounters_from_csv(text: str, columns: dict[str, str] | None = None) -> list[Encounter | InputError]:
     """Encounters from a CSV of administration rows (the columns above), grouped by encounter_id in
     first-seen order; a bad encounter is an InputError naming its row, the others still come through."""
     import csv
@@ -135,8 +165,26 @@ def encounters_from_csv(text: str) -> list[Encounter | InputError]:
         header = reader.fieldnames
     except csv.Error as exc:
         return [InputError(None, f"the header row cannot be read ({exc})", line=1)]
+    # spreadsheet headers ("Encounter ID", "start_time") to ours; a header that is none of ours is said, not dropped
+    ours: list[str | None] = []
+    unknown: list[str] = []
+    by_theirs = {theirs: mine for mine, theirs in (columns or {}).items()}
+    for name in header or ():
+        column = by_theirs.get(name) or (None if column_of_header(name) in (columns or {}) else column_of_header(name))
+        if column is not None and column in ours:
+            column = None  # a repeated column: the first one counts
+        if column is None:
+            key = header_key(name)
+            # a header is quoted when it reads as a column name; anything else might be data in the header row
+            unknown.append(f"'{key}'" if key and key.replace("_", "").isalpha() and len(key) <= 40 else "one header")
+        ours.append(column)
+    reader.fieldnames = [c if c is not None else f"\0ignored{i}" for i, c in enumerate(ours)]
+    header = reader.fieldnames
     if not header or "encounter_id" not in header:
-        return [InputError("encounter_id", "a CSV of administrations needs an encounter_id column")]
+        return [InputError("encounter_id", "a CSV of administrations needs an encounter_id column "
+                                           f"(or one of: {', '.join(k for k, v in HEADER_SYNONYMS.items() if v == 'encounter_id')})")]
+    warning = (f"column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} not one of ours (adapters.flat.INPUT_COLUMNS "
+               "or HEADER_SYNONYMS): ignored") if unknown else None
     groups: dict[str, list[tuple[int, dict]]] = {}
     unreadable: list[InputError] = []
     suspect: dict[str, int] = {}  # encounter id -> line of an unreadable row next to its rows
@@ -170,7 +218,10 @@ def encounters_from_csv(text: str) -> list[Encounter | InputError]:
                                         "administrations", encounter=eid or None, line=rows[0][0]))
             continue
         try:
-            out.append(encounter_from_rows(r for _, r in rows))
+            encounter = encounter_from_rows(r for _, r in rows)
+            if warning is not None:
+                encounter.input_warnings = [warning]  # said in the result (engine, rule input.unknown_column)
+            out.append(encounter)
         except InputError as exc:
             exc.encounter = exc.encounter or eid or None
             exc.line = rows[0][0]

@@ -97,6 +97,11 @@ def audit(
             if summary_out is not None:
                 writers.append(make_writer(summary_format, summary_out))
             for path in files:
+                if not path.exists():
+                    # a file that is not there is an error of the run, not an unreadable claim: not counted as one
+                    failed = True
+                    typer.echo(f"infucode audit: error: {path}: no such file; the other files are audited", err=True)
+                    continue
                 for item in audit_stream(iter_claims(path), ruleset):
                     if isinstance(item, AuditError):
                         failed = True

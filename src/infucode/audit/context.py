@@ -60,7 +60,7 @@ def facility_only(code: str) -> bool:
 class Billed:
     """One billed line, with the claim's date filled in and its code-table entry (None outside 96360-96549)."""
 
-    index: int
+    number: int       # the line's number on the claim, 1 = the first (the 837's LX 1)
     code: str
     units: int
     modifiers: frozenset[str]
@@ -117,8 +117,8 @@ class AuditContext:
             out[(b.code, b.date)] += b.units
         return dict(out)
 
-    def indexes(self, code: str, date: str | None = None) -> list[int]:
-        return [b.index for b in self.lines if b.code == code and (date is None or b.date == date)]
+    def numbers(self, code: str, date: str | None = None) -> list[int]:
+        return [b.number for b in self.lines if b.code == code and (date is None or b.date == date)]
 
 
 def finding(rule: str, severity: str, message: str, lines: Iterable[int], wrvu_delta: float = 0.0,

@@ -28,7 +28,7 @@ def no_documentation(ctx: AuditContext) -> list[AuditFinding]:
     return [finding("audit.no_documentation", "info",
                   "no documented encounter on the claim: units against the clock, drug family and sequence could not be "
                   "verified; only the billed-line edits (add-on, MUE, NCCI, setting) were checked",
-                  [b.index for b in ctx.admin_lines])]
+                  [b.number for b in ctx.admin_lines])]
 
 
 def encounter_mismatch(ctx: AuditContext) -> list[AuditFinding]:
@@ -62,12 +62,12 @@ def billed_vs_supported(ctx: AuditContext) -> list[AuditFinding]:
             tail = f"{b - s} unit(s) above the documentation" + units_text(ctx, code, b - s)
             out.append(finding("audit.units_unsupported", "error",
                              f"{code} x{b} billed on {day}, the documentation supports {s}: {tail}",
-                             ctx.indexes(code, day), ctx.wrvu(code, s - b), s - b, code))
+                             ctx.numbers(code, day), ctx.wrvu(code, s - b), s - b, code))
         elif s > b:
             severity = "warning" if b == 0 else "info"
             out.append(finding("audit.under_coded", severity,
                              f"{code} x{s} supported on {day} but {b} billed: {s - b} unit(s) under-coded"
-                             + units_text(ctx, code, s - b), ctx.indexes(code, day), ctx.wrvu(code, s - b), s - b, code))
+                             + units_text(ctx, code, s - b), ctx.numbers(code, day), ctx.wrvu(code, s - b), s - b, code))
     return out
 
 
@@ -87,7 +87,7 @@ def sequential_for_same_drug(ctx: AuditContext) -> list[AuditFinding]:
         if supported.get(("96366", day), 0):
             out.append(finding("audit.sequential_same_drug", "error",
                                  f"96367 billed on {day} for an infusion the documentation shows continuing the same drug "
-                                 "(96366): 96367 is for a different drug given in sequence", ctx.indexes("96367", day)))
+                                 "(96366): 96367 is for a different drug given in sequence", ctx.numbers("96367", day)))
     return out
 
 
@@ -115,10 +115,10 @@ def family_mismatch(ctx: AuditContext) -> list[AuditFinding]:
     if wrong:
         out.append(finding("audit.family_mismatch", severity,
                          f"{', '.join(wrong)} billed but {basis} is chemotherapy or a complex biologic: it takes 96413, "
-                         "96415 for an added hour and 96417 for a sequential drug, not 96365-96368", [i for c in wrong for i in ctx.indexes(c)]))
+                         "96415 for an added hour and 96417 for a sequential drug, not 96365-96368", [i for c in wrong for i in ctx.numbers(c)]))
     wrong = sorted(billed_codes & CHEMO_CODES) if ther_doc else []
     if wrong:
         out.append(finding("audit.family_mismatch", severity,
                          f"{', '.join(wrong)} billed but {basis} is a therapeutic drug: it takes 96365, 96366 for an added "
-                         "hour and 96367 for a new drug in sequence, not the chemotherapy codes", [i for c in wrong for i in ctx.indexes(c)]))
+                         "hour and 96367 for a new drug in sequence, not the chemotherapy codes", [i for c in wrong for i in ctx.numbers(c)]))
     return out

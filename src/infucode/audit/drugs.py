@@ -67,7 +67,7 @@ def drug_units(ctx: AuditContext) -> list[AuditFinding]:
         lines = billed.get(key, [])
         b = sum(x.units for x in lines)
         s = sum(x.units for x in supported.get(key, []))
-        idx = [x.index for x in lines]
+        idx = [x.number for x in lines]
         hit = ctx.drugs.by_hcpcs(code)
         if b == s:
             continue
@@ -124,7 +124,7 @@ def jw_jz_modifiers(ctx: AuditContext) -> list[AuditFinding]:
             out.append(finding("audit.jw_jz_both", "error",
                              f"{key[0]} on {key[1]} carries both JW (an amount discarded) and JZ (nothing discarded): the two "
                              "contradict each other; one drug from one single-dose container takes one or the other",
-                             [b.index for b in lines if b.modifiers & {"JW", "JZ"}]))
+                             [b.number for b in lines if b.modifiers & {"JW", "JZ"}]))
     enc = ctx.claim.encounter
     if ctx.supported is None or enc is None:
         return out
@@ -139,9 +139,9 @@ def jw_jz_modifiers(ctx: AuditContext) -> list[AuditFinding]:
         single = any(v is not None and v.single_dose for v in vials)
         multi = bool(vials) and all(v is not None and not v.single_dose for v in vials)
         waste = sum(line.units for line in s_lines if "JW" in line.modifiers)
-        jw = [b.index for b in lines if "JW" in b.modifiers]
-        jz = [b.index for b in lines if "JZ" in b.modifiers]
-        idx = [b.index for b in lines]
+        jw = [b.number for b in lines if "JW" in b.modifiers]
+        jz = [b.number for b in lines if "JZ" in b.modifiers]
+        idx = [b.number for b in lines]
         if multi:
             if jw or jz:
                 out.append(finding("audit.jw_jz_multi_dose", "warning",

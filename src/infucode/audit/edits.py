@@ -16,7 +16,7 @@ from .model import AuditFinding
 def unknown_admin_codes(ctx: AuditContext) -> list[AuditFinding]:
     """audit.unknown_code [INFUCODE]: a code in 96360-96549 that the code table does not hold."""
     return [finding("audit.unknown_code", "warning",
-                  f"line {b.index}: {b.code} is in the drug-administration range but not in the code table; it was not checked", [b.index])
+                  f"line {b.number}: {b.code} is in the drug-administration range but not in the code table; it was not checked", [b.number])
             for b in ctx.lines if b.info is None and in_admin_range(b.code)]
 
 
@@ -27,15 +27,15 @@ def add_on_without_primary(ctx: AuditContext) -> list[AuditFinding]:
     for b in ctx.admin_lines:
         if not b.info.add_on or not b.info.primaries:
             continue
-        others = {o.code for o in ctx.lines if o.index != b.index and (not ctx.professional or o.date == b.date)}
+        others = {o.code for o in ctx.lines if o.number != b.number and (not ctx.professional or o.date == b.date)}
         if b.info.primaries & others:
             continue
         where = "on the claim" if not ctx.professional else f"on {b.date}"
         out.append(finding("audit.add_on_without_primary", "error",
-                         f"line {b.index}: {b.code} x{b.units} is an add-on code and none of its eligible primaries "
+                         f"line {b.number}: {b.code} x{b.units} is an add-on code and none of its eligible primaries "
                          f"({', '.join(sorted(b.info.primaries))}) is billed {where}; the CMS add-on edit denies it"
                          + units_text(ctx, b.code, b.units),
-                         [b.index], ctx.wrvu(b.code, -b.units), -b.units, b.code))
+                         [b.number], ctx.wrvu(b.code, -b.units), -b.units, b.code))
     return out
 
 
@@ -60,7 +60,7 @@ def mue_exceeded(ctx: AuditContext) -> list[AuditFinding]:
                              f"{code} x{units} on {day} is above the {table} MUE of {mue.value} "
                              f"({MAI_MEANING.get(mue.mai, f'MAI {mue.mai}')}); the whole line is denied, not only the excess"
                              + units_text(ctx, code, units),
-                             [b.index for b in group], ctx.wrvu(code, -units), -units, code))
+                             [b.number for b in group], ctx.wrvu(code, -units), -units, code))
     return out
 
 
@@ -77,7 +77,7 @@ def concurrent_more_than_once(ctx: AuditContext) -> list[AuditFinding]:
             out.append(finding("audit.concurrent_once", "error",
                              f"96368 x{units} on {day}: a concurrent infusion is reported once per date, however many drugs ran together; "
                              f"{units - 1} unit(s) too many" + units_text(ctx, "96368", units - 1),
-                             [b.index for b in lines], ctx.wrvu("96368", -(units - 1)), -(units - 1), "96368"))
+                             [b.number for b in lines], ctx.wrvu("96368", -(units - 1)), -(units - 1), "96368"))
     return out
 
 
@@ -86,8 +86,8 @@ def facility_only_code(ctx: AuditContext) -> list[AuditFinding]:
     if not ctx.professional:
         return []
     return [finding("audit.facility_only_code", "error",
-                  f"line {b.index}: {b.code} has PFS status {b.info.pfs_status} (not paid on the physician fee schedule); "
-                  "only the hospital reports it", [b.index], ctx.wrvu(b.code, -b.units), -b.units, b.code)
+                  f"line {b.number}: {b.code} has PFS status {b.info.pfs_status} (not paid on the physician fee schedule); "
+                  "only the hospital reports it", [b.number], ctx.wrvu(b.code, -b.units), -b.units, b.code)
             for b in ctx.admin_lines if b.info.pfs_status == "X"]
 
 
@@ -98,9 +98,9 @@ def facility_place_of_service(ctx: AuditContext) -> list[AuditFinding]:
     if not ctx.professional or pos not in FACILITY_POS:
         return []
     return [finding("audit.facility_pos_professional", "error",
-                  f"line {b.index}: {b.code} on a professional claim with facility place of service {pos}: the facility reports "
+                  f"line {b.number}: {b.code} on a professional claim with facility place of service {pos}: the facility reports "
                   "drug administration; the physician reports a separately identifiable E/M with modifier 25",
-                  [b.index], ctx.wrvu(b.code, -b.units), -b.units, b.code)
+                  [b.number], ctx.wrvu(b.code, -b.units), -b.units, b.code)
             for b in ctx.admin_lines if facility_only(b.code) and b.info.pfs_status != "X"]
 
 
@@ -116,20 +116,20 @@ def ptp_pairs(ctx: AuditContext) -> list[AuditFinding]:
     seen: set[tuple[int, int]] = set()
     for day, lines in by_day.items():
         for one, two in permutations(lines, 2):
-            if one.code == two.code or (one.index, two.index) in seen:
+            if one.code == two.code or (one.number, two.number) in seen:
                 continue
             edit = ctx.ptp_on(day).pair(one.code, two.code, ctx.claim_kind)
             if edit is None or edit.modifier_indicator == 9:
                 continue
-            seen.add((one.index, two.index))
+            seen.add((one.number, two.number))
             em = two.code.startswith("99") or two.code == "G0463"
             bypass = (one.modifiers | two.modifiers) & DISTINCT_MODIFIERS
             if edit.modifier_indicator == 1 and em and "25" in two.modifiers and not bypass:
                 continue  # a separately identifiable E/M with 25: the edit's intended bypass, nothing to report
-            lines_at = [one.index, two.index]
+            lines_at = [one.number, two.number]
             if edit.modifier_indicator == 0:
                 out.append(finding("audit.ptp", "error",
-                                 f"{two.code} (line {two.index}) is bundled into {one.code} (line {one.index}) on {day}: NCCI PTP edit "
+                                 f"{two.code} (line {two.number}) is bundled into {one.code} (line {one.number}) on {day}: NCCI PTP edit "
                                  f"with modifier indicator 0, no modifier bypasses it ({edit.rationale})" + units_text(ctx, two.code, two.units),
                                  lines_at, ctx.wrvu(two.code, -two.units), -two.units, two.code))
             elif bypass:
@@ -142,7 +142,7 @@ def ptp_pairs(ctx: AuditContext) -> list[AuditFinding]:
             else:
                 allowed = "59/XE/XS/XP/XU" + (" or 25 on the E/M line" if em else "")
                 out.append(finding("audit.ptp", "error",
-                                 f"{two.code} (line {two.index}) is bundled into {one.code} (line {one.index}) on {day}: NCCI PTP edit "
+                                 f"{two.code} (line {two.number}) is bundled into {one.code} (line {one.number}) on {day}: NCCI PTP edit "
                                  f"with modifier indicator 1 and no {allowed}; it is denied unless the services were distinct "
                                  f"({edit.rationale})" + units_text(ctx, two.code, two.units),
                                  lines_at, ctx.wrvu(two.code, -two.units), -two.units, two.code))
@@ -164,6 +164,6 @@ def modifiers_on_administration(ctx: AuditContext) -> list[AuditFinding]:
         wrong = sorted(b.modifiers & (DRUG_MODIFIERS | {"25"}))
         if wrong:
             out.append(finding("audit.modifier_misplaced", "warning",
-                             f"line {b.index}: modifier {', '.join(wrong)} on administration code {b.code}: 25 goes on the "
-                             "separately identifiable E/M line, JA/JW/JZ on the drug (J-code) line", [b.index]))
+                             f"line {b.number}: modifier {', '.join(wrong)} on administration code {b.code}: 25 goes on the "
+                             "separately identifiable E/M line, JA/JW/JZ on the drug (J-code) line", [b.number]))
     return out

@@ -51,7 +51,7 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
         ruleset = next(iter(on_day.values()))
     kind = claim.engine_claim
     billed = tuple(
-        checks.Billed(index=i, code=line.code.strip().upper(), units=line.units,
+        checks.Billed(number=i + 1, code=line.code.strip().upper(), units=line.units,
                       modifiers=frozenset(m.strip().upper() for m in line.modifiers),
                       date=line.date or claim.date,
                       info=on_day.get(line.date or claim.date, ruleset).codes.get(line.code.strip().upper()))

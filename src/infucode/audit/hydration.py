@@ -37,7 +37,7 @@ def hydration_as_initial(ctx: AuditContext) -> list[AuditFinding]:
     delta = ctx.wrvu("96360", -1) + ctx.wrvu("96361", 1) if severity == "error" else 0.0
     return [finding("audit.hydration_as_initial", severity,
                   f"96360 billed as the initial service while {', '.join(ranked_codes)} was given: hydration is then an add-on "
-                  f"(96361) at most; {why}", [b.index for b in hyd], delta, 0, "96360")]
+                  f"(96361) at most; {why}", [b.number for b in hyd], delta, 0, "96360")]
 
 
 def hydration_not_supported(ctx: AuditContext) -> list[AuditFinding]:
@@ -78,7 +78,7 @@ def hydration_not_supported(ctx: AuditContext) -> list[AuditFinding]:
     if not (kvo or no_reason or reasoned):
         return []  # no fluid documented at all: audit.units_unsupported reports the billed hydration
     what = units_list(billed)
-    idx = [b.index for b in billed]
+    idx = [b.number for b in billed]
     if not reasoned and kvo:
         supported = ctx.supported_units()
         delta, units = 0.0, 0

@@ -13,7 +13,7 @@ from .model import AuditFinding
 
 
 def _initial_rank(b: Billed) -> tuple[int, int, int]:
-    return (-FAMILY_RANK.get(b.info.family, 0), -KIND_RANK.get(b.info.kind, 0), b.index)
+    return (-FAMILY_RANK.get(b.info.family, 0), -KIND_RANK.get(b.info.kind, 0), b.number)
 
 
 def second_initial(ctx: AuditContext) -> list[AuditFinding]:
@@ -53,7 +53,7 @@ def second_initial(ctx: AuditContext) -> list[AuditFinding]:
         documented = supported.get(day) if ctx.supported is not None else None
         codes = units_list(lines)
         if extra:
-            where = ", ".join(f"line {b.index} ({b.code} x{n})" for b, n in extra)
+            where = ", ".join(f"line {b.number} ({b.code} x{n})" for b, n in extra)
             if documented is not None and documented >= total:
                 why = "the documentation does show a separately required access, so append XU (or 59) to the added initial service"
             elif documented is not None:
@@ -74,10 +74,10 @@ def second_initial(ctx: AuditContext) -> list[AuditFinding]:
                              f"{codes} on {day}: {total} initial services billed, and {where} carries no 59/XE/XS/XP/XU; only one "
                              f"initial service is reported per encounter and vascular access; {why}"
                              + units_text(ctx, extra[0][0].code, sum(n for _, n in extra)),
-                             [b.index for b, _ in extra], delta, units,
+                             [b.number for b, _ in extra], delta, units,
                              extra[0][0].code if len({b.code for b, _ in extra}) == 1 else ""))
         if marked and documented is not None and documented < total:
-            mods = ", ".join(f"line {b.index} ({b.code} {'/'.join(sorted(b.modifiers & DISTINCT_MODIFIERS))})" for b in marked)
+            mods = ", ".join(f"line {b.number} ({b.code} {'/'.join(sorted(b.modifiers & DISTINCT_MODIFIERS))})" for b in marked)
             enc = ctx.claim.encounter
             sites = sorted({a.site for a in enc.administrations if a.site}) if enc is not None else []
             required = enc is not None and any(a.separate_site_required for a in enc.administrations)
@@ -91,5 +91,5 @@ def second_initial(ctx: AuditContext) -> list[AuditFinding]:
                              f"{mods} on {day} bills a second initial service as distinct, but the documentation supports "
                              f"{documented} initial service(s): {shown}, and no separate encounter; the modifier needs a "
                              "separately required vascular access or a separate encounter in the record",
-                             [b.index for b in marked]))
+                             [b.number for b in marked]))
     return out

@@ -286,8 +286,21 @@ _SEVERITIES = ("error", "warning", "info")
 TOP_CLAIMS = 10
 
 
-def _codes(result: AuditResult, indexes: list[int]) -> str:
-    return ";".join(result.billed[i].code for i in indexes if 0 <= i < len(result.billed))
+def _codes(result: AuditResult, numbers: list[int]) -> str:
+    return ";".join(result.billed[n - 1].code for n in numbers if 0 < n <= len(result.billed))
+
+
+def change_words(f: AuditFinding) -> str:
+    """What one finding says was over- or under-coded: 'over-coded by 2 units (0.36 wRVU)'. The JSON keeps the
+    signed deltas (supported minus billed); printed, the number is positive and the word carries the sign."""
+    units, wrvu = f.unit_delta, f.wrvu_delta
+    if units:
+        word = "over-coded" if units < 0 else "under-coded"
+        text = f"{word} by {abs(units)} unit{'s' if abs(units) != 1 else ''}"
+        return text + (f" ({abs(wrvu):.2f} wRVU)" if wrvu else "")
+    if wrvu:
+        return f"{'over-coded' if wrvu < 0 else 'under-coded'} by {abs(wrvu):.2f} wRVU"
+    return ""
 
 
 def _deduplicated(findings: Iterable[AuditFinding], attr: str) -> tuple[float, float]:
@@ -545,8 +558,8 @@ class TableWriter(_Writer):
             return
         self.console.print(f"[bold]claim {escape(item.claim)}[/] ({item.claim_type}, profile {escape(item.profile)})")
         billed = Table("#", "code", "units", "modifiers", "date", title="billed", title_justify="left")
-        for i, line in enumerate(item.billed):
-            billed.add_row(str(i), line.code, str(line.units), " ".join(line.modifiers), line.date or "")
+        for number, line in enumerate(item.billed, start=1):
+            billed.add_row(str(number), line.code, str(line.units), " ".join(line.modifiers), line.date or "")
         self.console.print(billed)
         if item.supported is None:
             self.console.print("supported: no documentation on the claim")
@@ -556,10 +569,10 @@ class TableWriter(_Writer):
         if not item.findings:
             self.console.print("[green]no findings[/]\n")
             return
-        table = Table("severity", "rule", "lines", "wRVU", "message", title="findings", title_justify="left")
+        table = Table("severity", "rule", "lines", "billed vs documented", "message", title="findings", title_justify="left")
         for f in item.findings:
             table.add_row(f"[{_STYLE[f.severity]}]{f.severity}[/]", f.rule, ",".join(map(str, f.lines)),
-                          f"{f.wrvu_delta:+.2f}" if f.wrvu_delta else "", escape(f.message))
+                          change_words(f), escape(f.message))
         self.console.print(table)
         self.console.print()
 
@@ -573,7 +586,7 @@ class TableWriter(_Writer):
         risk, inst = s["wrvu_at_risk"], s["institutional"]
         if risk["professional_claims"]:
             self.console.print(f"wRVU at risk on {risk['professional_claims']} professional claim(s): "
-                               f"{risk['overcoded']:+.2f} over-coded, {risk['undercoded']:+.2f} under-coded")
+                               f"{abs(risk['overcoded']):.2f} over-coded, {abs(risk['undercoded']):.2f} under-coded")
         if inst["claims"]:
             self.console.print(f"{inst['claims']} institutional claim(s): {inst['lines_with_errors']} line(s) with error findings, "
                                f"{inst['units_overbilled']} administration unit(s) over-billed, "
@@ -583,15 +596,15 @@ class TableWriter(_Writer):
                           title="findings by rule", title_justify="left")
             for rule, row in s["findings_by_rule"].items():
                 rules.add_row(rule, str(row["error"]), str(row["warning"]), str(row["info"]), str(row["claims"]),
-                              f"{row['wrvu_overcoded']:+.2f}" if row["wrvu_overcoded"] else "",
-                              f"{row['wrvu_undercoded']:+.2f}" if row["wrvu_undercoded"] else "")
+                              f"{abs(row['wrvu_overcoded']):.2f}" if row["wrvu_overcoded"] else "",
+                              f"{abs(row['wrvu_undercoded']):.2f}" if row["wrvu_undercoded"] else "")
             self.console.print(rules)
         if s["worst_claims"]:
             worst = Table("claim", "type", "errors", "warnings", "wRVU over", "units over", "rules",
                           title=f"worst claims (top {TOP_CLAIMS})", title_justify="left")
             for c in s["worst_claims"]:
                 worst.add_row(escape(c["claim"]), c["claim_type"], str(c["error"]), str(c["warning"]),
-                              f"{c['wrvu_overcoded']:+.2f}" if c["wrvu_overcoded"] else "",
+                              f"{abs(c['wrvu_overcoded']):.2f}" if c["wrvu_overcoded"] else "",
                               str(c["units_overbilled"]) if c["units_overbilled"] else "", ", ".join(c["rules"]))
             self.console.print(worst)
 
@@ -616,7 +629,7 @@ class HtmlWriter(_Writer):
         risk, inst = s["wrvu_at_risk"], s["institutional"]
         parts.append("<table><tr><th>claims</th><th>measure</th><th class='num'>over-billed</th><th class='num'>under-billed</th></tr>"
                      f"<tr><td>{risk['professional_claims']} professional</td><td>wRVU at risk (a code counted once per claim)</td>"
-                     f"<td class='num'>{risk['overcoded']:+.2f}</td><td class='num'>{risk['undercoded']:+.2f}</td></tr>"
+                     f"<td class='num'>{abs(risk['overcoded']):.2f}</td><td class='num'>{abs(risk['undercoded']):.2f}</td></tr>"
                      f"<tr><td>{inst['claims']} institutional</td><td>administration units ({inst['lines_with_errors']} line(s) "
                      "with error findings; work RVUs do not price OPPS)</td>"
                      f"<td class='num'>{inst['units_overbilled']}</td><td class='num'>{inst['units_underbilled']}</td></tr></table>")
@@ -628,7 +641,7 @@ class HtmlWriter(_Writer):
             for rule, row in s["findings_by_rule"].items():
                 parts.append(f"<tr><td>{e(rule)}</td><td class='num'>{row['error']}</td><td class='num'>{row['warning']}</td>"
                              f"<td class='num'>{row['info']}</td><td class='num'>{row['claims']}</td>"
-                             f"<td class='num'>{row['wrvu_overcoded']:+.2f}</td><td class='num'>{row['wrvu_undercoded']:+.2f}</td></tr>")
+                             f"<td class='num'>{abs(row['wrvu_overcoded']):.2f}</td><td class='num'>{abs(row['wrvu_undercoded']):.2f}</td></tr>")
             parts.append("</table>")
         if s["worst_claims"]:
             parts.append(f"<h2>Worst claims (top {TOP_CLAIMS})</h2><table><tr><th>claim</th><th>type</th><th class='num'>errors</th>"
@@ -636,7 +649,7 @@ class HtmlWriter(_Writer):
             for c in s["worst_claims"]:
                 parts.append(f"<tr><td><a href='#{by_claim.get(c['claim'], '')}'>{e(c['claim'])}</a></td><td>{e(c['claim_type'])}</td>"
                              f"<td class='num'>{c['error']}</td><td class='num'>{c['warning']}</td>"
-                             f"<td class='num'>{c['wrvu_overcoded']:+.2f}</td><td class='num'>{c['units_overbilled']}</td>"
+                             f"<td class='num'>{abs(c['wrvu_overcoded']):.2f}</td><td class='num'>{c['units_overbilled']}</td>"
                              f"<td>{e(', '.join(c['rules']))}</td></tr>")
             parts.append("</table>")
         parts.append("<h2>Claims</h2>")
@@ -648,8 +661,8 @@ class HtmlWriter(_Writer):
                 continue
             parts.append(f"<h3 id='{anchor}'>claim {e(item.claim)}</h3><p>{e(item.claim_type)} claim, profile {e(item.profile)}</p>")
             parts.append("<table><tr><th>#</th><th>code</th><th>units</th><th>modifiers</th><th>date</th></tr>")
-            for i, line in enumerate(item.billed):
-                parts.append(f"<tr><td>{i}</td><td>{e(line.code)}</td><td>{line.units}</td><td>{e(' '.join(line.modifiers))}</td>"
+            for number, line in enumerate(item.billed, start=1):
+                parts.append(f"<tr><td>{number}</td><td>{e(line.code)}</td><td>{line.units}</td><td>{e(' '.join(line.modifiers))}</td>"
                              f"<td>{e(line.date or '')}</td></tr>")
             parts.append("</table>")
             sup = ("no documentation on the claim" if item.supported is None
@@ -659,10 +672,10 @@ class HtmlWriter(_Writer):
             if not item.findings:
                 parts.append("<p>no findings</p>")
                 continue
-            parts.append("<table><tr><th>severity</th><th>rule</th><th>lines</th><th>wRVU</th><th>message</th><th>source</th></tr>")
+            parts.append("<table><tr><th>severity</th><th>rule</th><th>lines</th><th>billed vs documented</th><th>message</th><th>source</th></tr>")
             for f in item.findings:
                 parts.append(f"<tr><td class='{f.severity}'>{f.severity}</td><td>{e(f.rule)}</td><td>{e(','.join(map(str, f.lines)))}</td>"
-                             f"<td>{f.wrvu_delta:+.2f}</td><td>{e(f.message)}</td><td>{e(f.source)}</td></tr>")
+                             f"<td>{e(change_words(f))}</td><td>{e(f.message)}</td><td>{e(f.source)}</td></tr>")
             parts.append("</table>")
         parts.append("</body></html>\n")
         self.out.write("\n".join(parts))

@@ -56,7 +56,7 @@ class AuditFinding(msgspec.Struct):
     rule: str
     severity: Severity
     message: str
-    lines: list[int]            # indexes into the claim's billed lines
+    lines: list[int]            # line numbers on the claim, 1 = its first billed line (the 837's LX 1)
     wrvu_delta: float = 0.0     # professional: supported minus billed wRVU (negative = overbilled); institutional: 0
     source: str = ""
     unit_delta: int = 0         # administration units: supported minus billed (negative = overbilled), both claim types

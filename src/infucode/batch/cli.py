@@ -50,6 +50,23 @@ batch_app = typer.Typer(
 )
 
 
+# The optional dependencies of --engine spark: pyproject's [project.optional-dependencies] "spark".
+SPARK_EXTRA = "spark"
+SPARK_MODULES = ("pyspark", "pandas", "pyarrow")
+
+
+def spark_missing() -> str | None:
+    """The first module of the spark extra that cannot be imported (None when all can)."""
+    import importlib
+
+    for name in SPARK_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return name
+    return None
+
+
 def _policies(pairs: list[str]) -> dict[str, str]:
     try:
         return name_value_pairs(pairs, "--policy")
@@ -99,6 +116,11 @@ def batch(
             raise typer.Exit(EXIT_USAGE) from None
         if formats != {"jsonl"}:
             typer.echo("infucode: error: --engine spark reads and writes JSON Lines only; use --engine local", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        missing = spark_missing()
+        if missing is not None:
+            typer.echo(f"infucode: error: --engine spark needs {missing}, which is not installed here; install the "
+                       f"'{SPARK_EXTRA}' extra (pip install 'infucode[{SPARK_EXTRA}]'), or use --engine local", err=True)
             raise typer.Exit(EXIT_USAGE)
         from ..adapters.spark import run_spark_batch
         from .runner import releases_dir

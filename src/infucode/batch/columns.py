@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from infucode.adapters.flat import INPUT_COLUMNS
+from infucode.adapters.flat import INPUT_COLUMNS, column_of_header
 
 from ..options import name_value_pairs
 from .errors import BatchError
@@ -67,6 +67,10 @@ def load_columns(path: str | Path) -> dict[str, str]:
         raise BatchError(f"cannot read the column mapping {path}: {exc.strerror or type(exc).__name__}") from None
     except ValueError as exc:
         raise BatchError(str(exc)) from None
+    if isinstance(data, dict) and (set(data) & {"actions", "time_format"}
+                                   or set(data.get("columns") or {}) & {"order_id", "action"}):
+        raise BatchError(f"{path} maps a MAR action log (order, action and time columns), not administration rows: "
+                         f"code the export with 'infucode code EXPORT.csv --columns {path}'")
     if isinstance(data, dict) and set(data) == {"columns"}:
         data = data["columns"]
     if data is None:
@@ -106,6 +110,8 @@ def resolve_columns(header: Sequence[str], mapping: Mapping[str, str] | None, wh
             ours = by_theirs[name]
         elif name in ours_set and name not in mapping:
             ours = name
+        elif (synonym := column_of_header(name)) is not None and synonym not in mapping and synonym not in present:
+            ours = synonym  # "Encounter ID", "start_time": the flat CSV's spreadsheet synonyms (adapters.flat)
         else:
             ours = None  # not ours, or its role was given to another header
         if ours is not None and ours in taken:

@@ -68,7 +68,7 @@ from infucode.adapters.output_files import (
     refuse_inputs_as_outputs,
 )
 from infucode.adapters.output import CSV_COLUMNS, FINDINGS_COLUMNS, CsvWriter, charge_line_rows, finding_rows
-from infucode.decoding import decode_encounter
+from infucode.decoding import decode_encounter, in_contract_forms
 from infucode.model import Encounter, InputError, Result
 
 from .columns import resolve_columns, validate_columns
@@ -204,7 +204,7 @@ def _read(raw: bytes | None, number: int) -> Encounter:
         for adm in enc.administrations:
             adm.id = str(adm.id)
             ids.add(adm.id)
-        if len(ids) == len(enc.administrations):
+        if len(ids) == len(enc.administrations) and in_contract_forms(enc):
             return enc
     return decode_encounter(decode_json(raw, line=number), line=number)
 

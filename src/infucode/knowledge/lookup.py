@@ -7,6 +7,9 @@ with the worked scenarios that illustrate it coded live by the engine.
 """
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import msgspec
 
 from ..engine import code_encounter
@@ -91,7 +94,40 @@ def _cite(ruleset: Ruleset, key: str) -> str:
     return f"{key}: {src.cite}" if src else key
 
 
-def _scenario(raw: dict, ruleset: Ruleset) -> Scenario:
+# Table values named in prose ({mue}, {mue_practitioner}, {mue_hospital:96366}): filled from the code table of the
+# ruleset looked up, so after 'infucode data import' the words say the same number as the MUE line.
+_TABLE_WORDS = re.compile(r"\{(mue|mue_practitioner|mue_hospital)(?::([0-9A-Z]{5}))?\}")
+# What an MUE adjudication indicator means for a denial [S1-MUE]
+_MAI_DENIAL = {1: "per claim line; a further line with a modifier can carry more",
+               2: "per date of service, absolute: records cannot support more",
+               3: "per date of service; records can support an appeal"}
+
+
+def _mue_sentence(info: Any) -> str:
+    p, h = info.mue_practitioner, info.mue_hospital
+    values = f"{'none' if p.value is None else p.value} practitioner, {'none' if h.value is None else h.value} outpatient hospital"
+    mais = {m for m in (p.mai, h.mai) if m is not None}
+    meaning = f"; MAI {p.mai}, {_MAI_DENIAL.get(p.mai, 'see the CMS file')}" if len(mais) == 1 else ""
+    return f"units above the MUE ({values}{meaning})"
+
+
+def fill_table_words(text: str | None, code: str, ruleset: Ruleset) -> str | None:
+    """``text`` with each ``{mue...}`` replaced by the value of the ruleset's code table (the date's table)."""
+    if not text or "{" not in text:
+        return text
+
+    def value(m: re.Match) -> str:
+        info = ruleset.codes.get(m.group(2) or code)
+        if info is None:
+            return m.group(0)
+        if m.group(1) == "mue":
+            return _mue_sentence(info)
+        mue = info.mue_practitioner if m.group(1) == "mue_practitioner" else info.mue_hospital
+        return "none published" if mue.value is None else str(mue.value)
+    return _TABLE_WORDS.sub(value, text)
+
+
+def _scenario(raw: dict, ruleset: Ruleset, code: str = "") -> Scenario:
     rs = ruleset.with_profile(raw["profile"]) if raw.get("profile") else ruleset
     lines: list[ScenarioLine] = []
     findings: list[str] = []
@@ -103,7 +139,7 @@ def _scenario(raw: dict, ruleset: Ruleset) -> Scenario:
     except InputError as exc:  # pragma: no cover - data error, shown rather than raised
         findings = [f"error: {exc}"]
     return Scenario(name=raw["name"], source=raw.get("source", ""), encounter=raw["encounter"], profile=rs.profile,
-                    lines=lines, findings=findings, note=_flat(raw.get("note")),
+                    lines=lines, findings=findings, note=fill_table_words(_flat(raw.get("note")), code, rs),
                     seed_answer=raw.get("seed_answer"), why_differs=_flat(raw.get("why_differs")),
                     rules=list(raw.get("rules") or ()), origin=raw.get("from"))
 
@@ -113,7 +149,7 @@ def _flat(text):
 
 
 def scenarios_for(code: str, ruleset: Ruleset) -> list[Scenario]:
-    return [_scenario(s, ruleset) for s in _data.scenarios() if code in [str(c) for c in s.get("illustrates", ())]]
+    return [_scenario(s, ruleset, code) for s in _data.scenarios() if code in [str(c) for c in s.get("illustrates", ())]]
 
 
 def lookup(code: str, ruleset: Ruleset, with_scenarios: bool = True) -> CodeReference:
@@ -148,10 +184,11 @@ def lookup(code: str, ruleset: Ruleset, with_scenarios: bool = True) -> CodeRefe
     return CodeReference(
         code=code, description=info.description, family=info.family, kind=info.kind, add_on=info.add_on,
         primaries=sorted(info.primaries), add_ons=sorted(table.add_ons_for(code)),
-        time_rule=info.time_rule, min_minutes=info.min_minutes, wrvu=info.wrvu, mue=mue,
+        time_rule=fill_table_words(info.time_rule, code, ruleset), min_minutes=info.min_minutes, wrvu=info.wrvu, mue=mue,
         mai={"practitioner": info.mue_practitioner.mai, "hospital": info.mue_hospital.mai},
         pfs_status=info.pfs_status, global_days=info.global_days, related=related, differentiation=diffs,
-        documentation=list(info.documentation), denials=list(info.denials),
+        documentation=[fill_table_words(d, code, ruleset) for d in info.documentation],
+        denials=[fill_table_words(d, code, ruleset) for d in info.denials],
         scenarios=scenarios_for(code, ruleset) if with_scenarios else [],
         sources={k: _cite(ruleset, v) for k, v in info.sources.items()},
         unconfirmed=list(info.unconfirmed), profile=ruleset.profile, release=table.release,

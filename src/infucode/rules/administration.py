@@ -173,9 +173,15 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
         stop, stop_clock = _read_clock(ctx, adm.stop, anchor, _field(i, "stop"))
         if start is not None:
             stop = window(start, stop, stop_clock and start_clock)
-            if stop < start:
+            overnight = ctx.limits["longest_clock_only_overnight_minutes"]
+            if stop < start or (stop_clock and start_clock and minutes_between(start, stop) > overnight
+                                and stop.date() != start.date()):
+                # a clock-only stop before its start is overnight only within the limit; past it, a typing slip
                 ctx.add_finding("doc.stop_before_start", "error",
-                                f"administration {aid}: field stop is earlier than field start; no line", [aid])
+                                f"administration {aid}: field stop is earlier than field start; no line"
+                                + (f" (as clock times only, read across midnight only up to {overnight // 60} hours, "
+                                   "limit longest_clock_only_overnight_minutes; write an overnight infusion with dates)"
+                                   if stop >= start else ""), [aid])
                 return None
     if adm.minutes is not None and adm.minutes < 0:
         raise InputError(_field(i, "minutes"), "minutes cannot be negative")

@@ -7,6 +7,7 @@ by the seed page, UW Health mini-manual [S24] (1:30 vs 1:31).
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, time, timedelta
 
 from ..model import InputError
@@ -85,7 +86,7 @@ def parse_clock(value: str, on: date | None, field: str) -> tuple[datetime, bool
                 if on is None:
                     raise InputError(field, "a clock time (HH:MM) needs the encounter `date`, or give a full ISO 8601 datetime")
                 return _midnight(on) + _MINUTES_OF_DAY[h * 60 + m], True
-        raise InputError(field, "not a time: expected HH:MM (00:00-23:59) or an ISO 8601 datetime")
+        raise InputError(field, f"{_quoted_clock(text)}not a time: expected HH:MM (00:00-23:59) or an ISO 8601 datetime")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -93,6 +94,14 @@ def parse_clock(value: str, on: date | None, field: str) -> tuple[datetime, bool
     if moment.tzinfo is not None:
         moment = moment.replace(tzinfo=None)
     return moment, False
+
+
+# A written clock ("25:00", "8:75", "2460"): a time format, quoted in its error; anything else may be free text.
+_CLOCK_SHAPE = re.compile(r"\d{1,2}:\d{1,2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?|\d{3,4}")
+
+
+def _quoted_clock(text: str) -> str:
+    return f"'{text}' is " if _CLOCK_SHAPE.fullmatch(text) else ""
 
 
 def _midnight(on: date) -> datetime:
