@@ -263,7 +263,7 @@ def _check_aliases(root: Any) -> None:
     """Walk the composed graph once per distinct node (an alias shares its anchor's node): the
     document's size and depth as if every alias were written out; YamlLimitError when either is over
     its limit, or when an alias is inside the node it names."""
-    if root is None:
+    if root is None or _tree_without_aliases(root):
         return
     seen: dict[int, tuple[int, int]] = {}  # node -> (size, height) written out
     active: set[int] = set()
@@ -299,6 +299,29 @@ def _check_aliases(root: Any) -> None:
             "write the values out",
             problem_mark=root.start_mark,
         )
+
+
+def _tree_without_aliases(root: Any) -> bool:
+    """True when no node is reached twice (no alias) and no node is nested past the limit: the common document,
+    checked in one cheap pass instead of the size-and-height walk that aliases need."""
+    seen: set[int] = set()
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is yaml.ScalarNode:
+            continue
+        if id(node) in seen:
+            return False
+        seen.add(id(node))
+        if depth > MAX_NESTING_DEPTH:
+            return False  # the full walk names the problem (nesting, or nesting through aliases)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+    return True
 
 
 def _distinct(root: Any) -> int:
