@@ -48,3 +48,37 @@ def test_same_drug_push_nearest_reported_dose_wins():
     assert line.units == 1 and line.administrations == ["p1"]
     note = next(f for f in result.findings if f.rule == "subsequent.same_drug_push")
     assert note.administrations == ["p2"] and "20 minutes after" in note.message
+
+
+# --- a chemotherapy infusion past any chair time [CPT-CHEMO-GUIDE; limits longest_chair_time_minutes] ---------
+def test_chair_time_limit_is_named_dated_and_sourced():
+    catalog = RS.tables.policies
+    limit = catalog.limits["longest_chair_time_minutes"]
+    assert limit.value > 8 * 60  # past the 8 hours of 96416, so a 9-hour chair day is still coded by the hour
+    assert limit.since and limit.sources and limit.unconfirmed
+    policy = catalog.policies["chemo_past_chair_time"]
+    assert policy.default == "prolonged_pump" and set(policy.options) == {"prolonged_pump", "hourly"}
+
+
+@pytest.mark.parametrize("hours", [13, 22, 30, 47])
+def test_chemo_past_chair_time_is_never_coded_hour_by_hour(hours):
+    start = "2024-07-01T08:00"
+    stop = f"2024-07-{1 + (8 + hours) // 24:02d}T{(8 + hours) % 24:02d}:00"
+    result = code_encounter(_enc({"id": "a", "drug": "fluorouracil", "route": "iv_infusion", "start": start, "stop": stop},
+                                 setting="office"), RS)
+    assert _codes(result) == [("96416", 1)]
+    ask = [f for f in result.findings if f.rule == "subsequent.pump_not_documented"]
+    assert len(ask) == 1 and ask[0].severity == "warning" and "pump" in ask[0].message
+    assert result.policies["chemo_past_chair_time"] == "prolonged_pump"
+
+
+def test_intra_arterial_chemo_past_chair_time_is_96425():
+    result = code_encounter(_enc({"id": "a", "drug": "fluorouracil", "route": "intra_arterial", "start": "08:00", "stop": "23:00"}), RS)
+    assert _codes(result) == [("96425", 1)]
+    assert any(f.rule == "subsequent.pump_not_documented" for f in result.findings)
+
+
+def test_non_chemotherapy_long_infusion_is_not_presumed_on_a_pump():
+    result = code_encounter(_enc({"id": "a", "drug": "vancomycin", "route": "iv_infusion", "start": "08:00", "stop": "23:00"}), RS)
+    assert "96416" not in {l.code for l in result.lines}
+    assert not any(f.rule == "subsequent.pump_not_documented" for f in result.findings)

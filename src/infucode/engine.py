@@ -17,7 +17,7 @@ from .decoding import decode_encounter
 from .model import ChargeLine, Encounter, InputError, Result
 from .rules import method as meth
 from .rules.administration import Service, check_separate_site, prepare_service
-from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump
+from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump, pump_presumed
 from .rules.context import CodingContext
 from .rules.continuity import continuous_infusions, hydration_minutes_alone, hydration_pieces
 from .rules.drug_supply import drug_lines
@@ -91,7 +91,8 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
     beside: list[Service] = []
     chain: list[Service] = []
     for s in services:
-        (chain if s.method in (meth.INFUSION, meth.PUSH) and not is_prolonged_pump(s) else beside).append(s)
+        on_pump = is_prolonged_pump(s) or pump_presumed(ctx, s)
+        (chain if s.method in (meth.INFUSION, meth.PUSH) and not on_pump else beside).append(s)
 
     state = EncounterState()
     for day_services in _dates_of_service(ctx, chain):

@@ -21,6 +21,30 @@ def is_prolonged_pump(s: Service) -> bool:
             and s.minutes > PROLONGED_PUMP_MINUTES and s.method in (meth.INFUSION, meth.INTRA_ARTERIAL))
 
 
+def pump_presumed(ctx: CodingContext, s: Service) -> bool:
+    """A chemotherapy infusion without a documented pump that runs past any plausible chair time (limit
+    longest_chair_time_minutes): policy chemo_past_chair_time decides whether it is coded as the prolonged pump
+    (96416/96425) or by the hour; either way a warning asks for the pump [CPT-CHEMO-GUIDE; S1-MUE 96415 = 8]."""
+    if (s.family != fam.CHEMOTHERAPY or s.pump or s.minutes is None
+            or s.method not in (meth.INFUSION, meth.INTRA_ARTERIAL)):
+        return False
+    limit = ctx.limits["longest_chair_time_minutes"]
+    if s.minutes <= limit:
+        return False
+    policy = ctx.policy("chemo_past_chair_time")
+    code = "96425" if s.method == meth.INTRA_ARTERIAL else "96416"
+    how = (f"coded as the prolonged pump infusion {code}, not an added hour for every hour (policy chemo_past_chair_time=prolonged_pump)"
+           if policy == "prolonged_pump" else "coded by the hour as documented (policy chemo_past_chair_time=hourly)")
+    ctx.add_finding("subsequent.pump_not_documented", "warning",
+                    f"administration {s.id}: chemotherapy infusion of {s.minutes} minutes, longer than any chair time "
+                    f"({limit // 60} hours, limit longest_chair_time_minutes), with no pump documented; {how}. "
+                    "Document the portable or implantable pump (field pump)", s.ids)
+    if policy != "prolonged_pump":
+        return False
+    s.pump = True
+    return True
+
+
 def injection_code(ctx: CodingContext, s: Service) -> tuple[str | None, str]:
     if s.family == fam.HYDRATION:
         return None, "hydration by injection is not a reportable drug administration"
