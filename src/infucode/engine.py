@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 from .decoding import decode_encounter
 from .model import ChargeLine, Encounter, InputError, Result
+from .rules import family as fam
 from .rules import method as meth
 from .rules.administration import Service, check_separate_site, prepare_service
 from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump, pump_presumed
@@ -82,7 +83,8 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
     if professional_claim_in_facility(encounter.setting, claim):
         # The physician still reports the procedures outside those ranges: intralesional, intracavitary and
         # intrathecal chemotherapy, the CNS reservoir and unlisted chemotherapy [CPT-INF-GUIDE, CPT-CHEMO-GUIDE].
-        procedures = [s for s in services if s.route in PROFESSIONAL_IN_FACILITY_ROUTES]
+        procedures = [s for s in services if s.route in PROFESSIONAL_IN_FACILITY_ROUTES
+                      and (s.route != "unlisted" or s.family == fam.CHEMOTHERAPY)]  # 96379 is the hospital's
         code_beside_chain(ctx, procedures)
         ctx.lines = [l for l in ctx.lines if l.code in PROFESSIONAL_IN_FACILITY_CODES]
         reported = {a for l in ctx.lines for a in l.administrations}
