@@ -91,3 +91,14 @@ def test_every_listed_code_is_reachable(code):
 
 def test_no_producer_for_a_code_the_table_does_not_list():
     assert set(PRODUCERS) <= set(listed_codes())
+
+
+def test_lookup_knows_96379_and_says_what_is_unconfirmed():
+    """Issue 14: `infucode lookup 96379` knew no such code. Its values no CMS file here confirms are marked."""
+    from infucode.knowledge.lookup import lookup
+
+    ref = lookup("96379", RS)
+    assert ref.kind == "unlisted" and ref.family == "therapeutic" and not ref.add_on
+    assert ref.wrvu is None
+    info = RS.codes.get("96379")
+    assert {"wrvu", "mue_practitioner", "mue_hospital"} <= set(info.unconfirmed)
