@@ -291,11 +291,11 @@ def test_csv_units_written_as_decimals_read_as_the_x12_reader_reads_them(tmp_pat
 
 def test_unknown_code_is_a_finding_and_the_next_claim_is_audited(tmp_path, rs):
     path = _write(tmp_path, "claims.jsonl",
-                  '{"id": "u1", "claim_type": "institutional", "date": "2024-07-01", "lines": [{"code": "96365", "units": 1}, {"code": "96379", "units": 1}]}\n'
+                  '{"id": "u1", "claim_type": "institutional", "date": "2024-07-01", "lines": [{"code": "96365", "units": 1}, {"code": "96378", "units": 1}]}\n'
                   '{"id": "u2", "claim_type": "professional", "date": "2024-07-01", "lines": [{"code": "96366", "units": 2}]}\n')
     one, two = audit_stream(iter_claims(path), rs)
     [unknown] = [f for f in one.findings if f.rule == "audit.unknown_code"]
-    assert unknown.severity == "warning" and unknown.lines == [2] and "96379" in unknown.message
+    assert unknown.severity == "warning" and unknown.lines == [2] and "96378" in unknown.message
     assert "audit.add_on_without_primary" in {f.rule for f in two.findings}
 
 

@@ -246,7 +246,8 @@ def test_code_with_fake_engine_batch_exit_1(fake_engine):
     assert err_lines == [
         "line 3: not valid JSON: unexpected end of data",
         "encounter b4, line 4, field administrations[0].route: 'iv_drip' is not one of the allowed values: "
-        "im, intra_arterial, iv, iv_infusion, iv_push, sc, sc_infusion",
+        "cns_reservoir, flush, im, intra_arterial, intralesional, intraperitoneal, intrapleural, intrathecal, iv, iv_infusion, "
+        "iv_push, on_body_injector, pump_refill, sc, sc_infusion, unlisted",
     ]
     for drug in ("vancomycin", "iron sucrose"):
         assert drug not in r.stderr

@@ -127,11 +127,13 @@ def test_an_ambulatory_pump_for_a_multi_day_infusion_is_96416():
     assert any("pump" in q for q in memo.questions)
 
 
-def test_an_on_body_injector_is_held_back_with_a_question_not_coded():
+def test_an_on_body_injector_is_coded_96377():
+    """Issue 14: the input contract has the route now; a note's on-body injector is coded, not held back
+    [CMS billing article A54682: 96377, not 96372]."""
     memo = case_memo("Infusion center 3/2/2026. Neulasta on-body injector applied to L arm 1500.", RS)
-    assert memo.encounter["administrations"] == [] and memo.held_back
-    assert any("96377" in q for q in memo.questions)
-    assert memo.result is None
+    [adm] = memo.encounter["administrations"]
+    assert adm["route"] == "on_body_injector" and adm["start"] == "15:00" and not memo.held_back
+    assert admin_codes(memo) == [("96377", 1)]
 
 
 # ------------------------------------------------------------------ setting and date

@@ -123,8 +123,8 @@ def test_corpus_is_well_formed():
         for cause in note.get("causes", []):
             if cause not in corpus.CAUSES:
                 problems.append(f"{nid}: unknown cause {cause}")
-        if "on_body_injector" in note.get("causes", []) and exp.get("questions") != "required":
-            problems.append(f"{nid}: the on-body injector is not in the input contract: a question is required")
+        if "on_body_injector" in note.get("causes", []) and not any(l.get("code") == "96377" for l in exp.get("lines", [])):
+            problems.append(f"{nid}: an on-body injector applied is 96377 (route on_body_injector): expected.lines must hold it")
         if "text" in note:
             for decoy in note.get("decoys", []):
                 if decoy not in note["text"]:

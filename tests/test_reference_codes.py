@@ -18,7 +18,7 @@ CMS = DATA / "cms"
 CSV_ROWS = list(csv.DictReader((DATA / "drug_admin_codes_2024Q3.csv").open(newline="")))
 
 EXPECTED_CODES = {
-    "96360", "96361", *(str(c) for c in range(96365, 96378)),
+    "96360", "96361", *(str(c) for c in range(96365, 96378)), "96379",
     "96401", "96402", "96405", "96406", "96409", "96411", "96413", "96415", "96416", "96417",
     "96420", "96422", "96423", "96425", "96440", "96446", "96450", "96521", "96522", "96523",
     "96542", "96549",
@@ -47,7 +47,7 @@ def test_release_and_codes(table):
     assert table.release == "2024Q3"
     assert table.values_as_of["mue"] == "2024-07-01"
     assert set(table.codes()) == EXPECTED_CODES
-    assert len(table) == len(EXPECTED_CODES) == 37
+    assert len(table) == len(EXPECTED_CODES) == 38
     assert [c.code for c in table] == sorted(EXPECTED_CODES)
     assert all(isinstance(c, CodeInfo) for c in table)
     assert CodeTable.load() is table            # cached per process

@@ -23,10 +23,22 @@ def test_oral_sublingual_rectal_topical_inhaled_are_never_a_service(written):
     assert route_of_words(written) == (None, "not_a_service")
 
 
-@pytest.mark.parametrize("written,problem", [("intrathecal", "unsupported"), ("on-body injector", "unsupported"),
-                                             ("", "unknown"), ("as directed", "unknown")])
+@pytest.mark.parametrize("written,problem", [("", "unknown"), ("as directed", "unknown")])
 def test_routes_without_an_engine_route(written, problem):
     assert route_of_words(written) == (None, problem)
+
+
+@pytest.mark.parametrize("written,route", [("intrathecal", "intrathecal"), ("on-body injector", "on_body_injector"),
+                                           ("Ommaya", "cns_reservoir"), ("Port flush", "flush")])
+def test_route_cells_name_the_routes_with_a_code_of_their_own(written, route):
+    """Issue 14: the input contract has these routes now; a route cell (MAR, FHIR) reaches them."""
+    assert route_of_words(written) == (route, None)
+
+
+def test_a_note_still_holds_the_on_body_injector_with_a_question():
+    """The note reader reads concepts, not cells: it keeps its question (its wiring is left for later)."""
+    from infucode.vocabulary import resolve_route
+    assert resolve_route({"on_body_injector"}) == (None, "unsupported")
 
 
 def test_the_never_a_service_set_is_the_non_parenteral_routes():

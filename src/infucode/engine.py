@@ -15,14 +15,16 @@ from datetime import date, datetime, time, timedelta
 
 from .decoding import decode_encounter
 from .model import ChargeLine, Encounter, InputError, Result
+from .rules import family as fam
 from .rules import method as meth
 from .rules.administration import Service, check_separate_site, prepare_service
-from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump
+from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump, pump_presumed
 from .rules.context import CodingContext
 from .rules.continuity import continuous_infusions, hydration_minutes_alone, hydration_pieces
 from .rules.drug_supply import drug_lines
 from .rules.initial import by_hierarchy, hierarchy_key
 from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
+from .rules.other_routes import PROFESSIONAL_IN_FACILITY_CODES, PROFESSIONAL_IN_FACILITY_ROUTES, code_flushes
 from .rules.reporting import professional_claim_in_facility
 from .rules.subsequent import EncounterState, code_chain
 from .rules.timing import crosses_midnight, dates_refused, iso_day, minutes_between, outside_dates, parse_date
@@ -84,10 +86,18 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
         ctx.add_finding("doc.missing_drug", "warning", "the encounter documents no administrations", [])
 
     if professional_claim_in_facility(encounter.setting, claim):
-        ctx.add_finding("who.facility_setting_professional_claim", "info",
-                        "a professional claim in a facility setting reports no drug-administration codes (96360-96379, 96401-96402, "
-                        "96409-96425, 96521-96523): the hospital reports them; a separately identifiable E/M goes with modifier 25",
-                        [s.id for s in services])
+        # The physician still reports the procedures outside those ranges: intralesional, intracavitary and
+        # intrathecal chemotherapy, the CNS reservoir and unlisted chemotherapy [CPT-INF-GUIDE, CPT-CHEMO-GUIDE].
+        procedures = [s for s in services if s.route in PROFESSIONAL_IN_FACILITY_ROUTES
+                      and (s.route != "unlisted" or s.family == fam.CHEMOTHERAPY)]  # 96379 is the hospital's
+        code_beside_chain(ctx, procedures)
+        ctx.lines = [l for l in ctx.lines if l.code in PROFESSIONAL_IN_FACILITY_CODES]
+        reported = {a for l in ctx.lines for a in l.administrations}
+        if not ctx.lines or any(i not in reported for s in services for i in s.ids):
+            ctx.add_finding("who.facility_setting_professional_claim", "info",
+                            "a professional claim in a facility setting reports no drug-administration codes (96360-96379, 96401-96402, "
+                            "96409-96425, 96521-96523): the hospital reports them; a separately identifiable E/M goes with modifier 25",
+                            [i for s in services for i in s.ids if i not in reported])
         return _result(ctx, eid)
 
     for s in services:
@@ -95,8 +105,13 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
     services = continuous_infusions(ctx, services)
     beside: list[Service] = []
     chain: list[Service] = []
+    flushes: list[Service] = []
     for s in services:
-        (chain if s.method in (meth.INFUSION, meth.PUSH) and not is_prolonged_pump(s) else beside).append(s)
+        if s.method == meth.FLUSH:
+            flushes.append(s)  # decided once every other line is known (96523 only on a day with nothing else)
+            continue
+        on_pump = is_prolonged_pump(s) or pump_presumed(ctx, s)
+        (chain if s.method in (meth.INFUSION, meth.PUSH) and not on_pump else beside).append(s)
 
     state = EncounterState()
     for day_services in _dates_of_service(ctx, chain):
@@ -107,6 +122,7 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
             code_chain(ctx, access, state, distinct=n > 0)
     beside_lines = code_beside_chain(ctx, beside)
     distinct_service_modifiers(ctx, beside_lines)
+    code_flushes(ctx, flushes)
 
     _merge_same_lines(ctx)
     by_adm = {sid: s for s in services for sid in s.ids}
@@ -139,6 +155,10 @@ def date_of_service(encounter: Encounter, on: date | None) -> str | None:
 
 def _drug_code(ctx: CodingContext, adm):
     drugs = ctx.ruleset.drugs
+    if adm.route == "flush":
+        return None, None  # the flush solution is bundled, whatever it is (NCCI: J1642 is column 2 under the infusion codes)
+    if adm.route == "pump_refill" and not (adm.drug or adm.hcpcs):
+        return None, None  # a refill documented without its drug: the service stands on its own
     if adm.hcpcs:
         hit = drugs.by_hcpcs(adm.hcpcs)
         if hit is None:

@@ -14,7 +14,18 @@ import msgspec
 Setting = Literal["facility", "office"]
 ClaimType = Literal["facility", "professional"]
 # "iv" = documented as IV without saying push or infusion: coded from the clock, with a finding.
-Route = Literal["iv_infusion", "iv_push", "sc", "im", "sc_infusion", "intra_arterial", "iv"]
+# The routes after "iv" have no clock rule (issue 14): an on-body injector applied (96377), an anti-cancer drug
+# into skin lesions (96405/96406, field lesions), into the pleural or peritoneal cavity (96440, 96446), by
+# spinal puncture (96450) or through a CNS reservoir such as an Ommaya (96542); a pump refilled and maintained
+# (96521/96522, field device), a port or catheter flushed (96523 when it is the day's only service, field
+# device); a service no code describes (96379/96549, field description).
+Route = Literal["iv_infusion", "iv_push", "sc", "im", "sc_infusion", "intra_arterial", "iv",
+                "on_body_injector", "intralesional", "intrapleural", "intraperitoneal", "intrathecal", "cns_reservoir",
+                "pump_refill", "flush", "unlisted"]
+# The device a pump refill or a flush was done on: a portable (external) pump (96521), an implanted pump or
+# reservoir for systemic delivery (96522), an implanted port or a central venous catheter (96523 flush alone),
+# a peripheral IV (its flush is never a service of its own).
+Device = Literal["portable_pump", "implanted_pump", "implanted_port", "central_catheter", "peripheral_iv"]
 DrugClass = Literal["chemotherapy", "therapeutic", "hydration"]
 Severity = Literal["error", "warning", "info"]
 LineKind = Literal["administration", "drug"]
@@ -59,6 +70,9 @@ class Administration(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     vial: Vial | None = None
     discarded: float | None = None
     interruptions: list[Interruption] = []
+    device: Device | None = None
+    lesions: int | None = None          # intralesional: how many lesions were injected (96405 up to 7, 96406 more)
+    description: str | None = None      # unlisted (96379/96549): what was done, for the claim; never echoed
 
 
 class Encounter(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, dict=True):

@@ -59,7 +59,7 @@ CAUSES = {
     "flush": "a saline flush (not hydration, not a push)",
     "heparin_lock": "a heparin lock after the flush (not a push)",
     "ambulatory_pump": "a chemotherapy pump over more than 8 hours (96416), possibly disconnected days later",
-    "on_body_injector": "an on-body injector applied (96377; not in the input contract: a question is required)",
+    "on_body_injector": "an on-body injector applied (96377, route on_body_injector)",
     "non_facility": "a physician office that says it is non-facility",
     "own_date": "the note carries its own date (header or dated lines)",
     "eml_date_header": "an e-mail whose Date: header is the date of service",

@@ -54,7 +54,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from infucode.vocabulary import UNSUPPORTED_ROUTES, find_route_words, resolve_route
+from infucode.vocabulary import UNSUPPORTED_ROUTES, find_route_words, own_code_route, resolve_route
 from infucode.model import (  # noqa: F401
     Administration,
     Encounter,
@@ -146,6 +146,10 @@ def map_route(route_codes: Iterable[tuple[str | None, str | None]] = (), route_t
     the route and method (the shared route vocabulary, :data:`infucode.vocabulary.ROUTE_WORDS`).
     ``problem`` is ``"not_coded"`` (a non-parenteral route) or ``"unknown"``. A coded route decides the
     site over the words; the route's words decide it over the method's."""
+    for text in (*route_text, *method_text):
+        own, _device = own_code_route(text)  # "Intrathecal route", "On-body injector", "Port flush"...
+        if own is not None:
+            return own, None
     base: str | None = None
     not_coded = False
     for system, code in route_codes:
@@ -558,9 +562,12 @@ def _administration(label: str, ma: Any, models: dict[str, Any]) -> tuple[Admini
     # --- route, method, dose, rate, site ------------------------------------------------------
     dosage = ma.dosage
     route = None
+    device = None
     if dosage is not None:
-        route, problem = map_route(_codes(dosage.route), _displays(dosage.route) + [dosage.text if not dosage.method else None],
-                                   _displays(dosage.method))
+        route_words = _displays(dosage.route) + [dosage.text if not dosage.method else None]
+        route, problem = map_route(_codes(dosage.route), route_words, _displays(dosage.method))
+        if route in ("flush", "pump_refill"):  # the device the words name ("Port flush", "CADD refill")
+            device = next((d for t in route_words + _displays(dosage.method) if t for d in [own_code_route(t)[1]] if d), None)
     else:
         problem = "unknown"
     if problem == "not_coded":
@@ -596,6 +603,7 @@ def _administration(label: str, ma: Any, models: dict[str, Any]) -> tuple[Admini
         volume_ml=volume,
         rate_ml_per_hr=_rate_ml_per_hr(dosage),
         dose=dose,
+        device=device,  # type: ignore[arg-type]
     )
     return adm, findings, start_m
 

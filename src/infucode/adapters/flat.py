@@ -3,7 +3,8 @@
 Input columns (the encounter's fields repeat on each of its rows; blank = not documented):
 ``encounter_id, setting, date, claim, payer, administration_id, drug, hcpcs, class, route, indication,
 start, stop, minutes, site, separate_site_required, primary, discontinued, pump, volume_ml,
-rate_ml_per_hr, dose_value, dose_unit, vial_size, vial_unit, vial_single_dose, discarded``.
+rate_ml_per_hr, dose_value, dose_unit, vial_size, vial_unit, vial_single_dose, discarded, device, lesions,
+description`` (route may be any route of the input contract, e.g. on_body_injector, intrathecal, pump_refill, flush).
 Interruptions are not representable in one row; use JSON Lines for them.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ ADMINISTRATION_COLUMNS = (
     "administration_id", "drug", "hcpcs", "class", "route", "indication", "start", "stop", "minutes", "site",
     "separate_site_required", "primary", "discontinued", "pump", "volume_ml", "rate_ml_per_hr",
     "dose_value", "dose_unit", "vial_size", "vial_unit", "vial_single_dose", "discarded",
+    "device", "lesions", "description",
 )
 INPUT_COLUMNS = ENCOUNTER_COLUMNS + ADMINISTRATION_COLUMNS
 BOOLEAN_COLUMNS = frozenset({"separate_site_required", "primary", "discontinued", "pump", "vial_single_dose"})
@@ -93,7 +95,15 @@ def _minutes(value: Any, i: int, col: str) -> int:
 
 # How each administration column's value is read (None: as stripped text); the field name of an error
 # is only built when there is one.
-_CONVERT = {**{c: _boolean for c in BOOLEAN_COLUMNS}, **{c: _number for c in NUMBER_COLUMNS}, "minutes": _minutes}
+def _count(value: Any, i: int, col: str) -> int:
+    number = _number(value, i, col)
+    if not math.isfinite(number) or number != int(number):
+        raise InputError(_field(i, col), "expected a whole number")
+    return int(number)
+
+
+_CONVERT = {**{c: _boolean for c in BOOLEAN_COLUMNS}, **{c: _number for c in NUMBER_COLUMNS}, "minutes": _minutes,
+            "lesions": _count}
 _ADMINISTRATION_FIELDS = tuple((col, _CONVERT.get(col)) for col in ADMINISTRATION_COLUMNS)
 
 

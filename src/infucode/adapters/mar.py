@@ -54,7 +54,7 @@ from typing import Any, Literal, NamedTuple
 
 
 from infucode.model import Administration, Encounter, InputError, Interruption, Quantity
-from infucode.vocabulary import parse_timestamp, route_of_words
+from infucode.vocabulary import own_code_route, parse_timestamp, route_of_words
 
 __all__ = ["DEFAULT_MAPPING", "MarAction", "MarFinding", "MarMapping", "MarRead", "encounters_from_mar", "fold_actions",
            "load_mapping", "read_mar"]
@@ -82,7 +82,11 @@ DEFAULT_MAPPING: dict[str, Any] = {
 }
 _REQUIRED = ("order_id", "action", "time")
 _SETTINGS = ("facility", "office")
-_INSTANT = ("iv_push", "sc", "im")
+# Routes whose every *given* is its own administration with no stop: pushes, injections, and the routes with a
+# code of their own (an on-body injector, intrathecal chemotherapy, a port flush, a pump refill...).
+_INSTANT = ("iv_push", "sc", "im", "on_body_injector", "intralesional", "intrapleural", "intraperitoneal", "intrathecal",
+            "cns_reservoir", "pump_refill", "flush", "unlisted")
+_DEVICE_SERVICES = ("pump_refill", "flush")  # a service on a device: no drug need be named
 
 
 @dataclass
@@ -444,8 +448,10 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
 
     drug, hcpcs = _first(rows, "drug"), _first(rows, "hcpcs")
     indication, site = _first(rows, "indication"), _first(rows, "site")   # once per order, not per administration
-    if not drug and not hcpcs:
+    if not drug and not hcpcs and route not in _DEVICE_SERVICES:
         note(rows[0], "error", "mar.drug", "no drug or HCPCS on any row of the order")
+    # "Port flush", "CADD refill": the device the route cell names (only for a service on a device)
+    device = own_code_route(_first(rows, "route"))[1] if route in _DEVICE_SERVICES else None
     out: list[Administration] = []
     for a in adms:
         if a.paused_at is not None:
@@ -465,6 +471,7 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
             rate_ml_per_hr=first_rate if not instant else None,
             dose=Quantity(value=a.dose, unit=a.dose_unit or "unit") if a.dose is not None else None,
             interruptions=[Interruption(start=_iso(s), stop=_iso(e)) for s, e in a.interruptions],
+            device=device,  # type: ignore[arg-type]
         ))
     return out
 

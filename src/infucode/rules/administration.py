@@ -45,6 +45,9 @@ class Service:
     hormonal: bool = False
     cancer: bool | None = None
     notes: list[str] = field(default_factory=list)
+    device: str | None = None       # pump refill / flush: the device it was done on
+    lesions: int | None = None      # intralesional: lesions injected
+    described: bool = False         # unlisted: the record describes the service
 
     @property
     def id(self) -> str:
@@ -134,7 +137,8 @@ def _minutes_from_volume(adm: Administration) -> int | None:
 def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | None) -> Service | None:
     """A codable service, or None when the documentation cannot support a line (finding raised)."""
     aid = str(adm.id)
-    if not adm.drug and not adm.hcpcs:
+    device_service = adm.route in meth.DEVICE_SERVICE_ROUTES
+    if not adm.drug and not adm.hcpcs and not device_service:
         ctx.add_finding("doc.missing_drug", "error", f"administration {aid}: drug not documented; no line", [aid])
         return None
     if adm.route is None:
@@ -142,11 +146,10 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
                         f"administration {aid}: route not documented (push, infusion, SC, IM...); no line", [aid])
         return None
 
-    match = match_drug(ctx, adm, aid)
-    if match is not None and match.drug.flush:
-        ctx.add_finding("method.flush", "info",
-                        f"administration {aid}: a line flush is part of the administration and is not reported separately", [aid])
-        return None
+    match = match_drug(ctx, adm, aid) if (adm.drug or adm.hcpcs) else None
+    if device_service or (match is not None and match.drug.flush):
+        # a flush or a pump refill: a service on the access or device, coded by rules.other_routes
+        return _device_service(ctx, adm, i, on, match, aid)
     decision = fam.administration_family(match, adm.class_, adm.indication, ctx.policies, adm.route)
     if decision.rule == "family.complex_biologic":
         ctx.policy("complex_biologics")
@@ -185,6 +188,8 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
                 return None
     if adm.minutes is not None and adm.minutes < 0:
         raise InputError(_field(i, "minutes"), "minutes cannot be negative")
+    if adm.lesions is not None and adm.lesions < 1:
+        raise InputError(_field(i, "lesions"), "lesions must be 1 or more")
 
     route = adm.route
     timed_route = route in ("iv_infusion", "iv", "sc_infusion", "intra_arterial")
@@ -280,6 +285,23 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
         site=adm.site, separate_site=adm.separate_site_required, primary=adm.primary,
         planned_53=planned_53, pump=adm.pump, hormonal=hormonal,
         cancer=fam.is_cancer_indication(adm.indication) if hormonal else None,
+        device=adm.device, lesions=adm.lesions, described=bool(adm.description and adm.description.strip()),
+    )
+
+
+def _device_service(ctx: CodingContext, adm: Administration, i: int, on: date | None, match: DrugMatch | None,
+                    aid: str) -> Service:
+    """A flush (route flush, or a flush drug by any route) or a pump refill: no family, no clock rule; the day it
+    was done is read from its start."""
+    start = _read_clock(ctx, adm.start, on, _field(i, "start"))[0] if adm.start else None
+    drug = match.drug if match is not None else None
+    method = meth.PUMP_REFILL if adm.route == "pump_refill" else meth.FLUSH
+    return Service(
+        ids=[aid], order=i,
+        drug_key=drug.key if drug else (adm.drug or adm.hcpcs or f"#{aid}").strip().lower(),
+        drug_name=drug.name if drug else (adm.drug or adm.hcpcs or method.replace("_", " ")),
+        family=fam.ACCESS, method=method, route=adm.route,
+        start=start, stop=None, minutes=None, clock=False, site=adm.site, device=adm.device,
     )
 
 

@@ -1,6 +1,7 @@
 """Services reported beside the IV initial/add-on chain: SC/IM injections (96372, 96401, 96402),
-subcutaneous infusion (96369-96371), intra-arterial administration (96373, 96420-96425) and a
-prolonged chemotherapy infusion started on a pump (96416).
+subcutaneous infusion (96369-96371), intra-arterial administration (96373, 96420-96425), a
+prolonged chemotherapy infusion started on a pump (96416), and the routes of ``other_routes`` (96377,
+96405/96406, 96440-96450, 96521/96522, 96542, 96379/96549).
 
 Sources: CPT code set and guidelines; hormonal vs non-hormonal anti-neoplastics [S36]; add-on edits
 [S1-AOC]; NCCI PTP edits [S1-PTP] for the distinct-service modifier.
@@ -11,6 +12,7 @@ from . import family as fam
 from . import method as meth
 from .administration import Service
 from .context import CodingContext
+from .other_routes import code_other_route, code_pump_refill
 from .subsequent import TimedLine, emit_added_hours
 from .timing import PROLONGED_PUMP_MINUTES, PUSH_MAX_MINUTES
 
@@ -19,6 +21,30 @@ def is_prolonged_pump(s: Service) -> bool:
     """A chemotherapy infusion of more than 8 hours started on a portable or implantable pump."""
     return (s.family == fam.CHEMOTHERAPY and s.pump and s.minutes is not None
             and s.minutes > PROLONGED_PUMP_MINUTES and s.method in (meth.INFUSION, meth.INTRA_ARTERIAL))
+
+
+def pump_presumed(ctx: CodingContext, s: Service) -> bool:
+    """A chemotherapy infusion without a documented pump that runs past any plausible chair time (limit
+    longest_chair_time_minutes): policy chemo_past_chair_time decides whether it is coded as the prolonged pump
+    (96416/96425) or by the hour; either way a warning asks for the pump [CPT-CHEMO-GUIDE; S1-MUE 96415 = 8]."""
+    if (s.family != fam.CHEMOTHERAPY or s.pump or s.minutes is None
+            or s.method not in (meth.INFUSION, meth.INTRA_ARTERIAL)):
+        return False
+    limit = ctx.limits["longest_chair_time_minutes"]
+    if s.minutes <= limit:
+        return False
+    policy = ctx.policy("chemo_past_chair_time")
+    code = "96425" if s.method == meth.INTRA_ARTERIAL else "96416"
+    how = (f"coded as the prolonged pump infusion {code}, not an added hour for every hour (policy chemo_past_chair_time=prolonged_pump)"
+           if policy == "prolonged_pump" else "coded by the hour as documented (policy chemo_past_chair_time=hourly)")
+    ctx.add_finding("subsequent.pump_not_documented", "warning",
+                    f"administration {s.id}: chemotherapy infusion of {s.minutes} minutes, longer than any chair time "
+                    f"({limit // 60} hours, limit longest_chair_time_minutes), with no pump documented; {how}. "
+                    "Document the portable or implantable pump (field pump)", s.ids)
+    if policy != "prolonged_pump":
+        return False
+    s.pump = True
+    return True
 
 
 def injection_code(ctx: CodingContext, s: Service) -> tuple[str | None, str]:
@@ -45,7 +71,11 @@ def code_beside_chain(ctx: CodingContext, services: list[Service]) -> list[int]:
     for s in sorted(services, key=lambda s: (s.start is None, s.start.isoformat() if s.start else "", s.id)):
         day = s.day(ctx.encounter_date)
         who = f"{s.drug_name} (administration {', '.join(s.ids)})"
-        if is_prolonged_pump(s):
+        if s.method == meth.OTHER_ROUTE:
+            code_other_route(ctx, s)
+        elif s.method == meth.PUMP_REFILL:
+            code_pump_refill(ctx, s)
+        elif is_prolonged_pump(s):
             code = "96425" if s.method == meth.INTRA_ARTERIAL else "96416"
             ctx.add_line(code, 1, s.ids, "subsequent.prolonged_pump",
                          f"{who} ran {s.minutes} min (more than 8 hours) started on a portable or implantable pump", date=day)

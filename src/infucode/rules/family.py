@@ -14,6 +14,7 @@ from ..reference.drugs import Drug, DrugMatch
 CHEMOTHERAPY = "chemotherapy"
 THERAPEUTIC = "therapeutic"
 HYDRATION = "hydration"
+ACCESS = "access"  # a service on a device or access (pump refill, port flush), not on a drug: 96521-96523
 
 # Words that show a fluid was given for dehydration / an electrolyte to correct a deficiency.
 _DEHYDRATION_WORDS = ("dehydrat", "volume depletion", "hypovolem", "fluid loss", "e86")

@@ -17,6 +17,15 @@ PUSH = "push"
 INJECTION = "injection"
 SC_INFUSION = "sc_infusion"
 INTRA_ARTERIAL = "intra_arterial"
+OTHER_ROUTE = "other_route"     # a route with its own code and no clock rule (rules.other_routes)
+FLUSH = "flush"                 # a port, catheter or line flush (rules.other_routes.code_flushes)
+PUMP_REFILL = "pump_refill"     # refilling and maintaining a drug-delivery pump (96521/96522)
+
+# Routes coded by rules.other_routes, each by its own code whatever the clock says [CPT-INF-GUIDE, CPT-CHEMO-GUIDE].
+OTHER_ROUTES = frozenset({"on_body_injector", "intralesional", "intrapleural", "intraperitoneal", "intrathecal",
+                          "cns_reservoir", "unlisted"})
+# Routes that document a service on an access or a device rather than a drug: no drug needs to be named.
+DEVICE_SERVICE_ROUTES = frozenset({"pump_refill", "flush"})
 
 
 # Fluid documented only to keep a line open (KVO/TKO), as a drug's carrier or diluent, or as a flush: not
@@ -63,6 +72,8 @@ def administration_method(route: str, minutes: int | None) -> MethodDecision:
                               "route 'iv' does not say push or infusion; without more than 15 minutes on the clock it is coded as a push", "warning")
     if route in ("sc", "im"):
         return MethodDecision(INJECTION, "method.injection")
+    if route in OTHER_ROUTES:
+        return MethodDecision(OTHER_ROUTE, "method.other_route")
     if route == "sc_infusion":
         if minutes is not None and minutes <= PUSH_MAX_MINUTES:
             return MethodDecision(INJECTION, "method.sc_infusion",

@@ -100,6 +100,29 @@ def concurrent_with(ctx: CodingContext, s: Service, running: list[Service]) -> S
     return None
 
 
+def nearest_reported_dose(s: Service, doses) -> tuple[int | None, bool]:
+    """Minutes from the push ``s`` to the nearest reported dose of its drug, in either direction (0 when they
+    overlap), and whether the push came after that dose. (None, True) when a time is not documented: the gap
+    is a distance, never negative [CPT-INF-GUIDE; CMS-CLM-4-230.2]."""
+    if s.start is None:
+        return None, True
+    best: int | None = None
+    after = True
+    for d in doses:
+        if d.start is None:
+            continue
+        end = d.end
+        if s.start >= end:
+            gap, later = minutes_between(end, s.start), True
+        elif s.end <= d.start:
+            gap, later = minutes_between(s.end, d.start), False
+        else:
+            gap, later = 0, True
+        if best is None or gap < best:
+            best, after = gap, later
+    return best, after
+
+
 def code_chain(ctx: CodingContext, services: list[Service], state: EncounterState, distinct: bool) -> None:
     """Code one chain of IV services (one vascular access): the initial, then the rest in clock order."""
     threshold = ctx.policies["added_hour_threshold"]
@@ -131,9 +154,11 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
         if initial.family != fam.HYDRATION:
             running.append(initial)
     given.setdefault(initial.drug_key, []).append(initial)
-    # 96376: the 30 minutes run from the last *reported* dose of the drug (CPT: not within 30 minutes of a
-    # reported push of the same drug), so an unreported repeat does not restart the clock.
-    reported_end: dict[str, object] = {initial.drug_key: initial.end}
+    # 96376: the 30 minutes are measured to the nearest *reported* dose of the drug (CPT: not within 30
+    # minutes of a reported push of the same drug), so an unreported repeat does not restart the clock. The
+    # facility hierarchy runs over the whole encounter, so that dose may come later on the clock (a push
+    # before the same drug's infusion chosen as initial) [CMS-CLM-4-230.2; HCPRO-APC-2013].
+    reported: dict[str, list[Service]] = {initial.drug_key: [initial]}
 
     # --- everything else, in clock order -------------------------------------------------------------
     rest = sorted((s for s in services if s is not initial), key=_clock_order)
@@ -186,10 +211,10 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
             running.append(s)
         else:  # a push
             if earlier:
-                last = reported_end.get(s.drug_key)
-                gap = minutes_between(last, s.start) if (last is not None and s.start is not None) else None
+                gap, after = nearest_reported_dose(s, reported.get(s.drug_key, ()))
                 if gap is None or gap <= SAME_DRUG_PUSH_GAP:
-                    when = "the time since the last reported dose is not documented" if gap is None else f"{gap} minutes after the last reported dose"
+                    when = ("the time to the nearest reported dose is not documented" if gap is None
+                            else f"{gap} minutes {'after' if after else 'before'} the nearest reported dose")
                     ctx.add_finding("subsequent.same_drug_push", "info",
                                     f"administration {s.id}: push of the same drug ({s.drug_name}) {when}; not reported "
                                     "(96376 needs more than 30 minutes)", s.ids)
@@ -198,21 +223,23 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
                                     f"administration {s.id}: the same chemotherapy drug pushed again; no code reports it (96411 is for a new drug)", s.ids)
                 elif ctx.claim != "facility":
                     ctx.add_finding("limits.professional_status", "info",
-                                    f"administration {s.id}: the same drug pushed again {gap} minutes later is 96376, a facility-only code "
+                                    f"administration {s.id}: the same drug pushed again {gap} minutes {'after' if after else 'before'} "
+                                    "its nearest reported dose is 96376, a facility-only code "
                                     "(PFS status X); not reported on a professional claim", s.ids)
                 else:
                     plan.append(("line", dict(code=SAME_DRUG_PUSH_CODE, units=1, administrations=s.ids, rule="subsequent.same_drug_push",
-                                              why=f"{_who(s)} pushed again {gap} minutes after its last reported dose (more than 30)",
+                                              why=f"{_who(s)} pushed again {gap} minutes {'after' if after else 'before'} "
+                                                  "its nearest reported dose (more than 30)",
                                               date=day, modifiers=[])))
-                    reported_end[s.drug_key] = s.end
+                    reported[s.drug_key].append(s)
             else:
                 code = SEQUENTIAL_PUSH_CODE[s.family]
                 plan.append(("line", dict(code=code, units=1, administrations=s.ids, rule="subsequent.sequential_push",
                                           why=f"{_who(s)} push {_span(s) if s.start else ''}: a new drug after the initial service".replace("  ", " "),
                                           date=day, modifiers=[])))
         given.setdefault(s.drug_key, []).append(s)
-        if s.drug_key not in reported_end and s.end is not None:
-            reported_end[s.drug_key] = s.end
+        if s.drug_key not in reported and s.start is not None:
+            reported[s.drug_key] = [s]
 
     for kind, item in plan:
         if kind == "line":

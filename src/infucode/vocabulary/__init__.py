@@ -14,10 +14,10 @@ from .clock import (RANGE_WORDS, ClockRange, ClockTime, DateHit, clock_minutes, 
 from .durations import Duration, DurationHit, find_durations, parse_duration
 from .names import NameHit, NameIndex, canonical_name
 from .routes import (DEVICE_CONCEPTS, LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ROUTE_WORDS, UNSUPPORTED_ROUTES,
-                     RouteHit, find_route_words, resolve_route, route_of_words)
+                     RouteHit, find_route_words, own_code_route, resolve_route, route_of_words)
 
 __all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "RANGE_WORDS", "ROUTE_WORDS",
            "UNSUPPORTED_ROUTES", "ClockRange", "ClockTime", "DateHit", "Duration", "DurationHit", "NameHit", "NameIndex",
            "RouteHit", "canonical_name", "clock_minutes", "clock_of_minute", "find_clock_range", "find_clock_ranges",
-           "find_dates", "find_durations", "find_route_words", "find_times", "hhmm", "is_range_separator",
+           "find_dates", "find_durations", "find_route_words", "find_times", "hhmm", "is_range_separator", "own_code_route",
            "parse_duration", "parse_timestamp", "resolve_route", "route_of_words"]

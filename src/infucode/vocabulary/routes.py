@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "ROUTE_WORDS", "RouteHit",
-           "UNSUPPORTED_ROUTES", "find_route_words", "resolve_route", "route_of_words"]
+__all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "OWN_CODE_ROUTE_WORDS", "ROUTE_WORDS",
+           "RouteHit", "UNSUPPORTED_ROUTES", "find_route_words", "own_code_route", "resolve_route", "route_of_words"]
 
 # word or phrase (lower case; whitespace any run) -> concept
 ROUTE_WORDS: dict[str, str] = {
@@ -169,8 +169,53 @@ def resolve_route(concepts: Iterable[str]) -> tuple[str | None, str | None]:
     return None, "unknown"
 
 
+# Words of a route cell or coded-route text (a MAR export, FHIR dosage.route/method) that name a route with a
+# code of its own (issue 14), with the device some of them imply. Read only in such short fields, never in a
+# note's free text, where "flushed" or "refill" mean line care or a prescription (the note reader keeps its
+# questions for those). Longest phrase first.
+OWN_CODE_ROUTE_WORDS: dict[str, tuple[str, str | None]] = {
+    "on-body injector": ("on_body_injector", None), "on body injector": ("on_body_injector", None),
+    "onpro": ("on_body_injector", None), "onbody": ("on_body_injector", None),
+    "intralesional": ("intralesional", None), "intra-lesional": ("intralesional", None),
+    "intrapleural": ("intrapleural", None), "intra-pleural": ("intrapleural", None), "pleural": ("intrapleural", None),
+    "intraperitoneal": ("intraperitoneal", None), "intra-peritoneal": ("intraperitoneal", None),
+    "peritoneal": ("intraperitoneal", None),
+    "intrathecal": ("intrathecal", None), "intrathecally": ("intrathecal", None), "lumbar puncture": ("intrathecal", None),
+    "ommaya": ("cns_reservoir", None), "intraventricular": ("cns_reservoir", None), "cns reservoir": ("cns_reservoir", None),
+    "portable pump refill": ("pump_refill", "portable_pump"), "ambulatory pump refill": ("pump_refill", "portable_pump"),
+    "cadd refill": ("pump_refill", "portable_pump"), "implanted pump refill": ("pump_refill", "implanted_pump"),
+    "implantable pump refill": ("pump_refill", "implanted_pump"), "pump refill": ("pump_refill", None),
+    "port flush": ("flush", "implanted_port"), "port irrigation": ("flush", "implanted_port"),
+    "central line flush": ("flush", "central_catheter"), "cvc flush": ("flush", "central_catheter"),
+    "picc flush": ("flush", "central_catheter"), "catheter flush": ("flush", "central_catheter"),
+    "peripheral flush": ("flush", "peripheral_iv"), "flush": ("flush", None),
+    "unlisted": ("unlisted", None),
+}
+# Bare words that name the route only when they are the whole cell.
+_WHOLE_CELL_ONLY = frozenset({"flush", "unlisted"})
+_OWN_CODE_RX = re.compile(r"(?<![a-z0-9])(" + "|".join(
+    r"\s+".join(re.escape(w) for w in word.split()) for word in sorted(OWN_CODE_ROUTE_WORDS, key=len, reverse=True))
+    + r")(?![a-z0-9])", re.I)
+
+
+def own_code_route(text: str | None) -> tuple[str | None, str | None]:
+    """``(route, device)`` when a route cell or coded-route text names a route with a code of its own
+    (on-body injector, intrathecal, port flush, pump refill...); ``(None, None)`` otherwise."""
+    if not text:
+        return None, None
+    for m in _OWN_CODE_RX.finditer(text):
+        word = " ".join(m.group(1).lower().split())
+        if word in _WHOLE_CELL_ONLY and text.strip().lower() != word:
+            continue  # "IV push, then flush": the flush of another service, not a route
+        return OWN_CODE_ROUTE_WORDS[word]
+    return None, None
+
+
 def route_of_words(text: str | None) -> tuple[str | None, str | None]:
-    """The engine route of a route cell ("IV", "IVPB", "IV Push", "Subcutaneous", "PO"...)."""
+    """The engine route of a route cell ("IV", "IVPB", "IV Push", "Subcutaneous", "PO", "Intrathecal", "Port flush"...)."""
     if not text:
         return None, "unknown"
+    own, _device = own_code_route(text)
+    if own is not None:
+        return own, None
     return resolve_route(h.concept for h in find_route_words(text))

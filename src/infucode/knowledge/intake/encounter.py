@@ -3,8 +3,9 @@
 So a MAR export and a narrative note with the same events give the same administrations.
 
 Uncertain readings become questions tied to the administration they would change; an
-administration the engine's input cannot express (an on-body injector, an intrathecal drug) is held
-back with a question instead of being coded as something else.
+administration the note does not say enough to code (an intrathecal drug: by spinal puncture or through a
+reservoir?) is held back with a question instead of being coded as something else. An on-body injector is
+coded (route on_body_injector, 96377).
 """
 from __future__ import annotations
 
@@ -165,10 +166,12 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         if route == "iv_push" and drug is not None and drug.family == "hydration" and "iv_infusion" not in concepts:
             route = "iv_infusion"      # "NS 1 L bolus": a fluid bolus runs as an infusion
         pump = "ambulatory_pump" in concepts
+        if problem == "unsupported" and "on_body_injector" in concepts:
+            route, problem = "on_body_injector", None  # the input contract has the route now (96377, issue 14)
         if problem == "unsupported":
-            what = "an on-body injector" if "on_body_injector" in concepts else "an intrathecal route"
-            why = ("the engine's input has no route for it yet (96377 needs one)" if "on_body_injector" in concepts
-                   else "the engine's input has no route for it")
+            what = "an intrathecal route"
+            why = ("the note does not say whether by spinal puncture (route intrathecal, 96450) or through a CNS "
+                   "reservoir such as an Ommaya (route cns_reservoir, 96542)")
             held.append({"drug": name, "reason": what})
             ask(f"{name}: {what} is documented; {why}. It is not coded: code it by hand or confirm the service.",
                 "intake.unsupported_route", (first.mention.start, first.mention.end) if first else None)
