@@ -14,7 +14,6 @@ import msgspec
 import yaml
 
 from ..adapters.encounter_io import EncounterYamlLoader
-from ..decoding import decode_encounter
 from ..model import InputError
 from .limits import MAX_NESTING, nesting_depth_exceeds
 from .problems import problem
@@ -71,69 +70,54 @@ def _json(text: str | bytes):
     return doc
 
 
-def _csv_items(data: bytes) -> list:
-    """A CSV file read exactly as ``infucode code`` reads it (a MAR action log or administration rows)."""
+def _read_as_the_cli(suffix: str, data: bytes) -> list:
+    """The file read exactly as ``infucode code`` reads it (same reader, same messages and line numbers):
+    the bytes are written to a private temporary file with the upload's suffix."""
     import tempfile
     from pathlib import Path
 
     from ..adapters.encounter_io import iter_encounters
     with tempfile.TemporaryDirectory(prefix="infucode-upload-") as tmp:
-        path = Path(tmp) / "upload.csv"
+        path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         return [item for item, _line in iter_encounters(path)]
-
-
-def _decoded(docs: list) -> tuple[list, list[InputError]]:
-    """Each document decoded as ``infucode code`` decodes it (the same normalised values the CLI codes)."""
-    good, bad = [], []
-    for i, doc in enumerate(docs):
-        try:
-            good.append(decode_encounter(doc))
-        except InputError as exc:
-            if exc.encounter is None and len(docs) > 1:
-                exc.field = f"[{i}].{exc.field}" if exc.field else f"[{i}]"
-            bad.append(exc)
-    return good, bad
 
 
 def _answer(items: list):
     """``{"encounters", "errors"}``; a problem when no encounter of the file could be read."""
     good = [msgspec.to_builtins(i) for i in items if not isinstance(i, InputError)]
     bad = [i for i in items if isinstance(i, InputError)]
+    errors = [{k: v for k, v in (("encounter", b.encounter), ("field", b.field), ("line", b.line),
+                                 ("detail", b.message)) if v is not None} for b in bad]
     if not good and bad:
         return problem(422, "File could not be read", bad[0].message, field=bad[0].field or "file",
-                       encounter=bad[0].encounter, line=bad[0].line)
+                       encounter=bad[0].encounter, line=bad[0].line, errors=errors)
     if not good:
         return problem(422, "File could not be read", "the file holds no encounter", field="file")
-    return {"encounters": good,
-            "errors": [{k: v for k, v in (("encounter", b.encounter), ("field", b.field), ("line", b.line),
-                                          ("detail", b.message)) if v is not None} for b in bad]}
+    return {"encounters": good, "errors": errors}
 
 
 def parse_upload(filename: str, data: bytes, deadline: float):
-    """The encounters in an uploaded file, decoded as ``infucode code`` decodes them, with the errors of
-    those that cannot be read; or a problem response naming what is wrong (never its content)."""
+    """The encounters in an uploaded file, read and decoded as ``infucode code`` reads them, with the
+    errors of those that cannot be read; or a problem response naming what is wrong (never its content).
+
+    JSON and YAML are first checked by this module's guards (nesting, YAML aliases, the request's
+    deadline), so that a hostile file is refused before the shared reader walks it."""
     name = filename.lower()
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     try:
-        if name.endswith(".csv"):
-            return _answer(_csv_items(data))
-        if name.endswith((".jsonl", ".ndjson")):
-            docs = [_json(line) for line in data.decode().splitlines() if line.strip()]
-        elif name.endswith(".json"):
-            doc = _json(data)
-            from ..adapters.fhir import encounters_from_fhir_json, looks_like_fhir
-            if looks_like_fhir(doc):  # a FHIR R4 Bundle of MedicationAdministration
-                return _answer(list(encounters_from_fhir_json(doc)))
-            docs = doc if isinstance(doc, list) else [doc]
-        else:
-            docs = [d for d in _yaml_documents(data.decode(), deadline) if d is not None]
-            docs = [x for d in docs for x in (d if isinstance(d, list) else [d])]
+        if suffix == ".json":
+            _json(data)
+        elif suffix in (".yaml", ".yml"):
+            try:
+                _yaml_documents(data.decode(), deadline)
+            except yaml.YAMLError:
+                pass                  # the shared reader reports it, with its line
     except UploadRefused as exc:
         return problem(422, "File could not be read", str(exc), field="file")
-    except (ValueError, yaml.YAMLError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return problem(422, "File could not be read", "not valid JSON, JSON Lines or YAML", field="file")
-    good, bad = _decoded(docs)
-    return _answer([*good, *bad])
+    return _answer(_read_as_the_cli(suffix, data))
 
 
 __all__ = ["GuardedYamlLoader", "UploadRefused", "parse_upload"]
