@@ -191,7 +191,7 @@ def test_bad_time_shows_error_next_to_the_field(page, tmp_path):
     page.click("#code-btn")
     row = page.locator("#adm-table tbody.adm").nth(0)
     error = row.locator(".field-error[data-field=start]")
-    error.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('#adm-table tbody.adm .field-error[data-field=start]').textContent")
     assert "HH:MM" in error.inner_text()
     assert "invalid" in row.locator("input[name=start]").get_attribute("class")
     shot(page, "screenshot-error.png", tmp_path)
@@ -206,9 +206,9 @@ def test_an_error_in_a_more_field_opens_it_and_marks_the_field(page):
     row.locator("input[name=vial_unit]").fill("g")
     row.locator(".more-btn").click()
     page.click("#code-btn")
-    error = row.locator(".field-error[data-field=vial_size]")
-    error.wait_for(state="visible")
-    assert error.inner_text()
+    page.wait_for_function("() => document.querySelector('#adm-table tbody.adm .field-error[data-field=vial_size]').textContent")
+    assert row.locator("tr.more").is_visible()
+    assert "invalid" in row.locator("input[name=vial_size]").get_attribute("class")
 
 
 PASTED = ("Drug\tRoute\tDate\tStart\tStop\n"
