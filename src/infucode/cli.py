@@ -437,12 +437,18 @@ def serve(
         releases = open_release_store(data_dir)
     except OSError as exc:
         raise usage_error(f"cannot open the data directory {exc.filename or data_dir}: {exc.strerror or exc}") from None
+    from .web.serving import announce, database_file, log_requests_to_stderr
+
     try:
+        existed = database_file(db)
+        existed = existed.exists() if existed else None
         try:
             web_app = create_app(db_url=db, token=token, releases=releases if releases.exists else None)
         except (SQLAlchemyError, OSError) as exc:
             reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or type(exc).__name__
             raise usage_error(f"cannot open the saved-cases database {db}: {reason}") from None
+        announce(host, port, db, created=existed is False, token=bool(token))
+        log_requests_to_stderr()
         uvicorn.run(web_app, host=host, port=port, log_level="warning", access_log=False,
                     timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     finally:

@@ -35,7 +35,7 @@ from .limits import (
     REQUEST_TIME_LIMIT_SECONDS,
     nesting_depth_exceeds,
 )
-from .problems import Problem, problem
+from .problems import PROBLEM_SCHEMA, Problem, problem, problem_responses
 from .store import CaseStore
 
 CASE_ID = PathParam(..., ge=1, le=2**62, description="Saved case id")
@@ -81,6 +81,7 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
 
     app.add_middleware(RequestGuard, token=token, time_limit=time_limit)
     problems.install(app)
+    app.openapi = lambda: _openapi_with_problems(app)
 
     @app.exception_handler(InputError)
     async def on_input_error(_request, exc: InputError):
@@ -163,6 +164,24 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
         rs = ruleset(profile)
         answer = await jobs.run(ask, question[:2000], rs)
         return answer.to_dict()
+
+    @app.post("/v1/rows")
+    async def read_pasted_rows(body: dict = Body(..., examples=[{"rows": [["ceftriaxone", "IM", "8:30 AM", "", ""]]}]),
+                               profile: str = "medicare"):
+        """Rows pasted from a spreadsheet -> administrations, each cell read by the shared vocabulary
+        (routes, clock times, dates, units, drug names): its value and what was normalised, or an error on
+        that cell (never a default). ``rows``: lists of cell texts; ``columns`` (optional): their names,
+        else a header row is recognised, else drug, route, start, stop, site; ``date`` (optional): the
+        encounter's date."""
+        from .rows import read_rows
+        _bounded(body)
+        date = body.get("date")
+        if date is not None and not isinstance(date, str):
+            raise InputError("date", "a date (YYYY-MM-DD)")
+        columns = body.get("columns")
+        if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            raise InputError("columns", "a list of column names")
+        return await jobs.run(read_rows, body.get("rows"), ruleset(profile).drugs, columns, date or None)
 
     @app.get("/v1/profiles")
     def profiles():
@@ -258,6 +277,45 @@ def create_app(*, db_url: str | None = None, token: str | None = None, releases:
         return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def _error_statuses(path: str, operation: dict) -> set[int]:
+    """The error statuses an operation can answer, from what it reads (see guard, media, problems)."""
+    statuses = {500, 503}
+    if path.startswith("/v1/"):
+        statuses.add(401)
+    params = operation.get("parameters", [])
+    if params or "requestBody" in operation:
+        statuses.add(422)
+    if "requestBody" in operation:
+        statuses |= {400, 408, 413, 415}
+    if any(p.get("name") == "profile" for p in params):
+        statuses.add(400)
+    if any(p.get("in") == "path" for p in params):
+        statuses.add(404)
+    return statuses
+
+
+def _openapi_with_problems(app: FastAPI) -> dict:
+    """FastAPI's document with every error response listed as application/problem+json (its own 422
+    ``{"detail": ...}`` schema is not what the server answers)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for path, item in doc.get("paths", {}).items():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses.update(problem_responses(_error_statuses(path, operation)))
+    if not schemas:
+        doc["components"].pop("schemas")
+    app.openapi_schema = doc
+    return doc
 
 
 def read_token(token_file: str | None = None) -> str | None:

@@ -52,14 +52,21 @@ def _where(loc) -> str | None:
 
 
 def install(app: FastAPI) -> None:
-    """Problem bodies for FastAPI's own errors: validation (422), HTTP errors (4xx) and ours."""
+    """Problem bodies for FastAPI's own errors: validation (422), malformed JSON (400), HTTP errors (4xx) and ours."""
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_request: Request, exc: RequestValidationError):
+        raw = exc.errors()
+        broken = next((e for e in raw if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            # the position is where the JSON breaks (a number, no content of the body)
+            at = broken.get("loc", ())[-1] if broken.get("loc") else None
+            where = f" (at character {at})" if isinstance(at, int) else ""
+            return problem(400, "Malformed JSON", f"the body is not valid JSON{where}", field="body")
         # pydantic's messages describe the expectation ("Input should be a valid integer"); its "input"
         # and "ctx" carry the user's value and are left out on purpose.
         errors = [{"field": _field(e.get("loc", ())), "in": _where(e.get("loc", ())), "detail": str(e.get("msg", ""))}
-                  for e in exc.errors()]
+                  for e in raw]
         first = errors[0] if errors else {"field": "body", "detail": "the request could not be read"}
         return problem(422, "Request could not be read", first["detail"], field=first["field"], errors=errors)
 
@@ -71,4 +78,43 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, title, detail, field=field, headers=exc.headers)
 
 
-__all__ = ["PROBLEM_JSON", "Problem", "install", "problem", "problem_body"]
+#: The JSON Schema of a problem body (RFC 9457 section 3, plus the field at fault), for the OpenAPI document.
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "field": {"type": "string", "description": "The request field at fault (a JSON path such as administrations[0].start)"},
+        "encounter": {"type": "string", "description": "The encounter id the user gave"},
+        "line": {"type": "integer"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+#: Why each error status is answered (the OpenAPI description of that response).
+ERROR_MEANINGS = {
+    400: "Malformed JSON, or an unknown profile",
+    401: "A bearer token is required (when the server has one)",
+    404: "No such code or saved case",
+    408: "The request body did not arrive in time",
+    413: "The body is over the size limit (or a batch has too many encounters)",
+    415: "The body is not in the media type this operation reads",
+    422: "The body or a parameter could not be read; the problem names the field",
+    500: "The server could not handle the request (logged by error type only)",
+    503: "The request was not done within the time limit",
+}
+
+
+def problem_responses(statuses) -> dict:
+    """OpenAPI ``responses`` entries for these error statuses, each an application/problem+json body."""
+    return {str(s): {"description": ERROR_MEANINGS[s],
+                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for s in sorted(statuses)}
+
+
+__all__ = ["ERROR_MEANINGS", "PROBLEM_JSON", "PROBLEM_SCHEMA", "Problem", "install", "problem", "problem_body",
+           "problem_responses"]

@@ -70,40 +70,54 @@ def _json(text: str | bytes):
     return doc
 
 
+def _read_as_the_cli(suffix: str, data: bytes) -> list:
+    """The file read exactly as ``infucode code`` reads it (same reader, same messages and line numbers):
+    the bytes are written to a private temporary file with the upload's suffix."""
+    import tempfile
+    from pathlib import Path
+
+    from ..adapters.encounter_io import iter_encounters
+    with tempfile.TemporaryDirectory(prefix="infucode-upload-") as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        return [item for item, _line in iter_encounters(path)]
+
+
+def _answer(items: list):
+    """``{"encounters", "errors"}``; a problem when no encounter of the file could be read."""
+    good = [msgspec.to_builtins(i) for i in items if not isinstance(i, InputError)]
+    bad = [i for i in items if isinstance(i, InputError)]
+    errors = [{k: v for k, v in (("encounter", b.encounter), ("field", b.field), ("line", b.line),
+                                 ("detail", b.message)) if v is not None} for b in bad]
+    if not good and bad:
+        return problem(422, "File could not be read", bad[0].message, field=bad[0].field or "file",
+                       encounter=bad[0].encounter, line=bad[0].line, errors=errors)
+    if not good:
+        return problem(422, "File could not be read", "the file holds no encounter", field="file")
+    return {"encounters": good, "errors": errors}
+
+
 def parse_upload(filename: str, data: bytes, deadline: float):
-    """The encounters in an uploaded file, or a problem response naming what is wrong (never its content)."""
+    """The encounters in an uploaded file, read and decoded as ``infucode code`` reads them, with the
+    errors of those that cannot be read; or a problem response naming what is wrong (never its content).
+
+    JSON and YAML are first checked by this module's guards (nesting, YAML aliases, the request's
+    deadline), so that a hostile file is refused before the shared reader walks it."""
     name = filename.lower()
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     try:
-        if name.endswith(".csv"):
-            from ..adapters.flat import encounters_from_csv
-            parsed = encounters_from_csv(data.decode("utf-8-sig"))
-            bad = [p for p in parsed if isinstance(p, InputError)]
-            if bad:
-                return problem(422, "File could not be read", bad[0].message, field=bad[0].field,
-                               encounter=bad[0].encounter, line=bad[0].line)
-            return {"encounters": [msgspec.to_builtins(p) for p in parsed]}
-        if name.endswith((".jsonl", ".ndjson")):
-            docs = [_json(line) for line in data.decode().splitlines() if line.strip()]
-        elif name.endswith(".json"):
-            doc = _json(data)
-            from ..adapters.fhir import encounters_from_fhir_json, looks_like_fhir
-            if looks_like_fhir(doc):  # a FHIR R4 Bundle of MedicationAdministration
-                items = list(encounters_from_fhir_json(doc))
-                bad = [i for i in items if isinstance(i, InputError)]
-                good = [msgspec.to_builtins(i) for i in items if not isinstance(i, InputError)]
-                if not good and bad:
-                    return problem(422, "File could not be read", bad[0].message, field=bad[0].field,
-                                   encounter=bad[0].encounter)
-                return {"encounters": good, "warnings": [{"field": b.field, "detail": b.message} for b in bad]}
-            docs = doc if isinstance(doc, list) else [doc]
-        else:
-            docs = [d for d in _yaml_documents(data.decode(), deadline) if d is not None]
-            docs = [x for d in docs for x in (d if isinstance(d, list) else [d])]
+        if suffix == ".json":
+            _json(data)
+        elif suffix in (".yaml", ".yml"):
+            try:
+                _yaml_documents(data.decode(), deadline)
+            except yaml.YAMLError:
+                pass                  # the shared reader reports it, with its line
     except UploadRefused as exc:
         return problem(422, "File could not be read", str(exc), field="file")
-    except (ValueError, yaml.YAMLError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return problem(422, "File could not be read", "not valid JSON, JSON Lines or YAML", field="file")
-    return {"encounters": docs}
+    return _answer(_read_as_the_cli(suffix, data))
 
 
 __all__ = ["GuardedYamlLoader", "UploadRefused", "parse_upload"]
