@@ -12,21 +12,22 @@ for a row that does not fit the layout. Only CSV/TXT are read: the XLSX copies i
 are not (that would need an extra dependency) - use the CSV/TXT file beside them.
 
 Use the results with ``CodeTable.with_mue`` / ``CodeTable.with_wrvu`` and ``PtpTable(edits, release)``
-(or ``PtpTable.from_cms_files``).
+(or :func:`ptp_table_from_cms_files`).
 """
 from __future__ import annotations
 
 import csv
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
 from .codes import Mue
-from .ncci import PtpEdit, setting_for
+from .ncci import OUTPATIENT_HOSPITAL, PRACTITIONER, PtpEdit, PtpTable, setting_for
 
-__all__ = ["read_mue_file", "read_pfs_rvu_file", "read_ptp_file", "iter_ptp_file", "DRUG_ADMIN_RANGE"]
+__all__ = ["read_mue_file", "read_pfs_rvu_file", "read_ptp_file", "iter_ptp_file", "ptp_table_from_cms_files",
+           "DRUG_ADMIN_RANGE"]
 
 DRUG_ADMIN_RANGE = (96360, 96549)
 
@@ -236,3 +237,18 @@ def read_ptp_file(path: str | Path, setting: str, as_of: date | str | None = Non
     "*" or after it - where column 1 or column 2 lies in ``code_range`` (96360-96549; None keeps all).
     """
     return list(iter_ptp_file(path, setting, as_of=as_of, code_range=code_range))
+
+
+def ptp_table_from_cms_files(practitioner: Iterable[str | Path] | str | Path | None = None,
+                             hospital: Iterable[str | Path] | str | Path | None = None, *,
+                             release: str, as_of: date | str | None = None) -> PtpTable:
+    """A PTP table from the official CMS PTP files (each setting comes in several parts, f1-f4)."""
+    edits: list[PtpEdit] = []
+    for paths, setting in ((practitioner, PRACTITIONER), (hospital, OUTPATIENT_HOSPITAL)):
+        if paths is None:
+            continue
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        for p in paths:
+            edits.extend(read_ptp_file(p, setting, as_of=as_of))
+    return PtpTable(edits, release)
