@@ -138,13 +138,14 @@ def _floor(src: str, dst: str) -> int:
 def _floor_flat(src: str, dst: str, fmt: str) -> int:
     import msgspec
 
-    from infucode.batch import runner
+    from infucode.batch import chunks as batch_chunks
+    from infucode.batch import coding, runner
 
     encode = msgspec.json.encode
     n = 0
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         if fmt == "csv":
-            chunks = runner._csv_chunks(fin, runner.CHUNK_LINES, None, Path(src))
+            chunks = batch_chunks.csv_chunks(fin, runner.CHUNK_LINES, None, Path(src))
         else:
             from infucode.batch.parquet_io import ParquetInput
 
@@ -157,7 +158,7 @@ def _floor_flat(src: str, dst: str, fmt: str) -> int:
 
                 groups = parquet_groups(task[1], task[2], task[3])
             out = []
-            for _number, enc, _rows in runner._row_items(groups):
+            for _number, enc, _rows in coding._row_items(groups):
                 out.append(encode(enc if not isinstance(enc, Exception) else enc.to_result()))
                 n += 1
             out.append(b"")

@@ -32,16 +32,16 @@ HERE = Path(__file__).resolve().parent
 
 _CHILD = """
 import gc, sys
-from infucode.batch import runner
+from infucode.batch import coding
 from infucode import code_encounter
 from infucode.model import InputError
-runner._init_pool_worker("medicare", None, "jsonl")
+coding.init_coding_worker("medicare", None, "jsonl")
 raws = open(sys.argv[1], "rb").read().splitlines()
 warm, count = int(sys.argv[2]), int(sys.argv[3])
 def code(lines, first):
     for i, raw in enumerate(lines, first):
         try:
-            code_encounter(runner._read(raw, i), runner._STATE["ruleset"])
+            code_encounter(coding._read(raw, i), coding._STATE["ruleset"])
         except InputError:
             pass
 code(raws[:warm], 1)                      # the caches a long batch has (drug names, dates)

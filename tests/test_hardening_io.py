@@ -314,12 +314,12 @@ def test_audit_and_code_on_a_full_disk(tmp_path, full_disk):
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
 def test_batch_stopped_midway_leaves_no_output(tmp_path, monkeypatch, stop):
-    from infucode.batch import runner as batch_runner
+    from infucode.batch import coding
 
     src = _write(tmp_path / "in.jsonl", [GOOD % f"e{i}" for i in range(20)])
     out = tmp_path / "out.jsonl"
     out.write_text("an earlier run's output\n")
-    real = batch_runner._code_chunk
+    real = coding.code_chunk
     calls = []
 
     def flaky(task):
@@ -328,7 +328,7 @@ def test_batch_stopped_midway_leaves_no_output(tmp_path, monkeypatch, stop):
             raise stop()
         return real(task)
 
-    monkeypatch.setattr(batch_runner, "_code_chunk", flaky)
+    monkeypatch.setattr(coding, "code_chunk", flaky)
     r = runner.invoke(batch_app, [str(src), str(out), "--workers", "1", "--no-progress", "--summary",
                                   str(tmp_path / "s.json")], env={"INFUCODE_DEBUG": ""})
     assert r.exit_code == (130 if stop is KeyboardInterrupt else output_files.EXIT_OUTPUT_FAILED), r.output

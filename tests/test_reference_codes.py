@@ -313,7 +313,7 @@ def test_read_ptp_file():
     # all codes
     everything = cms_files.read_ptp_file(path, "Practitioner", as_of="20240701", code_range=None)
     assert ("12001", "12002") in {(e.col1, e.col2) for e in everything}
-    table = PtpTable.from_cms_files(practitioner=[path], release="fixture", as_of="2024-07-01")
+    table = cms_files.ptp_table_from_cms_files(practitioner=[path], release="fixture", as_of="2024-07-01")
     assert table.pair("96365", "96360", "professional").modifier_indicator == 1
     assert table.pair("96365", "96360", "facility") is None
 

@@ -9,7 +9,7 @@ import pytest
 pyspark = pytest.importorskip("pyspark")
 
 from infucode import code_encounter, load_ruleset  # noqa: E402
-from infucode.adapters import spark as sp  # noqa: E402
+from infucode.batch import spark as sp  # noqa: E402
 from infucode.adapters.flat import INPUT_COLUMNS, encounter_from_rows, line_rows, rows_from_encounter  # noqa: E402
 from infucode.model import InputError  # noqa: E402
 

@@ -189,7 +189,7 @@ def code(
     are still written; each error is also printed to stderr); 2 usage error; 3 the engine or its
     reference data cannot be loaded.
     """
-    from .reference.data_cli import open_release_store
+    from .cli_data import open_release_store
 
     policies = _parse_policies(policy)
     mapping = None
@@ -415,7 +415,7 @@ def serve(
     Limits (infucode.web.limits): bodies over 2 MB (20 MB for a batch or an uploaded file) get 413, counted as
     they arrive; a request not done within 60 s (body upload included) gets 408/503; idle keep-alive
     connections close after 5 s; on SIGTERM, requests still running after 3 s are cancelled."""
-    from .reference.data_cli import open_release_store
+    from .cli_data import open_release_store
     from .web.app import create_app, is_loopback, read_token
     from .web.limits import GRACEFUL_SHUTDOWN_SECONDS, KEEP_ALIVE_SECONDS
 
@@ -466,7 +466,7 @@ def _register_subcommands() -> None:
     app.command(name="search", help="Find codes and rules by number, keyword or description (typo-tolerant).")(knowledge.search_cmd)
     app.command(name="ask", help="Answer a drug-administration coding question from the rule base.")(knowledge.ask_cmd)
     app.command(name="case", help="Turn a free-text case note (.txt or .eml) into codes and a memo.")(knowledge.case_cmd)
-    from .reference.data_cli import data_app
+    from .cli_data import data_app
     app.add_typer(data_app, name="data", help="Import the official CMS files (MUE, PTP, RVU) the audit uses by date of service.")
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Protocol
 
 from .reference.codes import CodeTable
+from .reference.dated_tables import TablesByDate
 from .reference.drugs import DrugCatalog
 from .reference.ncci import PtpTable
 from .reference.policies import PolicyCatalog
@@ -29,23 +29,6 @@ class Tables:
     ptp: PtpTable
     rules: RuleRegistry
     policies: PolicyCatalog
-
-
-@dataclass(frozen=True, slots=True)
-class DatedTables:
-    """The code and PTP tables in force on a date of service, and what each part came from."""
-
-    codes: CodeTable
-    ptp: PtpTable
-    releases: Mapping[str, str]       # e.g. {"mue_practitioner": "MUE practitioner ... (imported ...)"}
-
-
-class TablesByDate(Protocol):
-    """A source of the tables in force on a date of service (e.g. ``reference.releases.ReleaseStore``)."""
-
-    def tables_on(self, day: str, codes: CodeTable, ptp: PtpTable) -> DatedTables:
-        """The tables in force on ``day`` (YYYY-MM-DD), built over the given tables."""
-        ...
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,7 @@ four or five levels) and small enough that a bad file fails in well under a seco
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,6 +42,7 @@ __all__ = [
     "decode_json",
     "decode_json_document",
     "iter_json_lines",
+    "json_line_values",
     "read_lines",
     "read_limited",
     "safe_yaml_load",
@@ -189,7 +190,13 @@ def iter_json_lines(fh: IO[bytes]) -> Iterator[tuple[int, Any | InputError]]:
 
     A UTF-8 BOM on line 1 is skipped; a line over :data:`MAX_LINE_BYTES`, one that is not JSON and
     one nested too deep are errors for that line only. Empty input yields nothing."""
-    for number, raw in read_lines(fh):
+    return json_line_values(read_lines(fh))
+
+
+def json_line_values(lines: Iterable[tuple[int, bytes | None]]) -> Iterator[tuple[int, Any | InputError]]:
+    """:func:`iter_json_lines` on lines already read (``(line number, bytes or None)`` as :func:`read_lines`
+    gives them), e.g. a chunk of a file that a worker process decodes."""
+    for number, raw in lines:
         if raw is None:
             yield number, InputError(None, line_too_long(), line=number)
             continue

@@ -9,6 +9,8 @@ the audit is complete: a failed or stopped run leaves neither.
 The CMS tables (MUE, PTP, wRVU) are those imported with ``infucode data import`` that were in force on
 each claim's date of service (``--data-dir``, else the default data directory); the bundled tables
 where none was imported, and every result's ``data_releases`` names which.
+The claims are audited on every core (``--workers``; :mod:`infucode.audit.runner` on the batch's worker
+pool), and every output is the same bytes whatever the number of workers.
 The lead registers :data:`audit_app` (or :func:`audit`) in ``infucode.cli``.
 """
 from __future__ import annotations
@@ -39,12 +41,17 @@ def audit(
     data_dir: Optional[Path] = typer.Option(  # noqa: B008, UP045
         None, "--data-dir", help="CMS files imported with 'infucode data import' (default: $INFUCODE_DATA_DIR, "
                                  "else the user data directory); without any, the bundled tables."),
+    workers: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--workers", "-w", min=1, help="Worker processes (default: all cores; 1 audits in this process)."),
+    progress: Optional[bool] = typer.Option(  # noqa: UP045
+        None, "--progress/--no-progress", help="Progress bar on stderr (default: only on a terminal).", show_default=False),
 ) -> None:
     """Audit claims: billed lines vs the documented encounter, add-on, MUE, NCCI and setting edits."""
     from infucode import load_ruleset
 
-    from .io import FORMATS, audit_stream, iter_claims, make_writer
+    from .io import FORMATS, make_writer
     from .model import AuditError
+    from .runner import audit_files
 
     if format not in FORMATS:
         typer.echo(f"infucode audit: error: unknown format {format!r}; choose one of {', '.join(FORMATS)}", err=True)
@@ -64,7 +71,7 @@ def audit(
         interrupts_as_exceptions,
         refuse_inputs_as_outputs,
     )
-    from infucode.reference.data_cli import open_release_store
+    from infucode.cli_data import open_release_store
 
     summary_format = None
     if summary is not None:
@@ -82,7 +89,8 @@ def audit(
         typer.echo(f"infucode audit: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     store = open_release_store(data_dir)
-    ruleset = ruleset.with_releases(store)
+    releases_dir = str(store.data_dir)  # each worker opens it again
+    store.close()
     outputs = AtomicOutputs()  # written beside their paths, renamed into place when the audit is complete
     failed = False
     try:
@@ -96,21 +104,28 @@ def audit(
             writers = [make_writer(format, out)]
             if summary_out is not None:
                 writers.append(make_writer(summary_format, summary_out))
+
+            def on_result(path: Path, item) -> None:
+                nonlocal failed
+                if isinstance(item, AuditError):
+                    failed = True
+                    if format != "table" or output is not None:
+                        typer.echo(_error_line(path, item), err=True)
+                elif item.has_errors:
+                    failed = True
+                for w in writers:
+                    w.write(item)
+
+            present = []
             for path in files:
-                if not path.exists():
+                if path.exists():
+                    present.append(path)
+                else:
                     # a file that is not there is an error of the run, not an unreadable claim: not counted as one
                     failed = True
                     typer.echo(f"infucode audit: error: {path}: no such file; the other files are audited", err=True)
-                    continue
-                for item in audit_stream(iter_claims(path), ruleset):
-                    if isinstance(item, AuditError):
-                        failed = True
-                        if format != "table" or output is not None:
-                            typer.echo(_error_line(path, item), err=True)
-                    elif item.has_errors:
-                        failed = True
-                    for w in writers:
-                        w.write(item)
+            audit_files(present, on_result, profile=profile, releases_dir=releases_dir, workers=workers,
+                        progress=sys.stderr.isatty() if progress is None else progress)
             for w in writers:
                 w.close()
             outputs.commit()
@@ -125,7 +140,6 @@ def audit(
         typer.echo(f"infucode audit: stopped by {interrupted_name(exc)}; no output was written", err=True)
         raise typer.Exit(interrupted_status(exc)) from None
     finally:
-        store.close()
         if not outputs.committed:
             outputs.discard()
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)

@@ -29,8 +29,9 @@ from infucode.adapters.input_limits import (
     MAX_DOCUMENT_BYTES,
     MAX_YAML_BYTES,
     decode_json_document,
-    iter_json_lines,
+    json_line_values,
     read_limited,
+    read_lines,
 )
 from infucode.adapters.html_report import CSS, findings_chart
 from infucode.model import InputError
@@ -38,7 +39,8 @@ from infucode.model import InputError
 from .engine import audit_claim
 from .model import AuditError, AuditFinding, AuditResult, Claim, decode_claim, error_result, units_from_text
 
-__all__ = ["FORMATS", "Summary", "audit_stream", "iter_claims", "make_writer", "read_csv_claims", "render", "summary"]
+__all__ = ["FORMATS", "Summary", "audit_stream", "claims_of_json_lines", "iter_claims", "make_writer", "read_csv_claims",
+           "render", "summary"]
 
 FORMATS = ("table", "json", "jsonl", "csv", "html", "summary-csv")
 CSV_REQUIRED = ("claim_id", "claim_type", "date", "code", "units")
@@ -127,14 +129,21 @@ def _iter_json(data: bytes) -> Iterator[Item]:
 def _iter_jsonl(fh: Any, p: Path) -> Iterator[Item]:
     """The JSON Lines reader ``infucode code`` uses (BOM, line size and nesting limits), claim by claim."""
     empty = True
-    for number, value in iter_json_lines(fh):
+    for item in claims_of_json_lines(read_lines(fh)):
         empty = False
+        yield item
+    if empty:
+        yield InputError(None, f"file is empty: {p}"), None
+
+
+def claims_of_json_lines(lines: Iterable[tuple[int, bytes | None]]) -> Iterator[Item]:
+    """Claims of JSON Lines already read (``(line number, bytes or None)``, see ``input_limits.read_lines``),
+    one per non-blank line: what a worker process of ``infucode audit`` reads from its chunk of a file."""
+    for number, value in json_line_values(lines):
         if isinstance(value, InputError):
             yield value, number
             continue
         yield _decode(value, number)
-    if empty:
-        yield InputError(None, f"file is empty: {p}"), None
 
 
 def _iter_yaml(data: bytes) -> Iterator[Item]:

@@ -21,7 +21,8 @@ from ..adapters.output_files import EXIT_OUTPUT_FAILED, interrupted_name, interr
 from ..options import name_value_pairs
 from .columns import load_columns, parse_column_options
 from .errors import BatchOutputError
-from .runner import _IN_SUFFIXES, _OUT_SUFFIXES, IN_FORMATS, OUT_FORMATS, BatchError, _format_of, run_batch
+from .chunks import IN_FORMATS, IN_SUFFIXES, OUT_FORMATS, OUT_SUFFIXES, format_of
+from .runner import BatchError, run_batch
 
 EXIT_OK = 0
 EXIT_ENCOUNTER_ERRORS = 1
@@ -109,8 +110,8 @@ def batch(
             typer.echo("infucode: error: --columns/--column work with --engine local only", err=True)
             raise typer.Exit(EXIT_USAGE)
         try:
-            formats = {_format_of(input, in_format, _IN_SUFFIXES, IN_FORMATS, "in"),
-                       _format_of(output, out_format, _OUT_SUFFIXES, OUT_FORMATS, "out")}
+            formats = {format_of(input, in_format, IN_SUFFIXES, IN_FORMATS, "in"),
+                       format_of(output, out_format, OUT_SUFFIXES, OUT_FORMATS, "out")}
         except BatchError as exc:
             typer.echo(f"infucode: error: {exc}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
@@ -122,7 +123,7 @@ def batch(
             typer.echo(f"infucode: error: --engine spark needs {missing}, which is not installed here; install the "
                        f"'{SPARK_EXTRA}' extra (pip install 'infucode[{SPARK_EXTRA}]'), or use --engine local", err=True)
             raise typer.Exit(EXIT_USAGE)
-        from ..adapters.spark import run_spark_batch
+        from .spark import run_spark_batch
         from .runner import releases_dir
         try:
             coded, failed = run_spark_batch(input, output, master=master, profile=profile, releases=releases_dir(data_dir),

@@ -34,7 +34,7 @@ def lookup_cmd(code: str = typer.Argument(..., help="A drug-administration code,
                data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the imported CMS files are (default: $INFUCODE_DATA_DIR, else the user data directory)."),  # noqa: B008, UP045
                ) -> None:
     """Everything infucode knows about one code, with worked scenarios coded live."""
-    from ..reference.data_cli import open_release_store
+    from ..cli_data import open_release_store
     from .lookup import UnknownCode, lookup, render_reference
 
     if format not in ("table", "text", "json"):

@@ -6,12 +6,13 @@ its lines with their rule ids, so the coder can check what was assumed.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from ..engine import code_encounter
 from ..model import InputError
-from ..rules.timing import MINUTES_PER_HOUR
+from ..rules.timing import MINUTES_PER_HOUR, minutes_between, parse_clock, window
 from ..ruleset import Ruleset
-from ..vocabulary import ClockRange, clock_minutes, clock_of_minute, find_clock_ranges, find_durations
+from ..vocabulary import ClockRange, clock_of_minute, find_clock_ranges, find_durations
 from .answer import Answer, Citations
 from .code_answers import lines_text
 from .intake import parse_note
@@ -52,6 +53,14 @@ def canonical_times(q: str) -> str:
     return q
 
 
+def _minutes(start: str, stop: str) -> int:
+    """Minutes between two documented times as the engine counts them (clock times or ISO datetimes)."""
+    day = date(2000, 1, 1)   # any date: a clock time is read on it, only the wall clock matters
+    begin, _ = parse_clock(start, day, "start")
+    end, _ = parse_clock(stop, day, "stop")
+    return minutes_between(begin, window(begin, end, True))
+
+
 def describe(enc: dict, rs: Ruleset) -> str:
     """The encounter as coded: each administration's drug, route, start-stop, then setting and date."""
     parts = []
@@ -60,7 +69,7 @@ def describe(enc: dict, rs: Ruleset) -> str:
         drug = m.drug.name if m is not None else (a.get("drug") or "drug not stated")
         when = ""
         if a.get("start") and a.get("stop"):
-            when = f" {a['start']}-{a['stop']} ({clock_minutes(a['start'], a['stop'])} min)"
+            when = f" {a['start']}-{a['stop']} ({_minutes(a['start'], a['stop'])} min)"
         elif a.get("start"):
             when = f" at {a['start']}"
         parts.append(f"{drug}, {_ROUTE_WORDS.get(a.get('route'), 'route not stated')}{when}")

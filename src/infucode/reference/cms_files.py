@@ -15,23 +15,23 @@ for a row that does not fit the layout. Only CSV/TXT are read: the XLSX copies i
 are not (that would need an extra dependency) - use the CSV/TXT file beside them.
 
 Use the results with ``CodeTable.with_mue`` / ``CodeTable.with_wrvu`` and ``PtpTable(edits, release)``
-(or ``PtpTable.from_cms_files``).
+(or :func:`ptp_table_from_cms_files`).
 """
 from __future__ import annotations
 
 import csv
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from .codes import Mue
-from .ncci import PtpEdit, setting_for
+from .ncci import OUTPATIENT_HOSPITAL, PRACTITIONER, PtpEdit, PtpTable, setting_for
 
-__all__ = ["read_mue_file", "read_pfs_rvu_file", "read_ptp_file", "iter_ptp_file", "read_hcpcs_file", "iter_hcpcs_file",
-           "HcpcsRecord", "DRUG_ADMIN_RANGE"]
+__all__ = ["read_mue_file", "read_pfs_rvu_file", "read_ptp_file", "iter_ptp_file", "ptp_table_from_cms_files",
+           "read_hcpcs_file", "iter_hcpcs_file", "HcpcsRecord", "DRUG_ADMIN_RANGE"]
 
 DRUG_ADMIN_RANGE = (96360, 96549)
 
@@ -417,3 +417,18 @@ def read_hcpcs_file(path: str | Path, prefixes: str | None = "JQCA") -> dict[str
         if keep is None or rec.code.startswith(keep):
             out[rec.code] = rec
     return out
+
+
+def ptp_table_from_cms_files(practitioner: Iterable[str | Path] | str | Path | None = None,
+                             hospital: Iterable[str | Path] | str | Path | None = None, *,
+                             release: str, as_of: date | str | None = None) -> PtpTable:
+    """A PTP table from the official CMS PTP files (each setting comes in several parts, f1-f4)."""
+    edits: list[PtpEdit] = []
+    for paths, setting in ((practitioner, PRACTITIONER), (hospital, OUTPATIENT_HOSPITAL)):
+        if paths is None:
+            continue
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        for p in paths:
+            edits.extend(read_ptp_file(p, setting, as_of=as_of))
+    return PtpTable(edits, release)

@@ -173,6 +173,11 @@ class CodeTable:
         """All codes, in code order."""
         return tuple(self._codes)
 
+    @property
+    def by_code(self) -> Mapping[str, CodeInfo]:
+        """The table as a read-only mapping code -> CodeInfo (one dict lookup, for the engine's hot path)."""
+        return self._codes
+
     def mue(self, code: str, claim: str) -> Mue:
         """MUE for ``code``: claim "professional" -> practitioner table, "facility" -> outpatient hospital."""
         return getattr(self[code], _claim_column(claim))

@@ -2,7 +2,7 @@
 
 The bundled table (``data/ncci_ptp_<date>.csv``: setting,col1,col2,mod,rationale) holds the active
 practitioner and outpatient-hospital pairs of the CMS files effective 2024-07-01 [S1-PTP]. A current
-quarter is loaded from the official CMS files with ``PtpTable.from_cms_files`` (see ``cms_files``).
+quarter is loaded from the official CMS files with ``cms_files.ptp_table_from_cms_files``.
 
 Modifier indicator: 0 = the column-2 code is never paid with the column-1 code; 1 = an NCCI-associated
 modifier may bypass the edit when the services are distinct; 9 = the edit does not apply.
@@ -15,7 +15,6 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 PRACTITIONER = "Practitioner"
@@ -102,23 +101,6 @@ class PtpTable:
         p = Path(path)
         with p.open(encoding="utf-8-sig", newline="") as fh:
             return cls(list(_parse_csv(fh, str(p))), _release_from_name(p.name))
-
-    @classmethod
-    def from_cms_files(cls, practitioner: Iterable[str | Path] | str | Path | None = None,
-                       hospital: Iterable[str | Path] | str | Path | None = None, *,
-                       release: str, as_of: date | str | None = None) -> "PtpTable":
-        """Build a table from the official CMS PTP files (each setting comes in several parts, f1-f4)."""
-        from .cms_files import read_ptp_file
-
-        edits: list[PtpEdit] = []
-        for paths, setting in ((practitioner, PRACTITIONER), (hospital, OUTPATIENT_HOSPITAL)):
-            if paths is None:
-                continue
-            if isinstance(paths, (str, Path)):
-                paths = [paths]
-            for p in paths:
-                edits.extend(read_ptp_file(p, setting, as_of=as_of))
-        return cls(edits, release)
 
     # ---------------------------------------------------------------- lookup
     def pair(self, col1: str, col2: str, claim: str) -> PtpEdit | None:

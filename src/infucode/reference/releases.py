@@ -40,9 +40,9 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from ..ruleset import DatedTables
 from . import cms_files
 from .codes import CodeTable, Mue
+from .dated_tables import DatedTables
 from .ncci import OUTPATIENT_HOSPITAL, PRACTITIONER, PtpEdit, PtpTable
 
 __all__ = ["KINDS", "DATABASE_NAME", "ImportFailure", "ImportOutcome", "Kind", "Release", "ReleaseFile",

@@ -21,7 +21,7 @@ class CodingContext:
         self.consulted: set[str] = set()  # policies that decided something (named in the result)
         # plain dicts for the hot path: one lookup per line instead of a method call
         self._rules = ruleset.rules.rules
-        self._codes = ruleset.codes._codes
+        self._codes = ruleset.codes.by_code
 
     def policy(self, name: str) -> str:
         """A policy's value under the profile, remembered so the result names what decided it."""

@@ -210,13 +210,19 @@ def find_clock_range(text: str) -> ClockRange | None:
 
 
 def clock_minutes(start: str, stop: str) -> int:
-    """Minutes from one "HH:MM" to another as the engine counts them (a stop before the start crosses midnight)."""
-    # imported here: the vocabulary is read by the catalog (reference.drugs) that the rules package loads
-    from ..rules.timing import minutes_between, parse_clock, window  # noqa: PLC0415
-    day = dt.date(2000, 1, 1)   # any date: only the wall clock matters here
-    begin, _ = parse_clock(start, day, "start")
-    end, _ = parse_clock(stop, day, "stop")
-    return minutes_between(begin, window(begin, end, True))
+    """Minutes from one "HH:MM" (or "H:MM", "HHMM") to another on the wall clock, as the engine counts them:
+    a stop before the start crosses midnight, a stop equal to the start is 0 minutes. ValueError for a text
+    that is not such a time."""
+    return (_minute_of_day(stop) - _minute_of_day(start)) % (24 * 60)
+
+
+def _minute_of_day(text: str) -> int:
+    hh, sep, mm = text.strip().partition(":")
+    if not sep and len(hh) == 4:
+        hh, mm = hh[:2], hh[2:]
+    if hh.isdigit() and mm.isdigit() and 1 <= len(hh) <= 2 and len(mm) == 2 and int(hh) <= 23 and int(mm) <= 59:
+        return int(hh) * 60 + int(mm)
+    raise ValueError(f"not a clock time HH:MM: {text!r}")
 
 
 def parse_timestamp(text: str, formats: list[str] | tuple[str, ...] = ()) -> dt.datetime | None:

@@ -46,7 +46,7 @@ def _iso(text: str, option: str) -> date:
 def _period_options(valid_from: str | None, valid_to: str | None, quarter: str | None,
                     year: int | None) -> tuple[date | None, date | None]:
     """--valid-from/--valid-to, --quarter or --year as (valid from, valid to); (None, None) = from the file name."""
-    from .releases import quarter_period, year_period
+    from .reference.releases import quarter_period, year_period
 
     chosen = [name for name, value in (("--valid-from", valid_from), ("--quarter", quarter), ("--year", year))
               if value is not None]
@@ -82,7 +82,7 @@ def import_files(
     replace: bool = typer.Option(False, "--replace", help="Replace imported releases of the same kind whose period overlaps."),
 ) -> None:
     """Import CMS files, each valid for the quarter its CMS name says (or the period given)."""
-    from .releases import ImportFailure, ReleaseStore, kind_named
+    from .reference.releases import ImportFailure, ReleaseStore, kind_named
 
     if kind is not None:
         try:
@@ -113,7 +113,7 @@ def list_releases(
     format: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """The imported releases: kind, period, files and rows."""
-    from .releases import KINDS, ReleaseStore
+    from .reference.releases import KINDS, ReleaseStore
 
     if format not in ("table", "json"):
         raise _usage(f"unknown format {format!r}; choose table or json")
@@ -144,7 +144,7 @@ def remove_release(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),  # noqa: B008, UP045
 ) -> None:
     """Remove an imported release (all its parts) or one imported file."""
-    from .releases import ReleaseStore
+    from .reference.releases import ReleaseStore
 
     with ReleaseStore(data_dir) as store:
         try:
@@ -160,7 +160,7 @@ def open_release_store(data_dir: Path | None):
     """The imported CMS releases for a command that audits (``infucode audit``, ``infucode serve``):
     ``--data-dir`` must hold a database; the default directory may not (then every claim falls back to
     the bundled tables and its result says so)."""
-    from .releases import open_store
+    from .reference.releases import open_store
 
     try:
         return open_store(data_dir)

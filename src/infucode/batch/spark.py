@@ -1,16 +1,19 @@
-"""Apache Spark adapter: the same pure ``code_encounter`` on a Spark DataFrame.
+"""Apache Spark: the same pure ``code_encounter``, and the batch's own chunk workers, on a Spark DataFrame.
 
 - ``code_administrations(df)``: a DataFrame of administrations (one row each, the columns of
   ``adapters.flat``), grouped by ``encounter_id`` and coded with ``applyInPandas``; returns one row per
   charge line (``flat.LINE_COLUMNS``), an unreadable encounter as one row with its error.
-- ``code_jsonl(df)``: a DataFrame of JSON Lines text (columns ``line`` number and ``value``) coded with
-  ``mapInPandas`` by the single-machine batch's own worker function; returns ``line``, ``status``,
-  ``eid`` and ``payload`` (the JSON exactly as ``infucode code --format jsonl`` prints it).
+- ``run_on_lines(df, worker, ...)``: any :class:`~infucode.batch.pool.ChunkWorker` (the worker function the
+  local pool runs) on a DataFrame of JSON Lines text (columns ``line`` number and ``value``), with
+  ``mapInPandas``: each run of consecutive lines is one task ``("jsonl", first line number, raw lines)``.
+- ``code_jsonl(df)``: ``run_on_lines`` with the batch's coding worker (:mod:`infucode.batch.coding`);
+  returns ``line``, ``status``, ``eid`` and ``payload`` (the JSON exactly as ``infucode code --format
+  jsonl`` prints it).
 - ``run_spark_batch(in_path, out_path, master)``: JSON Lines file in, JSON Lines file out, in input order,
   written by the single-machine batch's writer (duplicate ids, errors file): byte-identical to
   ``infucode batch`` by construction.
 
-The ruleset is loaded once per Python worker process (module-level cache), never per row or group.
+The ruleset is loaded once per Python worker process (a worker's ``init`` runs once), never per row or group.
 Known traps: PYSPARK_PYTHON must point at this interpreter (set here when unset), and pandas must
 stay in the range PySpark supports (pinned < 3 in pyproject).
 """
@@ -18,9 +21,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+
+from ..adapters.input_limits import MAX_LINE_BYTES
+from .coding import code_chunk, init_coding_worker
+from .pool import ChunkWorker
 
 _RULESETS: dict = {}
+#: The worker whose ``init`` has run in this Python process (Spark reuses its Python workers).
+_STARTED: dict[str, Any] = {}
 
 
 def _ruleset(profile: str):
@@ -34,7 +45,7 @@ def _ruleset(profile: str):
 def _line_schema():
     from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType, StructField, StructType
     types = {"line_index": LongType(), "units": IntegerType(), "wrvu": DoubleType()}
-    from .flat import LINE_COLUMNS
+    from ..adapters.flat import LINE_COLUMNS
     return StructType([StructField(c, types.get(c, StringType()), True) for c in LINE_COLUMNS])
 
 
@@ -44,7 +55,7 @@ def _code_group(profile: str):
 
         from ..engine import code_encounter
         from ..model import InputError
-        from .flat import LINE_COLUMNS, encounter_from_rows, line_rows
+        from ..adapters.flat import LINE_COLUMNS, encounter_from_rows, line_rows
 
         order = "seq" if "seq" in pdf.columns else "administration_id"
         records = pdf.sort_values(order, kind="stable").to_dict("records")
@@ -62,40 +73,51 @@ def code_administrations(df, profile: str = "medicare"):
     return df.groupBy("encounter_id").applyInPandas(_code_group(profile), schema=_line_schema())
 
 
-def _code_lines(profile: str, releases_file: str | None = None, policies: dict[str, str] | None = None):
-    """mapInPandas over (line, value) batches: each run of consecutive lines is coded by the local batch's
-    own worker function, so reading, coding, encoding and error records are the same code, not a copy.
-    ``releases_file``: the name of the imported CMS releases database shipped with ``SparkContext.addFile``."""
-    def code_lines(batches):
+def _start(worker: ChunkWorker) -> None:
+    """Run ``worker.init`` once in this Python process (again only for another worker or other arguments)."""
+    key = (worker.init.__module__, worker.init.__qualname__, repr(worker.initargs))
+    if _STARTED.get("key") != key:
+        worker.init(*worker.initargs)
+        _STARTED["key"] = key
+
+
+def run_on_lines(df, worker: ChunkWorker, rows_of: Callable[[Any], Iterable[tuple]], columns: tuple[str, ...],
+                 schema: str):
+    """``worker`` on a DataFrame of JSON Lines (``line`` number, ``value`` text), with ``mapInPandas``: each
+    run of consecutive lines in a batch is one task ``("jsonl", first line number, raw lines)`` (a line
+    over the line limit is None, as the local readers give it); ``rows_of(result)`` gives the result's
+    output rows, one value per name in ``columns``, of the Spark ``schema``."""
+    def on_batches(batches):
         import pandas as pd
 
-        from ..batch import runner
-
-        key = (profile, releases_file, tuple(sorted((policies or {}).items())))
-        if runner._STATE.get("spark_key") != key:
-            shipped = None
-            if releases_file is not None:
-                from pyspark import SparkFiles
-                shipped = SparkFiles.get(releases_file)
-            runner._init_worker(profile, policies, "jsonl", releases_file=shipped)
-            runner._STATE["spark_key"] = key
+        _start(worker)
         for pdf in batches:
             numbers, values = pdf["line"].tolist(), pdf["value"].tolist()
-            out: dict[str, list] = {"line": [], "status": [], "eid": [], "payload": []}
+            out: dict[str, list] = {name: [] for name in columns}
             start = 0
             for end in range(1, len(numbers) + 1):
                 if end < len(numbers) and numbers[end] == numbers[end - 1] + 1:
                     continue
-                raws = [None if len(v.encode()) > runner.MAX_LINE_BYTES else v.encode() for v in values[start:end]]
-                records, _hashes, _, _ = runner._code_chunk(("jsonl", int(numbers[start]), raws))
-                for number, status, eid, payload in records:
-                    out["line"].append(number)
-                    out["status"].append(status)
-                    out["eid"].append(eid)
-                    out["payload"].append(payload)
+                raws = [None if len(v.encode()) > MAX_LINE_BYTES else v.encode() for v in values[start:end]]
+                for row in rows_of(worker.work(("jsonl", int(numbers[start]), raws))):
+                    for name, value in zip(columns, row):
+                        out[name].append(value)
                 start = end
             yield pd.DataFrame(out)
-    return code_lines
+    return df.mapInPandas(on_batches, schema=schema)
+
+
+def _init_coding_on_executor(profile: str, policies: dict[str, str] | None, releases_file: str | None) -> None:
+    """The coding worker's init on a Spark executor: the releases database is the copy Spark shipped there."""
+    shipped = None
+    if releases_file is not None:
+        from pyspark import SparkFiles
+        shipped = SparkFiles.get(releases_file)
+    init_coding_worker(profile, policies, "jsonl", releases_file=shipped)
+
+
+def _coded_records(result: tuple) -> list[tuple]:
+    return result[0]  # (line, status, encounter id, payload) per encounter
 
 
 def code_jsonl(df, profile: str = "medicare", releases_file: str | None = None, policies: dict[str, str] | None = None):
@@ -104,8 +126,9 @@ def code_jsonl(df, profile: str = "medicare", releases_file: str | None = None, 
     record, as bytes: exactly what ``infucode code --format jsonl`` / the errors file holds).
     ``releases_file``: the imported CMS releases database's file name, shipped to the executors with
     ``SparkContext.addFile`` (see :func:`run_spark_batch`)."""
-    return df.mapInPandas(_code_lines(profile, releases_file, policies),
-                          schema="line long, status int, eid string, payload binary")
+    worker = ChunkWorker(_init_coding_on_executor, (profile, policies, releases_file), code_chunk)
+    return run_on_lines(df, worker, _coded_records, ("line", "status", "eid", "payload"),
+                        "line long, status int, eid string, payload binary")
 
 
 def spark_session(master: str | None = None):
@@ -149,21 +172,21 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
     ``releases``: a directory of imported CMS releases (``batch.runner.releases_dir``); its database is
     shipped to every executor, so a cluster needs no shared file system. ``summary``: also write the batch
     summary there (``batch.summary``; the driver reads it from the results as they arrive)."""
-    from ..batch.errors import BatchError, BatchOutputError
-    from ..batch.runner import _Sink, errors_path
-    from ..batch.seen_ids import hash_ids
+    from .errors import BatchError, BatchOutputError
+    from .seen_ids import hash_ids
+    from .sink import ResultSink, errors_path
     from ..reference.releases import DATABASE_NAME
 
     tally = None
     if summary is not None:
         import msgspec
 
-        from ..batch.summary import CodingSummary, check_summary_path, contribution, write_summary_output
+        from .summary import CodingSummary, check_summary_path, contribution, write_summary_output
         from ..model import Result
 
         summary = check_summary_path(summary)  # before Spark starts
         tally = CodingSummary()
-    from .output_files import AtomicOutputs, OutputWriteError, SameFileError, interrupts_as_exceptions, refuse_inputs_as_outputs
+    from ..adapters.output_files import AtomicOutputs, OutputWriteError, SameFileError, interrupts_as_exceptions, refuse_inputs_as_outputs
 
     outputs = [Path(out_path), errors_path(out_path)] + ([Path(summary)] if summary is not None else [])
     try:
@@ -178,7 +201,7 @@ def run_spark_batch(in_path: str | Path, out_path: str | Path, *, master: str | 
     df = spark.createDataFrame(text, "line long, value string")
     files = AtomicOutputs()  # written beside OUT, renamed into place when complete (see output_files)
     try:
-        sink = _Sink(Path(out_path), "jsonl", check_duplicates=True, summary=tally, files=files)
+        sink = ResultSink(Path(out_path), "jsonl", check_duplicates=True, summary=tally, files=files)
         if summary is not None:
             files.add(summary)
     except OutputWriteError as exc:
