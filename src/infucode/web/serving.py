@@ -43,10 +43,10 @@ def announce(host: str, port: int, db_url: str, *, created: bool, token: bool, o
 def log_requests_to_stderr() -> None:
     """Send the access log (logger ``infucode.web.access``) to stderr, one line per request."""
     access = logging.getLogger("infucode.web.access")
-    if not any(getattr(h, "_infucode", False) for h in access.handlers):
+    if not any(h.get_name() == "infucode-access" for h in access.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-        handler._infucode = True  # type: ignore[attr-defined]
+        handler.set_name("infucode-access")
         access.addHandler(handler)
     access.setLevel(logging.INFO)
     access.propagate = False
