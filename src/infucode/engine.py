@@ -16,14 +16,14 @@ from datetime import date, datetime, time, timedelta
 from .decoding import decode_encounter
 from .model import ChargeLine, Encounter, InputError, Result
 from .rules import method as meth
-from .rules.administration import Service, check_separate_site, prepare_service
+from .rules.administration import Service, check_separate_site, no_administrations, prepare_service
 from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump
 from .rules.context import CodingContext
 from .rules.continuity import continuous_infusions, hydration_minutes_alone, hydration_pieces
 from .rules.drug_supply import drug_lines
 from .rules.initial import by_hierarchy, hierarchy_key
 from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
-from .rules.reporting import professional_claim_in_facility
+from .rules.reporting import facility_setting_professional_claim
 from .rules.subsequent import EncounterState, code_chain
 from .rules.timing import crosses_midnight, dates_refused, iso_day, minutes_between, outside_dates, parse_date
 from .ruleset import Ruleset
@@ -76,13 +76,9 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
             ctx.encounter_date = iso_day(min(starts))
     services = [s for _, s in prepared if s is not None]
     if not encounter.administrations:
-        ctx.add_finding("doc.missing_drug", "warning", "the encounter documents no administrations", [])
+        no_administrations(ctx)
 
-    if professional_claim_in_facility(encounter.setting, claim):
-        ctx.add_finding("who.facility_setting_professional_claim", "info",
-                        "a professional claim in a facility setting reports no drug-administration codes (96360-96379, 96401-96402, "
-                        "96409-96425, 96521-96523): the hospital reports them; a separately identifiable E/M goes with modifier 25",
-                        [s.id for s in services])
+    if facility_setting_professional_claim(ctx, [s.id for s in services]):
         return _result(ctx, eid)
 
     for s in services:

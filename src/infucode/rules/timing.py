@@ -181,3 +181,19 @@ def added_units_by_date(start: datetime | None, first_unit_offset: int, units: i
             taken = before
         day = midnight.date()
     return out
+
+
+def threshold_words(threshold: str) -> str:
+    return "more than 30 minutes" if threshold == "more_than_30" else "at least 30 minutes"
+
+
+def threshold_boundary(ctx, minutes: int, ids: list[str], threshold: str) -> None:
+    """A duration exactly 30 minutes past a full hour: say that the profile's reading decided it
+    (policy ``added_hour_threshold``: CPT more than 30, the seed page at least 30)."""
+    if not on_added_hour_threshold(minutes):
+        return
+    ctx.policy("added_hour_threshold")
+    ctx.add_finding("timing.threshold_boundary", "info",
+                    f"administration {', '.join(ids)}: {minutes} minutes is exactly 30 minutes past a full hour; "
+                    f"policy added_hour_threshold={threshold} ({threshold_words(threshold)} past the hour) decided "
+                    + ("that it earns an added hour" if threshold == "at_least_30" else "that it does not earn an added hour"), ids)
