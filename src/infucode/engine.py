@@ -18,7 +18,7 @@ from .model import ChargeLine, Encounter, InputError, Result
 from .rules import method as meth
 from .rules.administration import Service, check_separate_site, no_administrations, prepare_service
 from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump
-from .rules.context import CodingContext
+from .rules.context import SEVERITY_ORDER, CodingContext
 from .rules.continuity import continuous_infusions, hydration_minutes_alone, hydration_pieces
 from .rules.drug_supply import drug_lines
 from .rules.initial import by_hierarchy, hierarchy_key
@@ -28,7 +28,6 @@ from .rules.subsequent import EncounterState, code_chain
 from .rules.timing import crosses_midnight, dates_refused, iso_day, minutes_between, outside_dates, parse_date
 from .ruleset import Ruleset
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def code_encounter(encounter: Encounter | dict, ruleset: Ruleset) -> Result:
@@ -57,13 +56,6 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
             raise dates_refused("date", first, last)
     if ruleset.dated_by is not None:
         ruleset = ruleset.for_date(date_of_service(encounter, on))
-    seen: set[str] = set()
-    for i, adm in enumerate(encounter.administrations):
-        aid = str(adm.id)
-        if aid in seen:
-            raise InputError(f"administrations[{i}].id", f"duplicate administration id {aid!r}")
-        seen.add(aid)
-
     claim = encounter.claim_type
     ctx = CodingContext(ruleset, claim, encounter.setting, iso_day(on) if on else None)
 
@@ -222,7 +214,7 @@ def _merge_same_lines(ctx: CodingContext) -> None:
 
 def _result(ctx: CodingContext, eid: str) -> Result:
     total = wrvu_total(ctx)
-    findings = sorted(ctx.findings, key=lambda f: (_SEVERITY_ORDER[f.severity], f.rule, f.administrations, f.message))
+    findings = sorted(ctx.findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, f.administrations, f.message))
     return Result(
         encounter=eid,
         profile=ctx.ruleset.profile,
