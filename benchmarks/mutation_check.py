@@ -25,7 +25,9 @@ _SILENCE = "(lambda *_: None)("  # a call whose finding goes nowhere: the same s
 # (name, file under src/infucode, text, replacement): each text must occur exactly once.
 MUTATIONS = [
     ("added hour at exactly 30 past the hour (more_than_30 read as at_least_30)", "rules/timing.py",
-     "tail_counts = tail > 30 if", "tail_counts = tail >= 30 if"),
+     "tail_counts = tail > ADDED_HOUR_TAIL if", "tail_counts = tail >= ADDED_HOUR_TAIL if"),
+    ("threshold data: push_max_minutes 15 -> 14 (policies.yaml)", "reference/data/policies.yaml",
+     "  push_max_minutes:\n    value: 15", "  push_max_minutes:\n    value: 14"),
     ("drop the hydration-concurrent finding", "rules/continuity.py",
      'ctx.add_finding("continuity.hydration_concurrent",', _SILENCE + '"continuity.hydration_concurrent",'),
     ("missing stop: keep the infusion instead of the push fallback", "rules/administration.py",

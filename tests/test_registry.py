@@ -156,3 +156,17 @@ def test_unknown_profile_and_policy_values_are_refused():
         load_ruleset(policies={"added_hour_threshold": "sometimes"})
     with pytest.raises(KeyError, match="known policies"):
         load_ruleset(policies={"no_such_policy": "x"})
+
+
+def test_every_threshold_is_dated_sourced_and_read_by_the_rules(rs):
+    from infucode.rules import timing  # noqa: PLC0415
+
+    doc = yaml.safe_load((SRC / "reference" / "data" / "policies.yaml").read_text(encoding="utf-8"))["thresholds"]
+    for name, th in doc.items():
+        assert th["sources"] and all(k in rs.rules.sources for k in th["sources"]), name
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", th["since"]), name
+    assert (timing.PUSH_MAX_MINUTES, timing.HYDRATION_MAX_UNREPORTED, timing.ADDED_HOUR_TAIL, timing.SAME_DRUG_PUSH_GAP,
+            timing.BAG_CHANGE_MAX_GAP, timing.PROLONGED_PUMP_MINUTES, timing.LONG_DURATION_MINUTES) == (
+        doc["push_max_minutes"]["value"], doc["hydration_max_unreported"]["value"], doc["added_hour_tail_minutes"]["value"],
+        doc["same_drug_push_gap"]["value"], doc["bag_change_max_gap"]["value"], doc["prolonged_pump_minutes"]["value"],
+        doc["long_duration_minutes"]["value"])

@@ -17,7 +17,7 @@ from .administration import Service, withheld_added_hours
 from .context import CodingContext
 from .initial import FACILITY_HIERARCHY, INITIAL_CODE, SEPARATE_ACCESS, hierarchy_rank, initial_service
 from .limits import facility_only_on_professional_claim
-from .timing import (SAME_DRUG_PUSH_GAP, added_hours, added_units_by_date, minutes_between, overlap_minutes,
+from .timing import (HYDRATION_MAX_UNREPORTED, PUSH_MAX_MINUTES, SAME_DRUG_PUSH_GAP, added_hours, added_units_by_date, minutes_between, overlap_minutes,
                      threshold_boundary, threshold_words)
 
 ADDED_HOUR_CODE = {"96413": "96415", "96417": "96415", "96365": "96366", "96367": "96366", "96360": "96361",
@@ -91,7 +91,7 @@ def concurrent_with(ctx: CodingContext, s: Service, running: list[Service]) -> S
         policy = policy or ctx.policy("concurrent_overlap")
         later = s if (s.start, s.id) >= (other.start, other.id) else other
         if policy == "over_16_minutes":
-            if together > 16:
+            if together > PUSH_MAX_MINUTES + 1:  # the policy's "more than 16 minutes" [MAC-OVERLAP-16]
                 return other
         elif together * 2 > (later.minutes or 0):
             return other
@@ -139,7 +139,8 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
         day = s.day(ctx.encounter_date)
         earlier = given.get(s.drug_key)
         if s.method == meth.INFUSION and s.family == fam.HYDRATION:
-            t = TimedLine(s, HYDRATION_ADDED_CODE, s.minutes or 0, list(s.ids), 0, 31, "subsequent.hydration_after_initial",
+            t = TimedLine(s, HYDRATION_ADDED_CODE, s.minutes or 0, list(s.ids), 0, HYDRATION_MAX_UNREPORTED + 1,
+                          "subsequent.hydration_after_initial",
                           f"hydration {_who(s)} {_span(s)} after another initial service")
             plan.append(("timed", t))
         elif s.method == meth.INFUSION and any(e.method == meth.INFUSION for e in (earlier or ())):
@@ -151,7 +152,7 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
                 first.why += f"; plus {_who(s)} again {_span(s)} (policy repeat_infusion=sum_time)"
             else:
                 added = "96415" if s.family == fam.CHEMOTHERAPY else "96366"
-                t = TimedLine(s, added, s.minutes or 0, list(s.ids), 0, 16, "subsequent.repeat_infusion",
+                t = TimedLine(s, added, s.minutes or 0, list(s.ids), 0, PUSH_MAX_MINUTES + 1, "subsequent.repeat_infusion",
                               f"{_who(s)} infused again {_span(s)}: each later infusion of the same drug is an added hour "
                               "(policy repeat_infusion=added_hour_each)")
                 plan.append(("timed", t))
