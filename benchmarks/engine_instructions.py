@@ -15,6 +15,8 @@ Measured (2026-11-23, defaults): 673.5k instructions per encounter before that s
 (commit 15ed69e), 572.8k after (-15 %); roughly 80-100 µs per encounter on this machine.
 Measured (2026-12-04, defaults): 574.2k before the hardening of issue 12 (commit 522d044), 580.2k after
 (+1.0 %: the administration-limit, date-range and dose checks).
+Measured (2026-12-04, defaults): 579.9k before issue 16's rules work (commit 03968d2), 592.5k after (+2.2 %:
+the thresholds read from policies.yaml, the rules' findings raised through their own modules).
 """
 
 from __future__ import annotations

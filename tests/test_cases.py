@@ -8,7 +8,9 @@ Comparison
 - ``expect.lines``: the exact multiset of administration lines (kind "administration"). Lines with the
   same (code, modifiers[, date]) are merged (units summed, administrations united) on both sides first,
   so "96366 x3" and three "96366 x1" lines are the same claim. ``modifiers`` omitted = []; ``date`` is
-  compared only when some expected line of the case gives one; ``administrations`` only when given.
+  compared only when some expected line of the case gives one; ``administrations`` only when given;
+  ``rule``: the rule id that produced the line (compared when given: the set of rules behind the merged line);
+  ``minutes``: the counted minutes the line's explanation states ("... 255 min"), when given.
 - ``expect.drug_lines``: the same for kind "drug" lines.
 - ``expect.findings``: each {rule, severity?} must be present (severity omitted = any).
 - ``expect.no_findings``: rule ids that must not be present.
@@ -18,6 +20,7 @@ Comparison
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ RULES_YAML = Path(__file__).parents[1] / "src" / "infucode" / "reference" / "dat
 
 CASE_KEYS = {"name", "source", "profile", "policies", "note", "encounter", "expect"}
 EXPECT_KEYS = {"lines", "drug_lines", "findings", "no_findings", "error_field", "wrvu_total"}
-LINE_KEYS = {"code", "units", "modifiers", "date", "administrations"}
+LINE_KEYS = {"code", "units", "modifiers", "date", "administrations", "rule", "minutes"}
 PROFILES = {"medicare", "seed-page", "commercial-example"}
 
 
@@ -91,9 +94,14 @@ def merge_lines(lines: list[Any], use_date: bool) -> dict[tuple, dict[str, Any]]
     for line in lines:
         date = _get(line, "date") if use_date else None
         key = (str(_get(line, "code")), _mods(line), None if date is None else str(date))
-        slot = merged.setdefault(key, {"units": 0, "administrations": set()})
+        slot = merged.setdefault(key, {"units": 0, "administrations": set(), "rules": set(), "minutes": set(), "text": ""})
         slot["units"] += int(_get(line, "units", 1))
         slot["administrations"].update(str(a) for a in (_get(line, "administrations") or []))
+        if _get(line, "rule"):
+            slot["rules"].add(str(_get(line, "rule")))
+        if _get(line, "minutes") is not None:
+            slot["minutes"].add(int(_get(line, "minutes")))
+        slot["text"] += " " + str(_get(line, "explanation") or "")
     return merged
 
 
@@ -145,6 +153,12 @@ def compare_lines(label: str, expected: list[dict], actual: list[Any]) -> list[s
             problems.append(
                 f"{label}: {name} covers {sorted(a['administrations'])}, expected {sorted(e['administrations'])}"
             )
+        elif e["rules"] and e["rules"] != a["rules"]:
+            problems.append(f"{label}: {name} was produced by rule {sorted(a['rules'])}, expected {sorted(e['rules'])}")
+        else:
+            for m in sorted(e["minutes"]):
+                if not re.search(rf"(?<![\d.]){m} min\b", a["text"]):
+                    problems.append(f"{label}: {name} does not count {m} minutes (explanation:{a['text']})")
     return problems
 
 
@@ -246,6 +260,12 @@ def test_case_files_are_well_formed() -> None:
                     problems.append(f"{case_id}: bad {key} entry {line}")
                 if not all(isinstance(m, str) for m in line.get("modifiers", [])):
                     problems.append(f"{case_id}: modifiers must be strings (quote 59/53): {line}")
+        for key in ("lines", "drug_lines"):
+            for line in expect.get(key, []) or []:
+                if "rule" in line and line["rule"] not in rule_ids:
+                    problems.append(f"{case_id}: line rule {line['rule']} not in rules.yaml")
+                if "minutes" in line and not isinstance(line["minutes"], int):
+                    problems.append(f"{case_id}: line minutes must be a whole number: {line}")
         for f in expect.get("findings", []) or []:
             if f.get("rule") not in rule_ids:
                 problems.append(f"{case_id}: finding rule {f.get('rule')} not in rules.yaml")
@@ -268,3 +288,31 @@ def test_case_files_are_well_formed() -> None:
             except msgspec.ValidationError as exc:
                 problems.append(f"{case_id}: encounter does not fit model.Encounter: {exc}")
     assert not problems, "\n".join(problems)
+
+
+def asserted_rule_ids() -> set[str]:
+    """Rule ids some worked case asserts: on an expected line, as a finding, or (audit) as an expected finding."""
+    ids: set[str] = set()
+    for _, case in CASES:
+        expect = case.get("expect") or {}
+        for key in ("lines", "drug_lines"):
+            ids |= {line["rule"] for line in expect.get(key, []) or [] if "rule" in line}
+        ids |= {f["rule"] for f in expect.get("findings", []) or []}
+    for path in sorted((Path(__file__).parent / "audit_cases").glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            ids |= {f["rule"] for f in case.get("expect", []) or []}
+    return ids
+
+
+# Rules no worked case can reach with the bundled tables, each asserted by the named test instead.
+ASSERTED_ELSEWHERE = {
+    "beside_chain.distinct_injection": "tests/test_rules_beside_chain.py::test_a_pair_that_allows_no_modifier_is_a_finding",
+    "audit.input_validation": "tests/test_audit_x12.py (an 837 file error outside the audited fields)",
+}
+
+
+def test_every_rule_is_asserted_by_a_worked_case() -> None:
+    documented = _rule_ids()
+    cited_only = {rid for rid, v in yaml.safe_load(RULES_YAML.read_text(encoding="utf-8"))["rules"].items() if v.get("cited_only")}
+    unasserted = sorted(documented - asserted_rule_ids() - set(ASSERTED_ELSEWHERE) - cited_only)
+    assert not unasserted, f"no worked case asserts these rule ids (add `rule:` to a line or a finding): {unasserted}"

@@ -67,7 +67,7 @@ def test_chemo_past_chair_time_is_never_coded_hour_by_hour(hours):
     result = code_encounter(_enc({"id": "a", "drug": "fluorouracil", "route": "iv_infusion", "start": start, "stop": stop},
                                  setting="office"), RS)
     assert _codes(result) == [("96416", 1)]
-    ask = [f for f in result.findings if f.rule == "subsequent.pump_not_documented"]
+    ask = [f for f in result.findings if f.rule == "beside_chain.pump_not_documented"]
     assert len(ask) == 1 and ask[0].severity == "warning" and "pump" in ask[0].message
     assert result.policies["chemo_past_chair_time"] == "prolonged_pump"
 
@@ -75,10 +75,10 @@ def test_chemo_past_chair_time_is_never_coded_hour_by_hour(hours):
 def test_intra_arterial_chemo_past_chair_time_is_96425():
     result = code_encounter(_enc({"id": "a", "drug": "fluorouracil", "route": "intra_arterial", "start": "08:00", "stop": "23:00"}), RS)
     assert _codes(result) == [("96425", 1)]
-    assert any(f.rule == "subsequent.pump_not_documented" for f in result.findings)
+    assert any(f.rule == "beside_chain.pump_not_documented" for f in result.findings)
 
 
 def test_non_chemotherapy_long_infusion_is_not_presumed_on_a_pump():
     result = code_encounter(_enc({"id": "a", "drug": "vancomycin", "route": "iv_infusion", "start": "08:00", "stop": "23:00"}), RS)
     assert "96416" not in {l.code for l in result.lines}
-    assert not any(f.rule == "subsequent.pump_not_documented" for f in result.findings)
+    assert not any(f.rule == "beside_chain.pump_not_documented" for f in result.findings)

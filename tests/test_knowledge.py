@@ -159,7 +159,7 @@ def test_ask_top_confusion_and_units_quote_rules_and_sources():
     assert "Rules: subsequent.added_hours, subsequent.sequential_infusion" in render_answer(a) and "Sources:" in render_answer(a)
     u = ask("how many units of 96366 for 2 hours 15 minutes", RS)
     assert u.codes == ["96365", "96366"] and "96365 x1 + 96366 x1" in u.text
-    assert "timing.added_hours" in u.rule_ids and "Sources:" in render_answer(u)
+    assert "subsequent.added_hours" in u.rule_ids and "Sources:" in render_answer(u)
 
 
 @pytest.mark.parametrize("text,minutes", [("2 hours 15 minutes", 135), ("2:15", 135), ("135 minutes", 135),

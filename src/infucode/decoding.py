@@ -285,7 +285,7 @@ def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
     the field for anything the model does not accept, and for duplicate administration ids.
     """
     if isinstance(obj, Encounter):
-        return obj
+        return _distinct_administration_ids(obj, line)
     if not isinstance(obj, dict):
         raise InputError(None, "expected an encounter object", line=line)
     enc_id = user_id(obj.get("id"))
@@ -300,6 +300,11 @@ def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
         raise InputError(None, "text that is not valid Unicode (a lone surrogate escape)",
                          encounter=_printable(enc_id), line=line) from None
     encounter.id = str(encounter.id)
+    return _distinct_administration_ids(encounter, line)
+
+
+def _distinct_administration_ids(encounter: Encounter, line: int | None) -> Encounter:
+    """The one check that administration ids are distinct (lines and findings name administrations by id)."""
     seen: dict[str, int] = {}
     for i, adm in enumerate(encounter.administrations):
         adm.id = str(adm.id)

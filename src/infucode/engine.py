@@ -17,20 +17,19 @@ from .decoding import decode_encounter
 from .model import ChargeLine, Encounter, InputError, Result
 from .rules import family as fam
 from .rules import method as meth
-from .rules.administration import Service, check_separate_site, prepare_service
+from .rules.administration import Service, check_separate_site, no_administrations, prepare_service
 from .rules.beside_chain import code_beside_chain, distinct_service_modifiers, is_prolonged_pump, pump_presumed
-from .rules.context import CodingContext
+from .rules.context import SEVERITY_ORDER, CodingContext
 from .rules.continuity import continuous_infusions, hydration_minutes_alone, hydration_pieces
 from .rules.drug_supply import drug_lines
 from .rules.initial import by_hierarchy, hierarchy_key
 from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
 from .rules.other_routes import PROFESSIONAL_IN_FACILITY_CODES, PROFESSIONAL_IN_FACILITY_ROUTES, code_flushes
-from .rules.reporting import professional_claim_in_facility
+from .rules.reporting import professional_claim_in_facility, professional_claim_reports_none
 from .rules.subsequent import EncounterState, code_chain
 from .rules.timing import crosses_midnight, dates_refused, iso_day, minutes_between, outside_dates, parse_date
 from .ruleset import Ruleset
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def code_encounter(encounter: Encounter | dict, ruleset: Ruleset) -> Result:
@@ -59,13 +58,6 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
             raise dates_refused("date", first, last)
     if ruleset.dated_by is not None:
         ruleset = ruleset.for_date(date_of_service(encounter, on))
-    seen: set[str] = set()
-    for i, adm in enumerate(encounter.administrations):
-        aid = str(adm.id)
-        if aid in seen:
-            raise InputError(f"administrations[{i}].id", f"duplicate administration id {aid!r}")
-        seen.add(aid)
-
     claim = encounter.claim_type
     ctx = CodingContext(ruleset, claim, encounter.setting, iso_day(on) if on else None)
     for ids, note in getattr(encounter, "read_as", ()):
@@ -83,7 +75,7 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
             ctx.encounter_date = iso_day(min(starts))
     services = [s for _, s in prepared if s is not None]
     if not encounter.administrations:
-        ctx.add_finding("doc.missing_drug", "warning", "the encounter documents no administrations", [])
+        no_administrations(ctx)
 
     if professional_claim_in_facility(encounter.setting, claim):
         # The physician still reports the procedures outside those ranges: intralesional, intracavitary and
@@ -94,10 +86,7 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
         ctx.lines = [l for l in ctx.lines if l.code in PROFESSIONAL_IN_FACILITY_CODES]
         reported = {a for l in ctx.lines for a in l.administrations}
         if not ctx.lines or any(i not in reported for s in services for i in s.ids):
-            ctx.add_finding("who.facility_setting_professional_claim", "info",
-                            "a professional claim in a facility setting reports no drug-administration codes (96360-96379, 96401-96402, "
-                            "96409-96425, 96521-96523): the hospital reports them; a separately identifiable E/M goes with modifier 25",
-                            [i for s in services for i in s.ids if i not in reported])
+            professional_claim_reports_none(ctx, [i for s in services for i in s.ids if i not in reported])
         return _result(ctx, eid)
 
     for s in services:
@@ -251,7 +240,7 @@ def _merge_same_lines(ctx: CodingContext) -> None:
 
 def _result(ctx: CodingContext, eid: str) -> Result:
     total = wrvu_total(ctx)
-    findings = sorted(ctx.findings, key=lambda f: (_SEVERITY_ORDER[f.severity], f.rule, f.administrations, f.message))
+    findings = sorted(ctx.findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, f.administrations, f.message))
     return Result(
         encounter=eid,
         profile=ctx.ruleset.profile,

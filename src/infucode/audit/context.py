@@ -16,7 +16,9 @@ from infucode.model import ChargeLine, Result
 from infucode.reference.codes import CodeInfo, CodeTable
 from infucode.reference.drugs import DrugCatalog
 from infucode.reference.ncci import PtpTable
-from infucode.rules.initial import INITIAL_CODE
+from infucode.rules.initial import FAMILY_RANK, INITIAL_CODE  # noqa: F401  (FAMILY_RANK: the audit ranks billed families alike)
+from infucode.rules.limits import MAI_MEANING  # noqa: F401  (one wording of the MUE adjudication indicator)
+from infucode.rules.reporting import facility_reserved
 
 from .model import AuditFinding, Claim
 
@@ -24,8 +26,6 @@ DISTINCT_MODIFIERS = frozenset({"59", "XE", "XS", "XP", "XU"})
 DRUG_MODIFIERS = frozenset({"JA", "JW", "JZ"})
 #: Places of service the physician fee schedule prices at the facility rate (CMS PFS facility POS list).
 FACILITY_POS = frozenset({"19", "21", "22", "23", "24", "26", "31", "34", "41", "42", "51", "52", "53", "56", "61"})
-#: Codes a professional claim does not report in a facility setting (CPT: the facility reports them).
-FACILITY_ONLY_RANGES = ((96360, 96379), (96401, 96402), (96409, 96425), (96521, 96523))
 ADMIN_RANGE = (96360, 96549)
 THERAPEUTIC_CODES = frozenset({"96365", "96366", "96367", "96368"})
 HYDRATION_CODES = frozenset({"96360", "96361"})
@@ -36,16 +36,10 @@ JZ_REQUIRED_FROM = "2023-07-01"
 #: HCPCS Level II drug codes: J-codes, Q-codes (e.g. biosimilars) and OPPS pass-through C9xxx.
 DRUG_CODE = re.compile(r"^(?:J\d{4}|Q\d{4}|C9\d{3})$")
 EXPLANATION_TAG = re.compile(r"\s*\[[^\]]*\]$")   # the engine's trailing "[rule title; sources]" tag on an explanation
-FAMILY_RANK = {"chemotherapy": 3, "therapeutic": 2, "hydration": 1}
 KIND_RANK = {"initial_infusion": 2, "initial_push": 1}
 CHEMO_CODES = frozenset({"96413", "96415", "96417"})
 IV_KINDS = frozenset({"initial_infusion", "sequential_infusion", "concurrent_infusion", "initial_push",
                        "sequential_push", "added_hour"})
-MAI_MEANING = {
-    1: "MAI 1, a claim-line edit: the units on one line are limited",
-    2: "MAI 2, a date-of-service edit set by policy: absolute, no appeal can exceed it",
-    3: "MAI 3, a date-of-service edit set on clinical grounds: it may be exceeded on appeal with documentation",
-}
 
 
 def in_admin_range(code: str) -> bool:
@@ -53,7 +47,7 @@ def in_admin_range(code: str) -> bool:
 
 
 def facility_only(code: str) -> bool:
-    return code.isdigit() and len(code) == 5 and any(lo <= int(code) <= hi for lo, hi in FACILITY_ONLY_RANGES)
+    return code.isdigit() and len(code) == 5 and facility_reserved(code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,12 @@ import msgspec
 
 from infucode.engine import code_encounter
 from infucode.model import InputError
+from infucode.rules.context import SEVERITY_ORDER
 from infucode.ruleset import Ruleset
 
 from . import checks
 from .model import AuditFinding, AuditResult, Claim, decode_claim
 
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 #: Engine findings carried into the audit: problems with the documentation itself.
 _CARRIED = ("error", "warning")
 
@@ -83,7 +83,7 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
     for f in findings:
         if not f.source and f.rule in registry:
             f.source = registry[f.rule].citation
-    findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.lines, f.rule, f.message))
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.lines, f.rule, f.message))
     return AuditResult(
         claim=cid,
         billed=list(claim.lines),

@@ -44,6 +44,7 @@ class Citations:
 
     def rule(self, *rids: str) -> None:
         for rid in rids:
+            rid = self.rs.rules.resolve(rid) or rid  # a former id cites the rule that carries it now
             if rid in self.rs.rules and rid not in self.rules:
                 self.rules.append(rid)
                 self.source(*self.rs.rules[rid].sources)

@@ -6,7 +6,7 @@ policies, the NCCI tables or a live run of the engine, and cites the rule ids an
 Questions the rule base cannot answer are refused plainly.
 
     a = ask("How many units of 96366 for 08:30 to 12:45?", rs)
-    a.codes, a.rule_ids        # ['96365', '96366'], ['timing.added_hours', 'initial.office_primary', ...]
+    a.codes, a.rule_ids        # ['96365', '96366'], ['subsequent.added_hours', 'initial.office_primary', ...]
     print(render_answer(a))    # the answer, then its Rules/Sources block once
 
 Routing, first match wins: refusals (E/M, ICD, payment, medical advice) -> HCPCS drug code -> modifier

@@ -118,11 +118,11 @@ def together(a: str, b: str, rs: Ruleset) -> Answer:
                 verdict = "distinct" if verdict == "yes" else verdict
                 text.append(f"NCCI {label} edit: {x} (column 1) with {y} (column 2), modifier indicator 1: only when the "
                             f"services are distinct, with an NCCI modifier (XU or 59) on {y} ({e.rationale}).")
-                c.rule("subsequent.distinct_injection")
+                c.rule("beside_chain.distinct_injection")
             else:
                 text.append(f"NCCI {label} edit {x}/{y} has indicator 9 (not applied).")
     if a != b and not rs.codes[a].add_on and not rs.codes[b].add_on:
-        c.rule("initial.one_per_encounter")
+        c.rule("initial.separate_access")
         text.append("Both are initial services: an encounter reports one initial service, so the other is reported as its "
                     "subsequent/sequential code unless a protocol required a separate IV access (then modifier XU or 59).")
     if not any("NCCI" in t for t in text):

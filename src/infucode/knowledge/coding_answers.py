@@ -153,7 +153,7 @@ def units_answer(q: str, minutes: int, codes: list[str], rs: Ruleset, clock: Clo
         if code in billed and billed[code] != n:
             text.append(f"{code} x{billed[code]} as written is {'more' if billed[code] > n else 'fewer'} than the time supports.")
     if minutes > MINUTES_PER_HOUR or any(rs.codes[code].kind == "added_hour" for code in codes):
-        c.rule("timing.added_hours")
+        c.rule("subsequent.added_hours")
         text.append("The first hour is the initial code; each further unit needs a full hour or more than 30 minutes "
                     "past the last full hour (90 minutes is the first hour only, 91 adds one).")
     if minutes > 60 and minutes % 60 == 30:

@@ -147,6 +147,7 @@ def search(text: str, ruleset: Ruleset, limit: int = 10, kinds: tuple[str, ...] 
     # rule ids typed as such
     for rid in re.findall(r"\b[a-z_]+\.[a-z_.]+\b", raw.lower()):
         if rid in ruleset.rules and "rule" in kinds:
+            rid = ruleset.rules.resolve(rid) or rid  # a former id finds the rule that carries it now
             hits[("rule", rid)] = Hit("rule", rid, ruleset.rules[rid].title, 10.0, f"rule id {rid}")
     words = [w for w in _words(raw) if not (w.isdigit() and len(w) == 5)]
     expanded = [(w, idx.expand(w)) for w in words]

@@ -85,6 +85,17 @@ class PolicyCatalog:
                                  " ".join(str(lim["unconfirmed"]).split()) if lim.get("unconfirmed") else None)
         return cls(policies, profiles, str(doc.get("release", "")), limits)
 
+    @staticmethod
+    def thresholds() -> dict[str, int]:
+        """The rules' clock thresholds (policies.yaml ``thresholds``), by name, in minutes."""
+        doc = read_yaml("policies.yaml")
+        values = {}
+        for name, th in (doc.get("thresholds") or {}).items():
+            if not isinstance(th.get("value"), int) or isinstance(th["value"], bool) or not th.get("sources") or not th.get("since"):
+                raise ValueError(f"policies.yaml: threshold {name} needs a whole-number value, sources and since")
+            values[name] = th["value"]
+        return values
+
     def limit(self, name: str) -> int | date:
         """The value of a named limit, a count or a date (KeyError naming it when the data lacks it)."""
         return self.limit_values[name]

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ..model import Administration, InputError
-from ..reference.drugs import DrugMatch
 from . import family as fam
 from . import method as meth
 from .context import CodingContext
@@ -65,19 +64,6 @@ class Service:
 def _field(i: int, name: str) -> str:
     return f"administrations[{i}].{name}"
 
-
-def match_drug(ctx: CodingContext, adm: Administration, aid: str) -> DrugMatch | None:
-    drugs = ctx.ruleset.drugs
-    match = drugs.match(adm.drug) if adm.drug else None
-    if match is None and adm.hcpcs:
-        hit = drugs.by_hcpcs(adm.hcpcs)
-        if hit is not None:
-            match = DrugMatch(drug=hit[0], text=adm.hcpcs, how="hcpcs", score=100.0, hcpcs=hit[1])
-    if match is not None and match.how == "fuzzy":
-        ctx.add_finding("family.fuzzy_match", "info",
-                        f"administration {aid}: drug name matched approximately to {match.drug.name} (score {match.score:.0f}); "
-                        "no HCPCS code is chosen from an approximate match", [aid])
-    return match  # an unknown drug (None) gets its one finding from the family decision
 
 
 def _interrupted_minutes(ctx: CodingContext, adm: Administration, i: int, start: datetime, stop: datetime, aid: str) -> int:
@@ -146,24 +132,20 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
                         f"administration {aid}: route not documented (push, infusion, SC, IM...); no line", [aid])
         return None
 
-    match = match_drug(ctx, adm, aid) if (adm.drug or adm.hcpcs) else None
+    match = fam.match_drug(ctx, adm, aid) if (adm.drug or adm.hcpcs) else None
     if device_service or (match is not None and match.drug.flush):
         # a flush or a pump refill: a service on the access or device, coded by rules.other_routes
         return _device_service(ctx, adm, i, on, match, aid)
     decision = fam.administration_family(match, adm.class_, adm.indication, ctx.policies, adm.route)
-    if decision.rule == "family.complex_biologic":
-        ctx.policy("complex_biologics")
-    elif decision.rule == "family.electrolyte_indication":
-        ctx.policy("electrolytes")
+    if decision.policy is not None:
+        ctx.policy(decision.policy)
     if decision.note:
         ctx.add_finding(decision.rule, decision.severity, f"administration {aid}: {decision.note}", [aid])
     if decision.family is None:
         return None
     family = decision.family
     if family == fam.HYDRATION and meth.keeps_line_open(adm.indication, adm.drug):
-        ctx.add_finding("method.keep_open_fluid", "info",
-                        f"administration {aid}: fluid documented only to keep the line open or to carry a drug is not hydration; "
-                        "not reported", [aid])
+        meth.keep_open_fluid_not_reported(ctx, aid)
         return None
 
     # --- the clock -------------------------------------------------------------------------
@@ -255,23 +237,14 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
     method = decided.method
     planned_53 = False
     if adm.discontinued and adm.route == "iv_infusion" and method == meth.PUSH and adm.stop:
-        policy = ctx.policy("discontinued")
-        if policy == "modifier_53" and ctx.claim == "professional":
+        planned_53 = meth.discontinued_as_planned(ctx, aid, minutes)
+        if planned_53:
             method = meth.INFUSION
-            planned_53 = True
-            ctx.add_finding("subsequent.discontinued", "info",
-                            f"administration {aid}: planned infusion stopped early at {minutes} minutes; reported as the planned "
-                            "infusion with modifier 53 (policy discontinued=modifier_53, professional claim)", [aid])
-        else:
-            reason = "a facility claim never takes modifier 53" if policy == "modifier_53" else "policy discontinued=documented_time"
-            ctx.add_finding("subsequent.discontinued", "info",
-                            f"administration {aid}: infusion stopped early at {minutes} minutes; coded on the documented time as a push ({reason})", [aid])
     elif decided.note:
         ctx.add_finding(decided.rule, decided.severity, f"administration {aid}: {decided.note}", [aid])
 
     if family == fam.HYDRATION and method in (meth.PUSH, meth.INJECTION):
-        ctx.add_finding("method.hydration_minimum", "info",
-                        f"administration {aid}: hydration given as a push or in 15 minutes or less is not reported (hydration has no push code)", [aid])
+        meth.hydration_pushed(ctx, aid)
         return None
 
     drug = match.drug if match is not None else None
@@ -311,3 +284,14 @@ def check_separate_site(ctx: CodingContext, s: Service) -> None:
                         f"administration {s.id}: a separate vascular access is required but its site is not documented", s.ids)
 
 
+
+
+def no_administrations(ctx: CodingContext) -> None:
+    ctx.add_finding("doc.missing_drug", "warning", "the encounter documents no administrations", [])
+
+
+def withheld_added_hours(ctx: CodingContext, ids: list[str], units: int, code: str) -> None:
+    """Added hours a documented duration would support, held back until clock times are documented (policy duration_only)."""
+    ctx.add_finding("doc.duration_only", "info",
+                    f"administration {', '.join(ids)}: the documented duration would support {units} added hour(s) of {code}; "
+                    "withheld until clock start and stop times are documented", ids)

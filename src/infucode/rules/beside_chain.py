@@ -13,7 +13,7 @@ from . import method as meth
 from .administration import Service
 from .context import CodingContext
 from .other_routes import code_other_route, code_pump_refill
-from .subsequent import TimedLine, emit_added_hours
+from .subsequent import ADDED_HOURS, TimedLine, emit_added_hours
 from .timing import PROLONGED_PUMP_MINUTES, PUSH_MAX_MINUTES
 
 
@@ -37,7 +37,7 @@ def pump_presumed(ctx: CodingContext, s: Service) -> bool:
     code = "96425" if s.method == meth.INTRA_ARTERIAL else "96416"
     how = (f"coded as the prolonged pump infusion {code}, not an added hour for every hour (policy chemo_past_chair_time=prolonged_pump)"
            if policy == "prolonged_pump" else "coded by the hour as documented (policy chemo_past_chair_time=hourly)")
-    ctx.add_finding("subsequent.pump_not_documented", "warning",
+    ctx.add_finding("beside_chain.pump_not_documented", "warning",
                     f"administration {s.id}: chemotherapy infusion of {s.minutes} minutes, longer than any chair time "
                     f"({limit // 60} hours, limit longest_chair_time_minutes), with no pump documented; {how}. "
                     "Document the portable or implantable pump (field pump)", s.ids)
@@ -56,9 +56,7 @@ def injection_code(ctx: CodingContext, s: Service) -> tuple[str | None, str]:
         if s.cancer is False:
             return "96372", "a hormonal anti-neoplastic given for a non-cancer purpose is a therapeutic injection"
         if s.cancer is None:
-            ctx.add_finding("family.hormonal_antineoplastic", "warning",
-                            f"administration {s.id}: indication not documented; {s.drug_name} coded as a hormonal anti-neoplastic for cancer (96402). "
-                            "For a non-cancer purpose (e.g. fertility, endometriosis) it is 96372", s.ids)
+            fam.hormonal_purpose_not_documented(ctx, s.ids, s.drug_name)
         return "96402", "a hormonal anti-neoplastic by SC/IM injection"
     return "96401", "a non-hormonal anti-neoplastic or complex drug by SC/IM injection"
 
@@ -77,37 +75,37 @@ def code_beside_chain(ctx: CodingContext, services: list[Service]) -> list[int]:
             code_pump_refill(ctx, s)
         elif is_prolonged_pump(s):
             code = "96425" if s.method == meth.INTRA_ARTERIAL else "96416"
-            ctx.add_line(code, 1, s.ids, "subsequent.prolonged_pump",
+            ctx.add_line(code, 1, s.ids, "beside_chain.prolonged_pump",
                          f"{who} ran {s.minutes} min (more than 8 hours) started on a portable or implantable pump", date=day)
         elif s.method == meth.INJECTION:
             code, why = injection_code(ctx, s)
             if code is None:
-                ctx.add_finding("method.injection", "info", f"administration {s.id}: {why}; no line", s.ids)
+                ctx.add_finding("beside_chain.injection", "info", f"administration {s.id}: {why}; no line", s.ids)
                 continue
-            ctx.add_line(code, 1, s.ids, "method.injection", f"{who} by {s.route.upper()}: {why}", date=day)
+            ctx.add_line(code, 1, s.ids, "beside_chain.injection", f"{who} by {s.route.upper()}: {why}", date=day)
         elif s.method == meth.SC_INFUSION:
             if not sc_started:
-                ctx.add_line("96369", 1, s.ids, "method.sc_infusion",
+                ctx.add_line("96369", 1, s.ids, "beside_chain.sc_infusion",
                              f"{who} subcutaneous infusion {s.minutes} min: first hour, pump set-up and sites included", date=day)
-                emit_added_hours(ctx, TimedLine(s, "96370", s.minutes or 0, list(s.ids), 60, None, "method.sc_infusion",
+                emit_added_hours(ctx, TimedLine(s, "96370", s.minutes or 0, list(s.ids), 60, None, "beside_chain.sc_infusion",
                                                 f"{who} subcutaneous infusion ran {s.minutes} min"), threshold)
             elif s.site and all(s.site != o.site for o in sc_started) and not any(l.code == "96371" for l in ctx.lines):
-                ctx.add_line("96371", 1, s.ids, "method.sc_infusion", f"{who}: an added pump set-up at a new subcutaneous site", date=day)
+                ctx.add_line("96371", 1, s.ids, "beside_chain.sc_infusion", f"{who}: an added pump set-up at a new subcutaneous site", date=day)
             else:
-                ctx.add_finding("method.sc_infusion", "info",
+                ctx.add_finding("beside_chain.sc_infusion", "info",
                                 f"administration {s.id}: further subcutaneous infusion through the same set-up is not separately reported", s.ids)
             sc_started.append(s)
         elif s.method == meth.INTRA_ARTERIAL:
             if s.family == fam.HYDRATION:
-                ctx.add_finding("method.intra_arterial", "info", f"administration {s.id}: intra-arterial hydration is not reported", s.ids)
+                ctx.add_finding("beside_chain.intra_arterial", "info", f"administration {s.id}: intra-arterial hydration is not reported", s.ids)
             elif s.family == fam.THERAPEUTIC:
-                ctx.add_line("96373", 1, s.ids, "method.intra_arterial", f"{who}: a non-chemotherapy intra-arterial injection", date=day)
+                ctx.add_line("96373", 1, s.ids, "beside_chain.intra_arterial", f"{who}: a non-chemotherapy intra-arterial injection", date=day)
             elif s.minutes is None or s.minutes <= PUSH_MAX_MINUTES:
-                ctx.add_line("96420", 1, s.ids, "method.intra_arterial", f"{who}: chemotherapy intra-arterial push", date=day)
+                ctx.add_line("96420", 1, s.ids, "beside_chain.intra_arterial", f"{who}: chemotherapy intra-arterial push", date=day)
             else:
-                ctx.add_line("96422", 1, s.ids, "method.intra_arterial",
+                ctx.add_line("96422", 1, s.ids, "beside_chain.intra_arterial",
                              f"{who}: chemotherapy intra-arterial infusion {s.minutes} min, first hour", date=day)
-                emit_added_hours(ctx, TimedLine(s, "96423", s.minutes, list(s.ids), 60, None, "subsequent.added_hours",
+                emit_added_hours(ctx, TimedLine(s, "96423", s.minutes, list(s.ids), 60, None, ADDED_HOURS,
                                                 f"{who} intra-arterial infusion ran {s.minutes} min"), threshold)
     return list(range(first_line, len(ctx.lines)))
 
@@ -133,6 +131,6 @@ def distinct_service_modifiers(ctx: CodingContext, beside: list[int]) -> None:
                     line.modifiers.append(mod)
                     line.explanation += f"; NCCI pairs it with {col1} (modifier allowed): {mod} marks a distinct service"
             elif edit.modifier_indicator == 0:
-                ctx.add_finding("subsequent.distinct_injection", "warning",
+                ctx.add_finding("beside_chain.distinct_injection", "warning",
                                 f"administrations {', '.join(line.administrations)}: NCCI edits deny {line.code} beside {col1} "
                                 "and allow no modifier", line.administrations)

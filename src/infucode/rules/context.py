@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from ..model import ChargeLine, Finding
 
+# Findings are listed errors first (the engine's result and the claim audit alike).
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
 
 class CodingContext:
     __slots__ = ("ruleset", "claim", "setting", "policies", "lines", "findings", "encounter_date", "consulted",

@@ -34,7 +34,7 @@ def continuous_infusions(ctx: CodingContext, services: list[Service]) -> list[Se
         if prev is not None and s.start <= prev.stop + _BAG_CHANGE_GAP:
             if s.start < prev.stop:
                 overlap = overlap_minutes(prev.start, prev.stop, s.start, s.stop)
-                ctx.add_finding("doc.self_overlap", "error",
+                ctx.add_finding("continuity.self_overlap", "error",
                                 f"administrations {prev.id} and {s.id}: the same drug ({s.drug_name}) is documented running twice at once "
                                 f"for {overlap} minutes (fields start/stop); the time is counted once", prev.ids + s.ids)
                 prev.minutes += s.minutes - overlap
@@ -75,7 +75,7 @@ def hydration_minutes_alone(ctx: CodingContext, services: list[Service]) -> list
         together = sum(overlap_minutes(s.start, s.stop, a, b) for a, b in drug_windows)
         if together:
             s.minutes = max(0, s.minutes - together)
-            ctx.add_finding("subsequent.hydration_concurrent", "info",
+            ctx.add_finding("continuity.hydration_concurrent", "info",
                             f"administration {s.id}: {together} minutes of hydration ran alongside a drug infusion and are not counted "
                             f"({s.minutes} minutes remain)", s.ids)
     return services
@@ -98,15 +98,8 @@ def hydration_pieces(ctx: CodingContext, services: list[Service]) -> list[Servic
             whole.primary = whole.primary or piece.primary
             if piece.stop is not None and (whole.stop is None or piece.stop > whole.stop):
                 whole.stop = piece.stop
-        ctx.add_finding("subsequent.hydration_pieces", "info",
+        ctx.add_finding("continuity.hydration_pieces", "info",
                         f"administrations {', '.join(whole.ids)}: hydration pieces of the day add up to {whole.minutes} minutes "
                         "(policy hydration_pieces=add_up)", whole.ids)
         hydration = [whole]
-    kept = []
-    for s in hydration:
-        if (s.minutes or 0) <= 30:
-            ctx.add_finding("method.hydration_minimum", "info",
-                            f"administration {', '.join(s.ids)}: hydration of {s.minutes or 0} minutes (30 or less) is not reported", s.ids)
-        else:
-            kept.append(s)
-    return others + kept
+    return others + [s for s in hydration if meth.hydration_reported(ctx, s.ids, s.minutes or 0)]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..model import Administration
 from ..reference.drugs import Drug, DrugMatch
+from .context import CodingContext
 
 CHEMOTHERAPY = "chemotherapy"
 THERAPEUTIC = "therapeutic"
@@ -30,6 +32,7 @@ class FamilyDecision:
     rule: str
     note: str | None = None  # what a finding should say (None: nothing to report)
     severity: str = "info"
+    policy: str | None = None  # the profile policy that decided it (named in the result)
 
 
 def is_cancer_indication(indication: str | None) -> bool | None:
@@ -48,16 +51,19 @@ def is_cancer_indication(indication: str | None) -> bool | None:
 def electrolyte_family(indication: str | None, policy: str) -> FamilyDecision:
     """Electrolytes in fluid: hydration for dehydration, therapeutic to correct a deficiency [S24, S25]."""
     if policy == "always_therapeutic":
-        return FamilyDecision(THERAPEUTIC, "family.electrolyte_indication", "electrolyte coded as a therapeutic infusion (policy electrolytes=always_therapeutic)")
+        return FamilyDecision(THERAPEUTIC, "family.electrolyte_indication", "electrolyte coded as a therapeutic infusion (policy electrolytes=always_therapeutic)",
+                              policy="electrolytes")
     text = (indication or "").lower()
     if any(w in text for w in _DEFICIENCY_WORDS):
-        return FamilyDecision(THERAPEUTIC, "family.electrolyte_indication", "electrolyte given to correct a deficiency: therapeutic infusion")
+        return FamilyDecision(THERAPEUTIC, "family.electrolyte_indication", "electrolyte given to correct a deficiency: therapeutic infusion",
+                              policy="electrolytes")
     if any(w in text for w in _DEHYDRATION_WORDS):
-        return FamilyDecision(HYDRATION, "family.electrolyte_indication", "electrolyte in fluid given for dehydration: hydration")
+        return FamilyDecision(HYDRATION, "family.electrolyte_indication", "electrolyte in fluid given for dehydration: hydration",
+                              policy="electrolytes")
     return FamilyDecision(
         THERAPEUTIC, "family.electrolyte_indication",
         "electrolyte without a documented indication: coded as a therapeutic infusion; document whether it treated a deficiency (therapeutic) or dehydration (hydration)",
-        "warning",
+        "warning", "electrolytes",
     )
 
 
@@ -68,9 +74,11 @@ def drug_family(drug: Drug, indication: str | None, policies: dict[str, str]) ->
     if drug.payer_dependent:
         if policies["complex_biologics"] == "therapeutic":
             return FamilyDecision(THERAPEUTIC, "family.complex_biologic",
-                                  f"{drug.name} is a complex biologic this profile keeps on the therapeutic codes (policy complex_biologics=therapeutic)")
+                                  f"{drug.name} is a complex biologic this profile keeps on the therapeutic codes (policy complex_biologics=therapeutic)",
+                                  policy="complex_biologics")
         return FamilyDecision(CHEMOTHERAPY, "family.complex_biologic",
-                              f"{drug.name} is a complex biologic this profile pays on the chemotherapy/complex codes (policy complex_biologics=complex)")
+                              f"{drug.name} is a complex biologic this profile pays on the chemotherapy/complex codes (policy complex_biologics=complex)",
+                              policy="complex_biologics")
     return FamilyDecision(drug.family, "family.catalog")
 
 
@@ -110,3 +118,25 @@ def unknown_drug_family(declared: str | None, route: str | None) -> FamilyDecisi
     return FamilyDecision(None, "family.unknown_drug",
                           "drug not in the catalog and no `class` documented: no code family can be chosen; "
                           "document `class` (chemotherapy, therapeutic or hydration) or the drug's catalog name", "error")
+
+
+def match_drug(ctx: CodingContext, adm: Administration, aid: str) -> DrugMatch | None:
+    """The catalog drug of an administration (by name, else by HCPCS code); an approximate or missing match is said."""
+    drugs = ctx.ruleset.drugs
+    match = drugs.match(adm.drug) if adm.drug else None
+    if match is None and adm.hcpcs:
+        hit = drugs.by_hcpcs(adm.hcpcs)
+        if hit is not None:
+            match = DrugMatch(drug=hit[0], text=adm.hcpcs, how="hcpcs", score=100.0, hcpcs=hit[1])
+    if match is not None and match.how == "fuzzy":
+        ctx.add_finding("family.fuzzy_match", "info",
+                        f"administration {aid}: drug name matched approximately to {match.drug.name} (score {match.score:.0f}); "
+                        "no HCPCS code is chosen from an approximate match", [aid])
+    return match  # an unknown drug (None) gets its one finding from the family decision (unknown_drug_family)
+
+
+def hormonal_purpose_not_documented(ctx: CodingContext, ids: list[str], drug_name: str) -> None:
+    """A hormonal anti-neoplastic by injection without an indication is taken as given for cancer (96402) [S36, S35]."""
+    ctx.add_finding("family.hormonal_antineoplastic", "warning",
+                    f"administration {ids[0]}: indication not documented; {drug_name} coded as a hormonal anti-neoplastic for cancer (96402). "
+                    "For a non-cancer purpose (e.g. fertility, endometriosis) it is 96372", ids)

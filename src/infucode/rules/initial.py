@@ -15,6 +15,11 @@ from . import method as meth
 from .administration import Service
 from .context import CodingContext
 
+# The rules that choose an initial service (ids in reference/data/rules.yaml).
+FACILITY_HIERARCHY = "initial.facility_hierarchy"
+OFFICE_PRIMARY = "initial.office_primary"
+SEPARATE_ACCESS = "initial.separate_access"  # the initial of a second chain: a protocol required its own access
+
 FAMILY_RANK = {fam.CHEMOTHERAPY: 3, fam.THERAPEUTIC: 2, fam.HYDRATION: 1}
 METHOD_RANK = {meth.INFUSION: 2, meth.PUSH: 1}
 
@@ -45,23 +50,23 @@ def by_hierarchy(services: list[Service]) -> Service:
 def initial_service(ctx: CodingContext, candidates: list[Service]) -> tuple[Service, str]:
     """The initial service of a chain of IV services, and the rule that chose it."""
     if ctx.claim == "facility":
-        return by_hierarchy(candidates), "initial.facility_hierarchy"
+        return by_hierarchy(candidates), FACILITY_HIERARCHY
     if ctx.policy("office_initial") == "hierarchy":
-        return by_hierarchy(candidates), "initial.facility_hierarchy"
+        return by_hierarchy(candidates), FACILITY_HIERARCHY
     marked = [s for s in candidates if s.primary]
     if not marked:
-        return by_hierarchy(candidates), "initial.office_primary"
+        return by_hierarchy(candidates), OFFICE_PRIMARY
     chosen = by_hierarchy(marked)
     if len(marked) > 1:
-        ctx.add_finding("initial.office_primary", "warning",
+        ctx.add_finding(OFFICE_PRIMARY, "warning",
                         f"administrations {', '.join(s.id for s in marked)} are all marked primary; {chosen.id} is taken by the hierarchy",
                         [s.id for s in marked])
     top = by_hierarchy(candidates)
     if top.family == fam.CHEMOTHERAPY and chosen.family != fam.CHEMOTHERAPY:
         # 96413/96409 edit every non-chemotherapy initial code (NCCI PTP, modifier indicator 1), and
         # the chemotherapy add-ons (96415, 96417) ride only on 96413: the chemotherapy stays initial.
-        ctx.add_finding("initial.office_primary", "warning",
+        ctx.add_finding(OFFICE_PRIMARY, "warning",
                         f"administration {chosen.id} is marked primary but a chemotherapy service ({top.id}) was given; "
                         "the chemotherapy service is initial because NCCI edits deny a non-chemotherapy initial beside it", chosen.ids)
-        return top, "initial.facility_hierarchy"
-    return chosen, "initial.office_primary"
+        return top, FACILITY_HIERARCHY
+    return chosen, OFFICE_PRIMARY

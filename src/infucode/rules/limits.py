@@ -72,3 +72,13 @@ def wrvu_total(ctx: CodingContext) -> float:
         ctx.add_finding("limits.wrvu_facility", "info",
                         "wRVU is shown for reference only: work RVUs price the physician fee schedule, and a facility claim is paid under OPPS", [])
     return total
+
+
+def facility_only_on_professional_claim(ctx: CodingContext, code: str, ids: list[str], what: str) -> bool:
+    """A facility-only code (PFS status X, e.g. 96376) is not reported on a professional claim [S1-RVU, S19]:
+    True (and the finding) when the claim is professional."""
+    if ctx.claim == "facility":
+        return False
+    ctx.add_finding("limits.professional_status", "info",
+                    f"{what} is {code}, a facility-only code (PFS status X); not reported on a professional claim", ids)
+    return True

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .timing import PUSH_MAX_MINUTES
+from .context import CodingContext
+from .timing import HYDRATION_MAX_UNREPORTED, PUSH_MAX_MINUTES
 
 INFUSION = "infusion"
 PUSH = "push"
@@ -47,7 +48,7 @@ def _says_keep_open(text: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class MethodDecision:
     method: str
-    rule: str
+    rule: str = ""           # the rule a note is raised under (no note: nothing to report)
     note: str | None = None
     severity: str = "info"
 
@@ -58,12 +59,12 @@ def administration_method(route: str, minutes: int | None) -> MethodDecision:
         if minutes is not None and minutes > PUSH_MAX_MINUTES:
             return MethodDecision(PUSH, "method.documented_push",
                                   f"documented as a push over {minutes} minutes: a push stays a push (clinician present); confirm it was not an infusion")
-        return MethodDecision(PUSH, "method.documented_push")
+        return MethodDecision(PUSH)
     if route == "iv_infusion":
         if minutes is not None and minutes <= PUSH_MAX_MINUTES:
             return MethodDecision(PUSH, "method.short_infusion_is_push",
                                   f"infusion of {minutes} minutes (15 or less) is reported as a push")
-        return MethodDecision(INFUSION, "method.short_infusion_is_push")
+        return MethodDecision(INFUSION)
     if route == "iv":
         if minutes is not None and minutes > PUSH_MAX_MINUTES:
             return MethodDecision(INFUSION, "method.unclear_route",
@@ -71,12 +72,55 @@ def administration_method(route: str, minutes: int | None) -> MethodDecision:
         return MethodDecision(PUSH, "method.unclear_route",
                               "route 'iv' does not say push or infusion; without more than 15 minutes on the clock it is coded as a push", "warning")
     if route in ("sc", "im"):
-        return MethodDecision(INJECTION, "method.injection")
+        return MethodDecision(INJECTION)
     if route in OTHER_ROUTES:
-        return MethodDecision(OTHER_ROUTE, "method.other_route")
+        return MethodDecision(OTHER_ROUTE)
     if route == "sc_infusion":
         if minutes is not None and minutes <= PUSH_MAX_MINUTES:
             return MethodDecision(INJECTION, "method.sc_infusion",
                                   f"subcutaneous infusion of {minutes} minutes (15 or less) is reported as an injection")
-        return MethodDecision(SC_INFUSION, "method.sc_infusion")
-    return MethodDecision(INTRA_ARTERIAL, "method.intra_arterial")
+        return MethodDecision(SC_INFUSION)
+    return MethodDecision(INTRA_ARTERIAL)
+
+
+# --- findings of the method rules, raised where a service is prepared -----------------------------
+def flush_not_reported(ctx: CodingContext, aid: str, ids: list[str] | None = None, device: str | None = None) -> None:
+    what = (f"a flush of a {device.replace('_', ' ')} is not a service of its own; not reported" if device
+            else "a line flush is part of the administration and is not reported separately")
+    ctx.add_finding("method.flush", "info", f"administration {aid}: {what}", ids or [aid])
+
+
+def keep_open_fluid_not_reported(ctx: CodingContext, aid: str) -> None:
+    ctx.add_finding("method.keep_open_fluid", "info",
+                    f"administration {aid}: fluid documented only to keep the line open or to carry a drug is not hydration; "
+                    "not reported", [aid])
+
+
+def hydration_pushed(ctx: CodingContext, aid: str) -> None:
+    """Hydration has no push code: given as a push or in 15 minutes or less it is not reported [S23, S39]."""
+    ctx.add_finding("method.hydration_minimum", "info",
+                    f"administration {aid}: hydration given as a push or in 15 minutes or less is not reported (hydration has no push code)", [aid])
+
+
+def hydration_reported(ctx: CodingContext, ids: list[str], minutes: int) -> bool:
+    """Hydration is reported only when it runs more than 30 minutes (31 or more) [CPT-HYD-GUIDE, S23, S39]."""
+    if minutes > HYDRATION_MAX_UNREPORTED:
+        return True
+    ctx.add_finding("method.hydration_minimum", "info",
+                    f"administration {', '.join(ids)}: hydration of {minutes} minutes (30 or less) is not reported", ids)
+    return False
+
+
+def discontinued_as_planned(ctx: CodingContext, aid: str, minutes: int | None) -> bool:
+    """An infusion stopped early at 15 minutes or less (policy ``discontinued``): True when it is reported as the
+    planned infusion with modifier 53 (professional claim only), False when coded on the documented time [S31, ONC-53]."""
+    policy = ctx.policy("discontinued")
+    if policy == "modifier_53" and ctx.claim == "professional":
+        ctx.add_finding("method.discontinued", "info",
+                        f"administration {aid}: planned infusion stopped early at {minutes} minutes; reported as the planned "
+                        "infusion with modifier 53 (policy discontinued=modifier_53, professional claim)", [aid])
+        return True
+    reason = "a facility claim never takes modifier 53" if policy == "modifier_53" else "policy discontinued=documented_time"
+    ctx.add_finding("method.discontinued", "info",
+                    f"administration {aid}: infusion stopped early at {minutes} minutes; coded on the documented time as a push ({reason})", [aid])
+    return False

@@ -51,46 +51,46 @@ def code_other_route(ctx: CodingContext, s: Service) -> None:
     route = s.route
     if route == "on_body_injector":
         if s.family == fam.HYDRATION:
-            ctx.add_finding("method.on_body_injector", "info",
+            ctx.add_finding("other_routes.on_body_injector", "info",
                             f"administration {s.id}: fluid by an on-body injector is not a drug-administration service; no line", s.ids)
             return
-        ctx.add_line("96377", 1, s.ids, "method.on_body_injector",
+        ctx.add_line("96377", 1, s.ids, "other_routes.on_body_injector",
                      f"{_who(s)}: an on-body injector applied for timed subcutaneous delivery"
                      + ("; a hospital's payment for it is packaged" if ctx.claim == "facility" else ""), date=day)
         return
     if route == "unlisted":
         code = "96549" if s.family == fam.CHEMOTHERAPY else "96379"
-        ctx.add_line(code, 1, s.ids, "method.unlisted",
+        ctx.add_line(code, 1, s.ids, "other_routes.unlisted",
                      f"{_who(s)}: a {'chemotherapy or complex drug' if code == '96549' else 'therapeutic, prophylactic or diagnostic'} "
                      "administration no other code describes (unlisted)", date=day)
         if s.described:
-            ctx.add_finding("method.unlisted", "info",
+            ctx.add_finding("other_routes.unlisted", "info",
                             f"administration {s.id}: {code} is unlisted; send the documented description with the claim "
                             "(the payer prices it by hand)", s.ids)
         else:
-            ctx.add_finding("method.unlisted", "warning",
+            ctx.add_finding("other_routes.unlisted", "warning",
                             f"administration {s.id}: {code} is unlisted and the service is not described; document what was "
                             "done (field description) and send it with the claim, or the payer cannot price it", s.ids)
         return
     if s.family != fam.CHEMOTHERAPY:
         # These codes are for anti-cancer and complex drugs; other drugs by these routes are procedures outside
         # the drug-administration range (e.g. a steroid into a lesion, a spinal injection).
-        rule = "method.intralesional" if route == "intralesional" else "method.intracavitary"
+        rule = "other_routes.intralesional" if route == "intralesional" else "other_routes.intracavitary"
         ctx.add_finding(rule, "warning",
                         f"administration {s.id}: a {s.family} drug by route {route}; the {route} codes of the drug-administration "
                         "range are for chemotherapy and complex drugs, so no line: code the procedure by hand", s.ids)
         return
     if route == "intralesional":
         if s.lesions is None:
-            ctx.add_finding("method.intralesional", "warning",
+            ctx.add_finding("other_routes.intralesional", "warning",
                             f"administration {s.id}: the number of lesions injected is not documented (field lesions); coded "
                             f"96405 (up to {INTRALESIONAL_MOST_LESIONS}); more than {INTRALESIONAL_MOST_LESIONS} lesions is 96406", s.ids)
         code = "96406" if s.lesions is not None and s.lesions > INTRALESIONAL_MOST_LESIONS else "96405"
         count = f"{s.lesions} lesion(s)" if s.lesions is not None else "lesions not counted"
-        ctx.add_line(code, 1, s.ids, "method.intralesional", f"{_who(s)} injected into skin lesions, {count}", date=day)
+        ctx.add_line(code, 1, s.ids, "other_routes.intralesional", f"{_who(s)} injected into skin lesions, {count}", date=day)
         return
     code = CAVITY_CODE[route]
-    rule = "method.intracavitary" if route in ("intrapleural", "intraperitoneal") else "method.intrathecal"
+    rule = "other_routes.intracavitary" if route in ("intrapleural", "intraperitoneal") else "other_routes.intrathecal"
     ctx.add_line(code, 1, s.ids, rule, f"{_who(s)}: chemotherapy {_CAVITY_WORDS[route]}", date=day)
 
 
@@ -98,12 +98,12 @@ def code_pump_refill(ctx: CodingContext, s: Service) -> None:
     """96521 (portable pump) or 96522 (implanted pump or reservoir); a question when the device is not said."""
     code = PUMP_REFILL_CODE.get(s.device or "")
     if code is None:
-        ctx.add_finding("method.pump_refill", "warning",
+        ctx.add_finding("other_routes.pump_refill", "warning",
                         f"administration {s.id}: a pump refill without its pump (field device: portable_pump for 96521, "
                         "implanted_pump for 96522); no line until it is documented", s.ids)
         return
     kind = "portable" if code == "96521" else "implanted"
-    ctx.add_line(code, 1, s.ids, "method.pump_refill", f"{_who(s)}: {kind} pump refilled and maintained",
+    ctx.add_line(code, 1, s.ids, "other_routes.pump_refill", f"{_who(s)}: {kind} pump refilled and maintained",
                  date=s.day(ctx.encounter_date))
 
 
@@ -117,21 +117,18 @@ def code_flushes(ctx: CodingContext, flushes: list[Service]) -> None:
     for s in flushes:
         day = s.day(ctx.encounter_date)
         if day in busy or (None in busy) or (day is None and busy):
-            ctx.add_finding("method.flush", "info",
-                            f"administration {s.id}: a line flush is part of the administration and is not reported separately", s.ids)
+            meth.flush_not_reported(ctx, s.id, s.ids)
         elif s.device in FLUSHABLE_DEVICES:
             alone.setdefault(day, []).append(s)
         elif s.device is None:
-            ctx.add_finding("method.flush_alone", "warning",
+            ctx.add_finding("other_routes.flush_alone", "warning",
                             f"administration {s.id}: a flush is the only service of the day; an implanted port or central "
                             "catheter flushed alone is 96523, a peripheral line's flush is not reported. Document the device "
                             "(field device); no line until then", s.ids)
         else:
-            ctx.add_finding("method.flush", "info",
-                            f"administration {s.id}: a flush of a {s.device.replace('_', ' ')} is not a service of its own; "
-                            "not reported", s.ids)
+            meth.flush_not_reported(ctx, s.id, s.ids, s.device)
     for day, group in alone.items():
         ids = [a for s in group for a in s.ids]
-        ctx.add_line(FLUSH_ALONE_CODE, 1, ids, "method.flush_alone",
+        ctx.add_line(FLUSH_ALONE_CODE, 1, ids, "other_routes.flush_alone",
                      f"{', '.join(_who(s) for s in group)}: implanted port or central catheter flushed, the only service of the day",
                      date=day)

@@ -12,3 +12,18 @@ def facility_reserved(code: str) -> bool:
 
 def professional_claim_in_facility(setting: str, claim: str) -> bool:
     return setting == "facility" and claim == "professional"
+
+
+def facility_setting_professional_claim(ctx, ids: list[str]) -> bool:
+    """A professional claim in a facility setting reports none of these codes: True (and the finding) when so."""
+    if not professional_claim_in_facility(ctx.setting, ctx.claim):
+        return False
+    professional_claim_reports_none(ctx, ids)
+    return True
+
+
+def professional_claim_reports_none(ctx, ids: list[str]) -> None:
+    """The finding for the administrations ``ids`` that a professional claim in a facility does not report."""
+    ctx.add_finding("who.facility_setting_professional_claim", "info",
+                    "a professional claim in a facility setting reports no drug-administration codes (96360-96379, 96401-96402, "
+                    "96409-96425, 96521-96523): the hospital reports them; a separately identifiable E/M goes with modifier 25", ids)

@@ -13,11 +13,12 @@ from datetime import datetime
 
 from . import family as fam
 from . import method as meth
-from .administration import Service
+from .administration import Service, withheld_added_hours
 from .context import CodingContext
-from .initial import INITIAL_CODE, hierarchy_rank, initial_service
-from .timing import (SAME_DRUG_PUSH_GAP, added_hours, added_units_by_date, minutes_between, on_added_hour_threshold,
-                     overlap_minutes)
+from .initial import FACILITY_HIERARCHY, INITIAL_CODE, SEPARATE_ACCESS, hierarchy_rank, initial_service
+from .limits import facility_only_on_professional_claim
+from .timing import (HYDRATION_MAX_UNREPORTED, PUSH_MAX_MINUTES, SAME_DRUG_PUSH_GAP, added_hours, added_units_by_date, minutes_between, overlap_minutes,
+                     threshold_boundary, threshold_words)
 
 ADDED_HOUR_CODE = {"96413": "96415", "96417": "96415", "96365": "96366", "96367": "96366", "96360": "96361",
                    "96361": "96361", "96422": "96423", "96369": "96370"}
@@ -26,6 +27,7 @@ SEQUENTIAL_PUSH_CODE = {fam.CHEMOTHERAPY: "96411", fam.THERAPEUTIC: "96375"}
 CONCURRENT_CODE = "96368"
 SAME_DRUG_PUSH_CODE = "96376"
 HYDRATION_ADDED_CODE = "96361"
+ADDED_HOURS = "subsequent.added_hours"  # the rule of every added-hour line (also 96370, 96423 beside the chain)
 
 
 @dataclass(slots=True)
@@ -75,10 +77,6 @@ def _who(s: Service) -> str:
     return f"{s.drug_name} (administration {', '.join(s.ids)})"
 
 
-def _threshold_words(threshold: str) -> str:
-    return "more than 30 minutes" if threshold == "more_than_30" else "at least 30 minutes"
-
-
 def concurrent_with(ctx: CodingContext, s: Service, running: list[Service]) -> Service | None:
     """The earlier drug infusion this one ran concurrently with, under the overlap policy."""
     if not s.clock:
@@ -93,7 +91,7 @@ def concurrent_with(ctx: CodingContext, s: Service, running: list[Service]) -> S
         policy = policy or ctx.policy("concurrent_overlap")
         later = s if (s.start, s.id) >= (other.start, other.id) else other
         if policy == "over_16_minutes":
-            if together > 16:
+            if together > PUSH_MAX_MINUTES + 1:  # the policy's "more than 16 minutes" [MAC-OVERLAP-16]
                 return other
         elif together * 2 > (later.minutes or 0):
             return other
@@ -135,7 +133,7 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
 
     # --- the initial service -----------------------------------------------------------------------
     code = INITIAL_CODE[(initial.family, initial.method)]
-    how = "the facility hierarchy" if chosen_by == "initial.facility_hierarchy" else "the primary reason for the visit"
+    how = "the facility hierarchy" if chosen_by == FACILITY_HIERARCHY else "the primary reason for the visit"
     why = f"{_who(initial)} {initial.method} {_span(initial)}: the initial service, chosen by {how}"
     if distinct:
         why += "; a protocol required its own vascular access, so it is a second initial service"
@@ -144,11 +142,11 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
         mods.append("53")
         why += "; stopped early, reported as planned with modifier 53"
     plan.append(("line", dict(code=code, units=1, administrations=initial.ids,
-                              rule="initial.one_per_encounter" if distinct else chosen_by, why=why,
+                              rule=SEPARATE_ACCESS if distinct else chosen_by, why=why,
                               date=initial.day(ctx.encounter_date), modifiers=mods)))
     if initial.method == meth.INFUSION and not initial.planned_53:
         t = TimedLine(initial, ADDED_HOUR_CODE[code], initial.minutes or 0, list(initial.ids), 60, None,
-                      "subsequent.added_hours", f"{_who(initial)} ran {_span(initial)}")
+                      ADDED_HOURS, f"{_who(initial)} ran {_span(initial)}")
         plan.append(("timed", t))
         infused[initial.drug_key] = t
         if initial.family != fam.HYDRATION:
@@ -166,7 +164,8 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
         day = s.day(ctx.encounter_date)
         earlier = given.get(s.drug_key)
         if s.method == meth.INFUSION and s.family == fam.HYDRATION:
-            t = TimedLine(s, HYDRATION_ADDED_CODE, s.minutes or 0, list(s.ids), 0, 31, "subsequent.hydration_after_initial",
+            t = TimedLine(s, HYDRATION_ADDED_CODE, s.minutes or 0, list(s.ids), 0, HYDRATION_MAX_UNREPORTED + 1,
+                          "subsequent.hydration_after_initial",
                           f"hydration {_who(s)} {_span(s)} after another initial service")
             plan.append(("timed", t))
         elif s.method == meth.INFUSION and any(e.method == meth.INFUSION for e in (earlier or ())):
@@ -178,7 +177,7 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
                 first.why += f"; plus {_who(s)} again {_span(s)} (policy repeat_infusion=sum_time)"
             else:
                 added = "96415" if s.family == fam.CHEMOTHERAPY else "96366"
-                t = TimedLine(s, added, s.minutes or 0, list(s.ids), 0, 16, "subsequent.repeat_infusion",
+                t = TimedLine(s, added, s.minutes or 0, list(s.ids), 0, PUSH_MAX_MINUTES + 1, "subsequent.repeat_infusion",
                               f"{_who(s)} infused again {_span(s)}: each later infusion of the same drug is an added hour "
                               "(policy repeat_infusion=added_hour_each)")
                 plan.append(("timed", t))
@@ -204,7 +203,7 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
                 plan.append(("line", dict(code=code, units=1, administrations=s.ids, rule="subsequent.sequential_infusion",
                                           why=why, date=day, modifiers=mods)))
                 if not s.planned_53:
-                    t = TimedLine(s, ADDED_HOUR_CODE[code], s.minutes or 0, list(s.ids), 60, None, "subsequent.added_hours",
+                    t = TimedLine(s, ADDED_HOUR_CODE[code], s.minutes or 0, list(s.ids), 60, None, ADDED_HOURS,
                                   f"{_who(s)} ran {_span(s)}")
                     plan.append(("timed", t))
                     infused[s.drug_key] = t
@@ -221,12 +220,10 @@ def code_chain(ctx: CodingContext, services: list[Service], state: EncounterStat
                 elif s.family == fam.CHEMOTHERAPY:
                     ctx.add_finding("subsequent.same_drug_push", "info",
                                     f"administration {s.id}: the same chemotherapy drug pushed again; no code reports it (96411 is for a new drug)", s.ids)
-                elif ctx.claim != "facility":
-                    ctx.add_finding("limits.professional_status", "info",
-                                    f"administration {s.id}: the same drug pushed again {gap} minutes {'after' if after else 'before'} "
-                                    "its nearest reported dose is 96376, a facility-only code "
-                                    "(PFS status X); not reported on a professional claim", s.ids)
-                else:
+                elif not facility_only_on_professional_claim(
+                        ctx, SAME_DRUG_PUSH_CODE, s.ids,
+                        f"administration {s.id}: the same drug pushed again {gap} minutes {'after' if after else 'before'} "
+                        "its nearest reported dose"):
                     plan.append(("line", dict(code=SAME_DRUG_PUSH_CODE, units=1, administrations=s.ids, rule="subsequent.same_drug_push",
                                               why=f"{_who(s)} pushed again {gap} minutes {'after' if after else 'before'} "
                                                   "its nearest reported dose (more than 30)",
@@ -256,24 +253,16 @@ def emit_added_hours(ctx: CodingContext, t: TimedLine, threshold: str) -> None:
         units = 1 + added_hours(t.minutes, threshold) if t.minutes >= t.first_unit_minimum else 0
     else:
         units = added_hours(t.minutes, threshold)
-    boundary = on_added_hour_threshold(t.minutes)
-    if boundary:
-        ctx.policy("added_hour_threshold")
-        ctx.add_finding("timing.threshold_boundary", "info",
-                        f"administration {', '.join(t.ids)}: {t.minutes} minutes is exactly 30 minutes past a full hour; "
-                        f"policy added_hour_threshold={threshold} ({_threshold_words(threshold)} past the hour) decided "
-                        + ("that it earns an added hour" if threshold == "at_least_30" else "that it does not earn an added hour"), t.ids)
+    threshold_boundary(ctx, t.minutes, t.ids, threshold)
     if s.withhold_added and units:
-        ctx.add_finding("doc.duration_only", "info",
-                        f"administration {', '.join(t.ids)}: the documented duration would support {units} added hour(s) of {t.added_code}; "
-                        "withheld until clock start and stop times are documented", t.ids)
+        withheld_added_hours(ctx, t.ids, units, t.added_code)
         return
     if units <= 0:
         return
     by_date = added_units_by_date(s.start, t.first_unit_offset, units, ctx.encounter_date)
     if len(by_date) > 1:
         ctx.policy("midnight")
-    words = _threshold_words(threshold)
+    words = threshold_words(threshold)
     for day, n in by_date:
         why = (f"{t.why}: {units} added hour(s) beyond the first hour, each a full hour or a tail of {words} past the last full hour"
                if t.first_unit_minimum is None else f"{t.why}: {units} hour unit(s), each a full hour or a tail of {words}")

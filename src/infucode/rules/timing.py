@@ -11,14 +11,18 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from ..model import InputError
+from ..reference.policies import PolicyCatalog
 
 MINUTES_PER_HOUR = 60
-PUSH_MAX_MINUTES = 15            # an infusion of 15 minutes or less is a push [S6, S7, S27]
-HYDRATION_MAX_UNREPORTED = 30    # hydration of 30 minutes or less is not reported [S23, S39]
-SAME_DRUG_PUSH_GAP = 30          # 96376 needs more than 30 minutes since the last push [S30a]
-BAG_CHANGE_MAX_GAP = 10          # a new bag of the same drug within 10 min continues the infusion (routine bag change)
-PROLONGED_PUMP_MINUTES = 8 * 60  # 96416: more than 8 hours, started on a pump
-LONG_DURATION_MINUTES = 24 * 60  # over 24 hours: possible in observation, worth a look
+# The clock thresholds, named, dated and sourced in reference/data/policies.yaml ``thresholds``.
+_THRESHOLDS = PolicyCatalog.thresholds()
+PUSH_MAX_MINUTES = _THRESHOLDS["push_max_minutes"]                  # an infusion of 15 minutes or less is a push
+HYDRATION_MAX_UNREPORTED = _THRESHOLDS["hydration_max_unreported"]  # hydration of 30 minutes or less is not reported
+ADDED_HOUR_TAIL = _THRESHOLDS["added_hour_tail_minutes"]            # the tail past the last full hour that earns a unit
+SAME_DRUG_PUSH_GAP = _THRESHOLDS["same_drug_push_gap"]              # 96376 needs more than 30 minutes since the last push
+BAG_CHANGE_MAX_GAP = _THRESHOLDS["bag_change_max_gap"]              # a new bag within 10 minutes continues the infusion
+PROLONGED_PUMP_MINUTES = _THRESHOLDS["prolonged_pump_minutes"]      # 96416: more than 8 hours, started on a pump
+LONG_DURATION_MINUTES = _THRESHOLDS["long_duration_minutes"]        # over 24 hours: possible in observation, worth a look
 
 # Built once: ``timedelta(minutes=n)`` parses keywords on every call, ``ONE_MINUTE * n`` does not.
 ONE_MINUTE = timedelta(minutes=1)
@@ -146,7 +150,7 @@ def added_hours(minutes: int, threshold: str) -> int:
     if minutes <= MINUTES_PER_HOUR:
         return 0
     full_hours, tail = divmod(minutes - MINUTES_PER_HOUR, MINUTES_PER_HOUR)
-    tail_counts = tail > 30 if threshold == "more_than_30" else tail >= 30
+    tail_counts = tail > ADDED_HOUR_TAIL if threshold == "more_than_30" else tail >= ADDED_HOUR_TAIL
     return full_hours + (1 if tail_counts else 0)
 
 
@@ -160,7 +164,7 @@ def hours_from_first_unit(minutes: int, threshold: str) -> int:
 
 def on_added_hour_threshold(minutes: int) -> bool:
     """Exactly 30 minutes past a full hour (1:30, 2:30, ...): the two readings of the rule disagree here."""
-    return minutes > MINUTES_PER_HOUR and (minutes - MINUTES_PER_HOUR) % MINUTES_PER_HOUR == 30
+    return minutes > MINUTES_PER_HOUR and (minutes - MINUTES_PER_HOUR) % MINUTES_PER_HOUR == ADDED_HOUR_TAIL
 
 
 def added_units_by_date(start: datetime | None, first_unit_offset: int, units: int,
@@ -190,3 +194,19 @@ def added_units_by_date(start: datetime | None, first_unit_offset: int, units: i
             taken = before
         day = midnight.date()
     return out
+
+
+def threshold_words(threshold: str) -> str:
+    return "more than 30 minutes" if threshold == "more_than_30" else "at least 30 minutes"
+
+
+def threshold_boundary(ctx, minutes: int, ids: list[str], threshold: str) -> None:
+    """A duration exactly 30 minutes past a full hour: say that the profile's reading decided it
+    (policy ``added_hour_threshold``: CPT more than 30, the seed page at least 30)."""
+    if not on_added_hour_threshold(minutes):
+        return
+    ctx.policy("added_hour_threshold")
+    ctx.add_finding("timing.threshold_boundary", "info",
+                    f"administration {', '.join(ids)}: {minutes} minutes is exactly 30 minutes past a full hour; "
+                    f"policy added_hour_threshold={threshold} ({threshold_words(threshold)} past the hour) decided "
+                    + ("that it earns an added hour" if threshold == "at_least_30" else "that it does not earn an added hour"), ids)

@@ -415,7 +415,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                                                       _LINE_CARE_NEAR.search(text, max(ca, m.start - 45), m.start))):
                 m.role, m.why = "flush", "part of the administration, not reported (method.flush)"
             elif hydration and kept and _DILUENT_BEFORE.search(text[kept[-1].end:m.start]):
-                m.role, m.why = "diluent", "carries the drug, not hydration (subsequent.hydration_concurrent)"
+                m.role, m.why = "diluent", "carries the drug, not hydration (continuity.hydration_concurrent)"
                 diluted.add(kept[-1].start)
             elif _NEGATED_NEAR[0].search(before[-18:]) or _NEGATED_NEAR[1].match(after):
                 m.role, m.why = "not_given", "not given"
