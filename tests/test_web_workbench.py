@@ -39,7 +39,7 @@ def test_pasted_route_words_are_read_by_the_vocabulary(client, written, route):
     assert _cell(row, "route")["note"] == f"route '{written}' read as {route}"
 
 
-@pytest.mark.parametrize("written", ["PO", "by mouth", "foo", "intrathecal"])
+@pytest.mark.parametrize("written", ["PO", "by mouth", "foo", "topical"])
 def test_a_route_that_cannot_be_coded_is_an_error_on_its_cell_never_a_default(client, written):
     row = _rows(client, [["acetaminophen", written, "09:00", "", ""]])["rows"][0]
     assert "route" not in row["administration"]          # before issue 15: iv_infusion

@@ -300,7 +300,10 @@ def decode_encounter(obj: Any, line: int | None = None) -> Encounter:
         raise InputError(None, "text that is not valid Unicode (a lone surrogate escape)",
                          encounter=_printable(enc_id), line=line) from None
     encounter.id = str(encounter.id)
-    return _distinct_administration_ids(encounter, line)
+    encounter = _distinct_administration_ids(encounter, line)
+    if read_as:
+        encounter.read_as = read_as  # said in the result as info findings (engine, rule input.read_as)
+    return encounter
 
 
 def _distinct_administration_ids(encounter: Encounter, line: int | None) -> Encounter:
@@ -316,8 +319,6 @@ def _distinct_administration_ids(encounter: Encounter, line: int | None) -> Enco
                 line=line,
             )
         seen[adm.id] = i
-    if read_as:
-        encounter.read_as = read_as  # said in the result as info findings (engine, rule input.read_as)
     return encounter
 
 

@@ -24,6 +24,7 @@ from .rules.continuity import continuous_infusions, hydration_minutes_alone, hyd
 from .rules.drug_supply import drug_lines
 from .rules.initial import by_hierarchy, hierarchy_key
 from .rules.limits import add_on_primaries, medically_unlikely_edits, wrvu_total
+from .rules.input_forms import say_what_the_readers_did
 from .rules.other_routes import PROFESSIONAL_IN_FACILITY_CODES, PROFESSIONAL_IN_FACILITY_ROUTES, code_flushes
 from .rules.reporting import professional_claim_in_facility, professional_claim_reports_none
 from .rules.subsequent import EncounterState, code_chain
@@ -60,11 +61,7 @@ def _code(encounter: Encounter, eid: str, ruleset: Ruleset) -> Result:
         ruleset = ruleset.for_date(date_of_service(encounter, on))
     claim = encounter.claim_type
     ctx = CodingContext(ruleset, claim, encounter.setting, iso_day(on) if on else None)
-    for ids, note in getattr(encounter, "read_as", ()):
-        # a spreadsheet form read through the vocabulary (decoding.read_spreadsheet_forms): said, never silent
-        ctx.add_finding("input.read_as", "info", note, ids)
-    for note in getattr(encounter, "input_warnings", ()):
-        ctx.add_finding("input.unknown_column", "warning", note, [])
+    say_what_the_readers_did(ctx, encounter)
 
     prepared: list[tuple[int, Service | None]] = []
     for i, adm in enumerate(encounter.administrations):
