@@ -136,10 +136,10 @@ def test_file_upload_csv_rows_grouped_by_encounter(client):
     body = client.post("/v1/files/parse", files={"file": ("mar.csv", text, "text/csv")}).json()
     assert [e["id"] for e in body["encounters"]] == ["c1", "c2"]
     assert codes(client.post("/v1/code", json=body["encounters"][0]).json()) == [("96365", 1), ("96366", 3)]
-    # no administration_id column: read as a MAR action log, as `infucode code` reads it, which names
-    # the columns it misses
+    # no encounter column and no action column: read as administration rows, as `infucode code` reads it,
+    # which names the column it misses
     bad = client.post("/v1/files/parse", files={"file": ("bad.csv", "drug,route\nx,iv_push\n", "text/csv")})
-    assert bad.status_code == 422 and "required columns missing" in bad.json()["detail"]
+    assert bad.status_code == 422 and "needs an encounter_id column" in bad.json()["detail"]
 
 
 def test_audit_endpoint_flags_an_add_on_without_primary(client):
