@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from infucode import load_ruleset
-from infucode.adapters.encounter_io import EncounterYamlLoader
+from infucode.adapters.yaml_documents import EncounterYamlLoader
 from infucode.audit import audit_claim, decode_claim
 from infucode.cli import app
 from infucode.audit.cli import audit_app

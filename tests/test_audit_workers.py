@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from infucode import load_ruleset
-from infucode.adapters.encounter_io import EncounterYamlLoader
+from infucode.adapters.yaml_documents import EncounterYamlLoader
 from infucode.audit.cli import audit_app
 from infucode.audit.io import audit_stream, iter_claims
 from infucode.audit.runner import audit_files

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from infucode import load_ruleset
-from infucode.adapters.encounter_io import code_stream, iter_encounters
+from infucode.adapters.stream import code_stream
+from infucode.adapters.encounter_io import iter_encounters
 from infucode.adapters.output import CsvWriter
 from infucode.batch import BatchError, errors_path, findings_path, run_batch
 from infucode.batch.cli import batch_app

@@ -19,7 +19,8 @@ import yaml
 from typer.testing import CliRunner
 
 from infucode.adapters import input_limits, output_files
-from infucode.adapters.encounter_io import EncounterYamlLoader, iter_encounters
+from infucode.adapters.encounter_io import iter_encounters
+from infucode.adapters.yaml_documents import EncounterYamlLoader
 from infucode.adapters.input_limits import MAX_NESTING_DEPTH, decode_json
 from infucode.audit.cli import audit_app
 from infucode.batch import BatchError, run_batch

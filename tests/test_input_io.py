@@ -11,12 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infucode.adapters import encounter_io, input_limits  # noqa: F401
-from infucode.adapters.encounter_io import (
-    EncounterYamlLoader,
-    decode_encounter,
-    iter_encounters,
-    read_encounters,
-)
+from infucode.adapters.encounter_io import iter_encounters, read_encounters
+from infucode.adapters.yaml_documents import EncounterYamlLoader
+from infucode.decoding import decode_encounter
 from infucode.model import Encounter, InputError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -18,7 +18,8 @@ from typing import Any, Optional
 import msgspec
 import typer
 
-from infucode.adapters.encounter_io import code_stream, iter_encounters
+from infucode.adapters.stream import code_stream
+from infucode.adapters.encounter_io import iter_encounters
 from infucode.adapters.output import error_line, make_writer
 from infucode.model import Encounter, ErrorResult
 from infucode.options import name_value_pairs

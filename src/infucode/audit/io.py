@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 import msgspec
 
-from infucode.adapters.encounter_io import iter_yaml_documents
+from infucode.adapters.yaml_documents import iter_yaml_documents
 from infucode.adapters.input_limits import (
     MAX_DOCUMENT_BYTES,
     MAX_YAML_BYTES,

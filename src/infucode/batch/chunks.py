@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from infucode.adapters.formats import READS, suffixes_of
 from infucode.adapters.input_limits import MAX_LINE_BYTES, read_lines
 
 from .columns import resolve_columns
@@ -21,10 +22,9 @@ from .errors import BatchError
 __all__ = ["IN_FORMATS", "IN_SUFFIXES", "OUT_FORMATS", "OUT_SUFFIXES", "UNREADABLE", "check_input", "csv_chunks",
            "format_of", "jsonl_chunks"]
 
-IN_FORMATS = ("jsonl", "csv", "parquet")
-OUT_FORMATS = ("jsonl", "csv", "parquet")
-IN_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-OUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+# the batch reads and writes the formats the shared format table lists for it
+IN_FORMATS = OUT_FORMATS = READS["batch"]
+IN_SUFFIXES = OUT_SUFFIXES = suffixes_of("batch")
 
 #: Key of the one-row group that stands for a CSV row the csv module could not read (its message).
 UNREADABLE = "\0unreadable"

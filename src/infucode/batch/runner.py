@@ -8,7 +8,7 @@ flat: at most a few chunks per worker are in flight.
 Input (the format follows the extension, or ``in_format``):
 
 * JSON Lines: one encounter per line, read as ``infucode code`` reads it: blank lines are skipped,
-  a UTF-8 BOM on line 1 is ignored, a line over :data:`~infucode.adapters.encounter_io.MAX_LINE_BYTES`
+  a UTF-8 BOM on line 1 is ignored, a line over :data:`~infucode.adapters.input_limits.MAX_LINE_BYTES`
   is an error without being read. For speed each line is decoded straight into the model; only when
   that fails is it decoded again by the readable path, for the error message.
 * CSV: one administration per row (``infucode.adapters.flat.INPUT_COLUMNS``), rows grouped by

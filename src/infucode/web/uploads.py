@@ -1,5 +1,8 @@
 """An uploaded file (JSON, JSON Lines, YAML, CSV, FHIR Bundle) -> encounters for the form.
 
+The format is the file name's, as ``infucode code`` tells it (:mod:`infucode.adapters.formats`), and the
+file is read by the same reader.
+
 Runs in a job thread (:mod:`.jobs`). YAML is read with the shared :class:`EncounterYamlLoader` plus a guard
 of our own: no anchors/aliases (a 279-byte "billion laughs" file expands to gigabytes), bounded nesting,
 and a deadline checked as nodes are built, so a slow parse stops by itself instead of running on after
@@ -13,7 +16,8 @@ import time
 import msgspec
 import yaml
 
-from ..adapters.encounter_io import EncounterYamlLoader
+from ..adapters.formats import INPUT_FORMATS, format_of, unknown_format
+from ..adapters.yaml_documents import EncounterYamlLoader
 from ..model import InputError
 from .limits import MAX_NESTING, nesting_depth_exceeds
 from .problems import problem
@@ -103,12 +107,13 @@ def parse_upload(filename: str, data: bytes, deadline: float):
 
     JSON and YAML are first checked by this module's guards (nesting, YAML aliases, the request's
     deadline), so that a hostile file is refused before the shared reader walks it."""
-    name = filename.lower()
-    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    fmt = format_of(filename, "encounters")
+    if fmt is None:
+        return problem(422, "File could not be read", unknown_format(filename, "encounters"), field="file")
     try:
-        if suffix == ".json":
+        if fmt == "json":
             _json(data)
-        elif suffix in (".yaml", ".yml"):
+        elif fmt == "yaml":
             try:
                 _yaml_documents(data.decode(), deadline)
             except yaml.YAMLError:
@@ -117,7 +122,7 @@ def parse_upload(filename: str, data: bytes, deadline: float):
         return problem(422, "File could not be read", str(exc), field="file")
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return problem(422, "File could not be read", "not valid JSON, JSON Lines or YAML", field="file")
-    return _answer(_read_as_the_cli(suffix, data))
+    return _answer(_read_as_the_cli(INPUT_FORMATS[fmt].suffixes[0], data))
 
 
 __all__ = ["GuardedYamlLoader", "UploadRefused", "parse_upload"]
