@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from infucode.reference.cms_files import HcpcsRecord, read_hcpcs_file
-from infucode.reference.drugs import BillingUnit, DrugCatalog, billing_unit_from_description
+from infucode.reference.drugs import BillingUnit, DrugCatalog
+from infucode.reference.hcpcs_refresh import billing_unit_from_description, refreshed_catalog
 
 FIXTURE = Path(__file__).parent / "data" / "cms" / "HCPC2024_JUL_ANWEB_fixture.txt"
 
@@ -105,7 +106,7 @@ def test_bundled_units_agree_with_their_descriptions():
 
 def test_catalog_refreshed_from_the_file(records):
     cat = DrugCatalog.load()
-    new, report = cat.refreshed(records, "HCPC2024_JUL")
+    new, report = refreshed_catalog(cat, records, "HCPC2024_JUL")
     assert new.release == "HCPC2024_JUL" and len(new) == len(cat)
     assert set(report.updated) == {"J1569", "J2919", "J2930", "J7040", "J9312"}
     assert report.unit_changed == () and report.unit_unread == ()
@@ -128,7 +129,7 @@ def test_refresh_takes_the_file_unit(records):
     changed = dict(records)
     changed["J9312"] = HcpcsRecord("J9312", "Injection, rituximab, 100 mg", added="2019-01-01")
     changed["J7040"] = HcpcsRecord("J7040", "Infusion, normal saline solution, sterile", added="1984-01-01")
-    new, report = DrugCatalog.load().refreshed(changed, "test")
+    new, report = refreshed_catalog(DrugCatalog.load(), changed, "test")
     assert report.unit_changed == ("J9312",) and report.unit_unread == ("J7040",)
     assert new.by_hcpcs("J9312")[1].billing_unit == BillingUnit(100, "mg")
     j7040 = new.by_hcpcs("J7040")[1]

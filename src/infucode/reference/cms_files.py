@@ -6,7 +6,7 @@
                            file (the tab-delimited TXT in the CMS zip, or a CSV export of it)
 * ``read_hcpcs_file``    - HCPCS Level II annual/quarterly file (the fixed-width ANWEB TXT, or a CSV
                            export of its XLSX copy): long description, added/termination dates, for
-                           ``DrugCatalog.refreshed`` (drug codes and billing units)
+                           ``hcpcs_refresh.refreshed_catalog`` (drug codes and billing units)
 
 Layouts follow ../shared/reference/drug-admin-reference.md section D2-D4. Every reader streams the
 file line by line with the ``csv`` module (the PTP files hold about a million rows), skips the
@@ -409,7 +409,7 @@ def read_hcpcs_file(path: str | Path, prefixes: str | None = "JQCA") -> dict[str
     the columns HCPC, RECID, LONG DESCRIPTION, SHORT DESCRIPTION, ADD DT, ACT EFF DT, TERM DT,
     ACTION CD (found by name; continuation rows joined the same way).
     ``prefixes``: keep only codes starting with these letters (drugs and fluids are J, Q, C, A codes);
-    None keeps every code. Use the result with ``DrugCatalog.refreshed``.
+    None keeps every code. Use the result with ``hcpcs_refresh.refreshed_catalog``.
     """
     keep = tuple(prefixes) if prefixes else None
     out: dict[str, HcpcsRecord] = {}
