@@ -46,7 +46,7 @@ def _iso(text: str, option: str) -> date:
 def _period_options(valid_from: str | None, valid_to: str | None, quarter: str | None,
                     year: int | None) -> tuple[date | None, date | None]:
     """--valid-from/--valid-to, --quarter or --year as (valid from, valid to); (None, None) = from the file name."""
-    from .reference.releases import quarter_period, year_period
+    from .reference.release_kinds import quarter_period, year_period
 
     chosen = [name for name, value in (("--valid-from", valid_from), ("--quarter", quarter), ("--year", year))
               if value is not None]
