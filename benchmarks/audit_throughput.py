@@ -1,6 +1,8 @@
 """Throughput and peak memory of ``infucode audit`` on generated claims, with 1 and 2 workers.
 
-    python benchmarks/audit_throughput.py [--n 1000000] [--seed 1] [--workers 1 2] [--keep DIR]
+    python benchmarks/audit_throughput.py [--n 1000000] [--seed 1] [--workers 1 2] [--keep DIR] [--claims FILE]
+
+``--claims FILE`` reuses claims generated before (``--keep`` keeps them as ``claims-N.jsonl``).
 
 Generates N claims as JSON Lines (streaming, constant memory): each is one encounter of
 ``benchmarks/generate.py`` (the documentation) with billed lines derived from it the way a busy biller
@@ -13,13 +15,17 @@ for an office encounter and institutional for a facility one. Then runs, each in
 for each W in ``--workers``, and prints seconds, claims per second, the speed-up over the first worker
 count, peak memory (the highest sum of resident memory, VmRSS, over the audit process and its worker
 processes, sampled every 50 ms from /proc: Linux), and whether every output is byte-identical to the
-first. Target: 2 workers at least 1.7 x one worker (on a machine with two idle cores).
+first. It also prints the user+sys CPU seconds of each run's process tree (the audit and its workers) and
+the load average before each run, so a reader can judge a run on a busy machine: with other work on the
+cores, wall time rises while CPU seconds per claim stay put. Target: 2 workers at least 1.7 x one worker
+(on a machine with two idle cores).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -145,13 +151,15 @@ def _tree(root: int) -> list[int]:
     return out
 
 
-def run_audit(src: Path, out: Path, workers: int) -> tuple[float, int, int]:
-    """(seconds, peak summed RSS in KB, exit status) of one ``infucode audit`` run."""
+def run_audit(src: Path, out: Path, workers: int) -> tuple[float, int, int, float]:
+    """(seconds, peak summed RSS in KB, exit status, user+sys CPU seconds of the process tree) of one
+    ``infucode audit`` run."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent / "src"), env.get("PYTHONPATH")]))
     cmd = [sys.executable, "-m", "infucode", "audit", str(src), "--format", "jsonl", "--output", str(out),
            "--workers", str(workers), "--no-progress"]
     peak = 0
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     halt = threading.Event()
@@ -168,7 +176,9 @@ def run_audit(src: Path, out: Path, workers: int) -> tuple[float, int, int]:
     seconds = time.perf_counter() - started
     halt.set()
     sampler.join()
-    return seconds, peak, status
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)   # the audit and the workers it waited for
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, peak, status, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,21 +187,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--keep", type=Path, default=None, help="write the files here and keep them")
+    ap.add_argument("--claims", type=Path, default=None, help="audit this JSON Lines file of --n claims instead of "
+                                                               "generating one")
     args = ap.parse_args(argv)
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="audit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    src = work / f"claims-{args.n}.jsonl"
-    t0 = time.perf_counter()
-    size = write_claims(args.n, src, args.seed)
-    print(f"generated {args.n:,} claims ({size / 1e6:,.1f} MB) in {time.perf_counter() - t0:.1f} s; "
-          f"{os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}")
-    print(f"{'workers':>7}  {'seconds':>8}  {'claims/s':>9}  {'speed-up':>8}  {'peak MB':>8}  identical")
+    if args.claims is not None:
+        src = args.claims
+        print(f"reusing {src} ({src.stat().st_size / 1e6:,.1f} MB, {args.n:,} claims); {os.cpu_count()} CPU(s)")
+    else:
+        src = work / f"claims-{args.n}.jsonl"
+        t0 = time.perf_counter()
+        size = write_claims(args.n, src, args.seed)
+        print(f"generated {args.n:,} claims ({size / 1e6:,.1f} MB) in {time.perf_counter() - t0:.1f} s; "
+              f"{os.cpu_count()} CPU(s)")
+    print(f"{'workers':>7}  {'seconds':>8}  {'claims/s':>9}  {'speed-up':>8}  {'CPU s':>7}  {'load':>5}  "
+          f"{'peak MB':>8}  identical")
     first: tuple[float, bytes] | None = None
     try:
         for w in args.workers:
             out = work / f"audit-w{w}.jsonl"
-            seconds, peak_kb, status = run_audit(src, out, w)
+            load = os.getloadavg()[0]
+            seconds, peak_kb, status, cpu = run_audit(src, out, w)
             if status not in (0, 1):
                 print(f"{w:>7}  infucode audit failed with exit status {status}")
                 return 1
@@ -200,14 +218,16 @@ def main(argv: list[str] | None = None) -> int:
             if first is None:
                 first = (rate, data)
             same = "yes" if data == first[1] else "NO"
-            print(f"{w:>7}  {seconds:8.1f}  {rate:9,.0f}  {rate / first[0]:7.2f}x  {peak_kb / 1024:8.0f}  {same}")
+            print(f"{w:>7}  {seconds:8.1f}  {rate:9,.0f}  {rate / first[0]:7.2f}x  {cpu:7.1f}  {load:5.1f}  "
+                  f"{peak_kb / 1024:8.0f}  {same}")
             if args.keep is None and data is not first[1]:
                 out.unlink()
             del data
     finally:
         if args.keep is None:
             for p in work.iterdir():
-                p.unlink()
+                if p != args.claims:
+                    p.unlink()
             work.rmdir()
     return 0
 

@@ -12,7 +12,7 @@ Surfaces, weighted toward the engine and the readers:
   (NaN/inf/huge numbers, empty and odd-unicode strings, far dates, stop before start, years-long spans,
   duplicate ids, separate-site flags on one site, wrong types, hundreds of administrations);
 * ``reader:<format>``: the CLI readers (``adapters.encounter_io`` for .json/.jsonl/.yaml/.csv incl. FHIR
-  bundles and MAR action logs; ``audit.io`` for claims incl. X12 837) on serialised hostile records, byte-level
+  bundles and MAR action logs; ``audit.readers`` for claims incl. X12 837) on serialised hostile records, byte-level
   mutations, deep nesting and YAML alias bombs; every encounter read is coded, every claim read is audited;
 * ``intake:note`` / ``intake:email``: ``knowledge.intake.case_memo`` on generated notes, through
   ``email_text`` for generated e-mails.
@@ -753,7 +753,7 @@ def check(surface: str, payload: Any, ctx: Context) -> list[str]:
             breaks += error_breaks(item) if isinstance(item, InputError) else _code(item, rs)
         return breaks
     from infucode.audit.engine import audit_claim
-    from infucode.audit.io import iter_claims
+    from infucode.audit.readers import iter_claims
     for item, _line in iter_claims(path):
         if isinstance(item, InputError):
             breaks += error_breaks(item)

@@ -15,7 +15,9 @@ from infucode.adapters.yaml_documents import EncounterYamlLoader
 from infucode.audit import audit_claim, decode_claim
 from infucode.cli import app
 from infucode.audit.cli import audit_app
-from infucode.audit.io import audit_stream, iter_claims, render
+from infucode.audit.engine import audit_stream
+from infucode.audit.readers import iter_claims
+from infucode.audit.writers import render
 from infucode.audit.model import AuditError, AuditResult
 from infucode.model import ErrorDetail, InputError
 
@@ -359,7 +361,7 @@ def _batch(rs) -> list:
 
 
 def test_summary_counts_rules_wrvu_and_worst_claims(rs):
-    from infucode.audit.io import summary
+    from infucode.audit.summary import summary
 
     items = _batch(rs)
     s = summary(items)
@@ -382,7 +384,7 @@ def test_summary_counts_rules_wrvu_and_worst_claims(rs):
 
 
 def test_summary_counts_a_code_once_per_claim(rs):
-    from infucode.audit.io import summary
+    from infucode.audit.summary import summary
 
     # 96366 x9 above the clock and above the MUE: audit.mue and audit.units_unsupported both report the same units
     claim = {"id": "dup", "claim_type": "professional", "date": "2024-07-01",

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from infucode import load_ruleset
 from infucode.adapters.yaml_documents import EncounterYamlLoader
 from infucode.audit.cli import audit_app
-from infucode.audit.io import audit_stream, iter_claims
+from infucode.audit.engine import audit_stream
+from infucode.audit.readers import iter_claims
 from infucode.audit.runner import audit_files
 from infucode.reference.releases import open_store
 

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from infucode import load_ruleset
 from infucode.audit import audit_claim
-from infucode.audit.io import iter_claims
+from infucode.audit.readers import iter_claims
 from infucode.audit.x12 import claims_from_837, read_837
 from infucode.cli import app
 from infucode.model import InputError

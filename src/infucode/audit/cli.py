@@ -49,9 +49,8 @@ def audit(
     """Audit claims: billed lines vs the documented encounter, add-on, MUE, NCCI and setting edits."""
     from infucode import load_ruleset
 
-    from .io import FORMATS, make_writer
-    from .model import AuditError
-    from .runner import audit_files
+    from .runner import Outputs, audit_chunks
+    from .writers import FORMATS, make_writer
 
     if format not in FORMATS:
         typer.echo(f"infucode audit: error: unknown format {format!r}; choose one of {', '.join(FORMATS)}", err=True)
@@ -101,20 +100,30 @@ def audit(
             except OutputWriteError as exc:
                 typer.echo(f"infucode audit: error: {exc}", err=True)
                 raise typer.Exit(EXIT_USAGE) from None
-            writers = [make_writer(format, out)]
+            writers = [(format, make_writer(format, out))]
             if summary_out is not None:
-                writers.append(make_writer(summary_format, summary_out))
+                writers.append((summary_format, make_writer(summary_format, summary_out)))
 
-            def on_result(path: Path, item) -> None:
+            # the workers render what they can (jsonl and csv text, the summary); the rest needs the items
+            rendered = Outputs(texts=tuple(fmt for fmt, w in writers if w.needs == "text"),
+                              summary=any(w.needs == "summary" for _, w in writers),
+                              items=any(w.needs == "items" for _, w in writers))
+
+            def on_chunk(path: Path, chunk) -> None:
                 nonlocal failed
-                if isinstance(item, AuditError):
-                    failed = True
-                    if format != "table" or output is not None:
+                failed = failed or chunk.failed
+                if format != "table" or output is not None:
+                    for item in chunk.unreadable:
                         typer.echo(_error_line(path, item), err=True)
-                elif item.has_errors:
-                    failed = True
-                for w in writers:
-                    w.write(item)
+                texts = iter(chunk.texts)
+                for _, w in writers:
+                    if w.needs == "text":
+                        w.write_text(next(texts))
+                    elif w.needs == "summary":
+                        w.add_summary(chunk.summary)
+                    else:
+                        for item in chunk.items:
+                            w.write(item)
 
             present = []
             for path in files:
@@ -124,9 +133,9 @@ def audit(
                     # a file that is not there is an error of the run, not an unreadable claim: not counted as one
                     failed = True
                     typer.echo(f"infucode audit: error: {path}: no such file; the other files are audited", err=True)
-            audit_files(present, on_result, profile=profile, releases_dir=releases_dir, workers=workers,
-                        progress=sys.stderr.isatty() if progress is None else progress)
-            for w in writers:
+            audit_chunks(present, on_chunk, rendered, profile=profile, releases_dir=releases_dir, workers=workers,
+                         progress=sys.stderr.isatty() if progress is None else progress)
+            for _, w in writers:
                 w.close()
             outputs.commit()
     except OSError as exc:

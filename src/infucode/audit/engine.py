@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -21,7 +22,7 @@ from infucode.rules.context import SEVERITY_ORDER
 from infucode.ruleset import Ruleset
 
 from . import checks
-from .model import AuditFinding, AuditResult, Claim, decode_claim
+from .model import AuditError, AuditFinding, AuditResult, Claim, decode_claim, error_result
 
 #: Engine findings carried into the audit: problems with the documentation itself.
 _CARRIED = ("error", "warning")
@@ -36,6 +37,23 @@ def audit_claim(claim: Claim | dict[str, Any], ruleset: Ruleset) -> AuditResult:
     except InputError as exc:
         exc.encounter = cid
         raise
+
+
+def audit_stream(items: Iterable[tuple[Claim | InputError, int | None]], ruleset: Ruleset) -> Iterator[AuditResult | AuditError]:
+    """Audit every claim in input order; an unreadable claim becomes an :class:`AuditError`."""
+    for item, line in items:
+        if isinstance(item, InputError):
+            yield error_result(item)
+            continue
+        try:
+            yield audit_claim(item, ruleset)
+        except InputError as err:
+            err.encounter = err.encounter or str(item.id)
+            err.line = err.line or line
+            yield error_result(err)
+        except Exception as exc:  # noqa: BLE001 - one broken claim must not stop a batch
+            yield error_result(InputError(None, f"internal error while auditing this claim ({type(exc).__name__}); "
+                                                "please report it", encounter=str(item.id), line=line))
 
 
 def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
