@@ -22,8 +22,8 @@ __all__ = ["MAX_NOTE_ADMINISTRATIONS", "Extraction", "Memo", "case_memo", "parse
 # Policy (infucode, 2026-12; a parameter of this tool, not a payer rule): one visit's note documents a few
 # administrations (the corpus's largest has 7; a 24-hour observation stay with a push every hour has ~25).
 # A note with more than this many is several visits (or a pasted export) and is not coded as one
-# encounter: the memo says so and asks for one note per visit. Nothing read is dropped: the encounter
-# still lists every administration. It also keeps coding a long note linear in its size.
+# encounter: the memo says so and asks for one note per visit. Once the first part of a long note is
+# over the limit the rest is not read (PROBE_CHARS): the encounter lists what that part holds.
 MAX_NOTE_ADMINISTRATIONS = 200
 
 
@@ -58,6 +58,7 @@ class NoteReading:
     extractions: list[Extraction]
     questions: list[Question]
     held_back: list[dict]
+    read_chars: int | None = None     # set when only the first part was read: it is already over the limit
 
 
 @contextlib.contextmanager
@@ -82,7 +83,34 @@ def read_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case", defaul
         return _read_note(text, ruleset, encounter_id=encounter_id, default_date=default_date)
 
 
+# A long note is first read up to about this many characters (cut at a line or sentence end): when that
+# part alone documents more than MAX_NOTE_ADMINISTRATIONS, the note is several visits and is not coded,
+# so the rest is not read (a 1 MB note of thousands of administrations is answered in a fraction of a
+# second instead of seconds). A note under the limit is then read whole, as before.
+PROBE_CHARS = 48_000
+_PROBE_CUTS = ("\n", ". ", "; ", " ")
+
+
+def _probe_cut(text: str) -> int:
+    """Where the first part of a long note ends: the last line, sentence or word end before PROBE_CHARS."""
+    for sep in _PROBE_CUTS:
+        i = text.rfind(sep, PROBE_CHARS // 2, PROBE_CHARS)
+        if i > 0:
+            return i + len(sep)
+    return PROBE_CHARS
+
+
 def _read_note(text: str, ruleset: Ruleset, *, encounter_id: str, default_date: str | None) -> NoteReading:
+    if len(text) > PROBE_CHARS * 2:
+        cut = _probe_cut(text)
+        first = _read_whole(text[:cut], ruleset, encounter_id=encounter_id, default_date=default_date)
+        if len(first.encounter["administrations"]) > MAX_NOTE_ADMINISTRATIONS:
+            first.read_chars = cut
+            return first
+    return _read_whole(text, ruleset, encounter_id=encounter_id, default_date=default_date)
+
+
+def _read_whole(text: str, ruleset: Ruleset, *, encounter_id: str, default_date: str | None) -> NoteReading:
     ex: list[Extraction] = []
     questions: list[Question] = []
     tl = read_timeline(text, ruleset)
@@ -136,9 +164,13 @@ def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", defaul
     missing: list[str] = []
     n = len(encounter["administrations"])
     if n > MAX_NOTE_ADMINISTRATIONS:
-        error = (f"the note documents {n:,} administrations, more than one visit holds (limit {MAX_NOTE_ADMINISTRATIONS}, "
+        many = f"{n:,}" if r.read_chars is None else \
+            f"{n:,} administrations in its first {r.read_chars:,} characters (of {len(text):,}; the rest was not read)"
+        if r.read_chars is None:
+            many += " administrations"
+        error = (f"the note documents {many}, more than one visit holds (limit {MAX_NOTE_ADMINISTRATIONS}, "
                  "MAX_NOTE_ADMINISTRATIONS): it is not coded as one encounter")
-        qs.insert(0, Question(f"The note reads as {n:,} administrations: it looks like several visits (or an export). "
+        qs.insert(0, Question(f"The note reads as {many}: it looks like several visits (or an export). "
                            "Please send one note per visit; nothing is coded until then.",
                            "intake.too_many_administrations"))
     elif encounter["administrations"]:
