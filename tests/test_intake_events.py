@@ -455,3 +455,21 @@ def test_a_long_note_under_the_limit_is_read_to_its_last_line():
     drugs = [a["drug"] for a in memo.encounter["administrations"]]
     assert len(drugs) == 4 and drugs[-1].lower() in ("toradol", "ketorolac")
     assert memo.result is not None and memo.error is None
+
+
+def test_a_note_longer_than_one_visit_is_refused_unread_and_says_why():
+    """memo.MAX_NOTE_CHARS: at the limit the note is read (its one push coded); one character more and nothing
+    is read: no administration, no result, an error naming the limit and a question (intake.note_too_long)."""
+    from infucode.knowledge.intake.memo import MAX_NOTE_CHARS
+
+    head = "07/01/2024 ED note, hospital outpatient.\nZofran 4 mg IVP at 06:00 via R AC PIV.\n"
+    at = head + "x" * (MAX_NOTE_CHARS - len(head))
+    assert len(at) == MAX_NOTE_CHARS
+    memo = case_memo(at, RS)
+    assert [a["drug"].lower() for a in memo.encounter["administrations"]] in (["zofran"], ["ondansetron"])
+    assert memo.result is not None and memo.error is None
+    over = case_memo(at + "x", RS)
+    assert over.encounter["administrations"] == [] and over.result is None
+    assert "MAX_NOTE_CHARS" in over.error and f"{MAX_NOTE_CHARS + 1:,} characters" in over.error
+    assert [f["rule"] for f in over.findings] == ["intake.note_too_long"]
+    assert "not read" in render_memo(over)

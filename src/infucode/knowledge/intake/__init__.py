@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from .encounter import Extraction, Question
 from .files import MAX_CASE_FILE_BYTES, CaseFile, CaseFileError, email_text, read_case, read_case_file, read_email
-from .memo import MAX_NOTE_ADMINISTRATIONS, Memo, case_memo, parse_note, read_note, render_memo
+from .memo import MAX_NOTE_ADMINISTRATIONS, MAX_NOTE_CHARS, Memo, case_memo, parse_note, read_note, render_memo
 
-__all__ = ["MAX_CASE_FILE_BYTES", "MAX_NOTE_ADMINISTRATIONS", "CaseFile", "CaseFileError", "Extraction", "Memo",
+__all__ = ["MAX_CASE_FILE_BYTES", "MAX_NOTE_ADMINISTRATIONS", "MAX_NOTE_CHARS", "CaseFile", "CaseFileError", "Extraction", "Memo",
            "Question", "case_memo",
            "email_text", "parse_note", "read_case", "read_case_file", "read_email", "read_note", "render_memo"]

@@ -17,7 +17,7 @@ from .encounter import Extraction, Question, fold_timeline
 from .events import read_timeline
 from .header import date_of_service, setting_of
 
-__all__ = ["MAX_NOTE_ADMINISTRATIONS", "Extraction", "Memo", "case_memo", "parse_note", "read_note", "render_memo"]
+__all__ = ["MAX_NOTE_ADMINISTRATIONS", "MAX_NOTE_CHARS", "Extraction", "Memo", "case_memo", "parse_note", "read_note", "render_memo"]
 
 # Policy (infucode, 2026-12; a parameter of this tool, not a payer rule): one visit's note documents a few
 # administrations (the corpus's largest has 7; a 24-hour observation stay with a push every hour has ~25).
@@ -25,6 +25,14 @@ __all__ = ["MAX_NOTE_ADMINISTRATIONS", "Extraction", "Memo", "case_memo", "parse
 # encounter: the memo says so and asks for one note per visit. Once the first part of a long note is
 # over the limit the rest is not read (PROBE_CHARS): the encounter lists what that part holds.
 MAX_NOTE_ADMINISTRATIONS = 200
+
+# Policy (infucode, 2026-12; a parameter of this tool, not a payer rule): the text of one visit's note is a
+# few kilobytes (the corpus's longest is under 4 KB; a 24-hour observation stay's nursing notes ~50 KB).
+# Longer text is several visits or an export, and reading it costs about 1.6 µs a character: above this
+# many characters it is not read at all (a 256 K note reads in under half a second, a 2 MB one would take
+# three). The case file's own limit (files.MAX_CASE_FILE_BYTES) is larger: an HTML e-mail's markup is
+# dropped before this limit applies to what is left.
+MAX_NOTE_CHARS = 256 * 1024
 
 
 @dataclass
@@ -59,6 +67,7 @@ class NoteReading:
     questions: list[Question]
     held_back: list[dict]
     read_chars: int | None = None     # set when only the first part was read: it is already over the limit
+    refused: str | None = None        # why nothing was read (the note is longer than MAX_NOTE_CHARS)
 
 
 @contextlib.contextmanager
@@ -100,7 +109,18 @@ def _probe_cut(text: str) -> int:
     return PROBE_CHARS
 
 
+def _too_long(text: str, encounter_id: str, default_date: str | None) -> NoteReading:
+    why = (f"the note is {len(text):,} characters, more than one visit's note holds (limit {MAX_NOTE_CHARS:,}, "
+           "MAX_NOTE_CHARS): it was not read")
+    question = Question(f"The note is {len(text):,} characters long: it looks like several visits (or an export). "
+                        "Please send one note per visit; nothing is coded until then.", "intake.note_too_long")
+    encounter = {"id": encounter_id, "setting": None, "date": default_date, "administrations": []}
+    return NoteReading(encounter, [], [question], [], refused=why)
+
+
 def _read_note(text: str, ruleset: Ruleset, *, encounter_id: str, default_date: str | None) -> NoteReading:
+    if len(text) > MAX_NOTE_CHARS:
+        return _too_long(text, encounter_id, default_date)
     if len(text) > PROBE_CHARS * 2:
         cut = _probe_cut(text)
         first = _read_whole(text[:cut], ruleset, encounter_id=encounter_id, default_date=default_date)
@@ -163,7 +183,9 @@ def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", defaul
     error = None
     missing: list[str] = []
     n = len(encounter["administrations"])
-    if n > MAX_NOTE_ADMINISTRATIONS:
+    if r.refused is not None:
+        error = r.refused
+    elif n > MAX_NOTE_ADMINISTRATIONS:
         many = f"{n:,}" if r.read_chars is None else \
             f"{n:,} administrations in its first {r.read_chars:,} characters (of {len(text):,}; the rest was not read)"
         if r.read_chars is None:
@@ -203,8 +225,11 @@ def render_memo(memo: Memo, format: str = "text") -> str:
         return msgspec.json.encode(memo.to_dict()).decode()
     out: list[str] = []
     enc = memo.encounter
-    out.append(f"Coding memo - {enc['setting']} ({'facility' if enc['setting'] == 'facility' else 'professional'} claim), "
-               f"date {enc.get('date')}")
+    if enc["setting"] is None:
+        out.append("Coding memo - the note was not read")
+    else:
+        out.append(f"Coding memo - {enc['setting']} ({'facility' if enc['setting'] == 'facility' else 'professional'} "
+                   f"claim), date {enc.get('date')}")
     out.append("")
     out.append("Administrations read from the note")
     for i, a in enumerate(enc["administrations"]):
