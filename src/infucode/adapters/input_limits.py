@@ -157,7 +157,9 @@ def decode_json(raw: bytes, *, line: int | None = None) -> Any:
         raise InputError(None, "not valid UTF-8 text", line=line) from None
     except RecursionError:  # far deeper than the limit: msgspec stops at Python's recursion limit
         raise InputError(None, nesting_message(), line=line) from None
-    if too_deep(value):
+    # Nesting needs one opening bracket a level: a text with fewer than the limit cannot nest too deep,
+    # and the walk over the value is skipped (brackets inside strings only make this count larger).
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING_DEPTH and too_deep(value):
         raise InputError(None, nesting_message(), line=line)
     return value
 

@@ -87,7 +87,7 @@ def _audit(claim: Claim, cid: str, ruleset: Ruleset) -> AuditResult:
     ctx = checks.AuditContext(
         claim=claim, claim_kind=kind, lines=billed, codes=ruleset.codes, ptp=ruleset.ptp, drugs=ruleset.drugs,
         ptp_by_date={day: rs.ptp for day, rs in on_day.items()},
-        policies=dict(ruleset.policies), supported=tuple(coded.lines) if coded is not None else None, coded=coded,
+        policies=ruleset.policies, supported=tuple(coded.lines) if coded is not None else None, coded=coded,
     )
     findings: list[AuditFinding] = []
     for check in checks.CHECKS:

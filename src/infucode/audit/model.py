@@ -168,17 +168,22 @@ def decode_claim(obj: Any, line: int | None = None) -> Claim:
     if not isinstance(obj, dict):
         raise InputError(None, "expected a claim object", line=line)
     cid = user_id(obj.get("id"))
+    # The documentation is decoded once, by the encounters' own decoder (its spreadsheet forms and checks),
+    # not first as part of the claim and then again.
+    documentation = obj.get("encounter")
+    if documentation is not None:
+        obj = {key: value for key, value in obj.items() if key != "encounter"}
     try:
         claim = msgspec.convert(obj, Claim)
     except msgspec.ValidationError as exc:
         field, message = _translate(str(exc))
         raise InputError(field, message, encounter=cid, line=line) from None
     claim.id = str(claim.id)
-    if claim.encounter is not None:
+    if documentation is not None:
         from infucode.decoding import decode_encounter
 
         try:
-            claim.encounter = decode_encounter(msgspec.to_builtins(claim.encounter))
+            claim.encounter = decode_encounter(documentation)
         except InputError as err:
             raise InputError(f"encounter.{err.field}" if err.field else "encounter", err.message,
                              encounter=claim.id, line=line) from None
