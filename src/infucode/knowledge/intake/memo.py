@@ -22,17 +22,17 @@ __all__ = ["MAX_NOTE_ADMINISTRATIONS", "MAX_NOTE_CHARS", "Extraction", "Memo", "
 # Policy (infucode, 2026-12; a parameter of this tool, not a payer rule): one visit's note documents a few
 # administrations (the corpus's largest has 7; a 24-hour observation stay with a push every hour has ~25).
 # A note with more than this many is several visits (or a pasted export) and is not coded as one
-# encounter: the memo says so and asks for one note per visit. Once the first part of a long note is
-# over the limit the rest is not read (PROBE_CHARS): the encounter lists what that part holds.
+# encounter: the memo says so and asks for one note per visit.
 MAX_NOTE_ADMINISTRATIONS = 200
 
 # Policy (infucode, 2026-12; a parameter of this tool, not a payer rule): the text of one visit's note is a
-# few kilobytes (the corpus's longest is under 4 KB; a 24-hour observation stay's nursing notes ~50 KB).
-# Longer text is several visits or an export, and reading it costs about 1.6 µs a character: above this
-# many characters it is not read at all (a 256 K note reads in under half a second, a 2 MB one would take
-# three). The case file's own limit (files.MAX_CASE_FILE_BYTES) is larger: an HTML e-mail's markup is
-# dropped before this limit applies to what is left.
-MAX_NOTE_CHARS = 256 * 1024
+# few kilobytes (the corpus's longest is under 4 KB; a 24-hour observation stay's nursing notes some 30 KB).
+# Longer text is several visits or an export. Reading costs 1.6 µs a character for a realistic note and
+# up to 7 µs for one dense with administrations: above this many characters the note is not read at all,
+# so no note takes more than about half a second (a dense 64 K note: 0.42 s; 2 MB would take 14 s). The
+# case file's own limit (files.MAX_CASE_FILE_BYTES) is larger: an e-mail's markup, headers and encoding are
+# dropped before this limit applies to the text that is left.
+MAX_NOTE_CHARS = 64 * 1024
 
 
 @dataclass
@@ -66,7 +66,6 @@ class NoteReading:
     extractions: list[Extraction]
     questions: list[Question]
     held_back: list[dict]
-    read_chars: int | None = None     # set when only the first part was read: it is already over the limit
     refused: str | None = None        # why nothing was read (the note is longer than MAX_NOTE_CHARS)
 
 
@@ -92,23 +91,6 @@ def read_note(text: str, ruleset: Ruleset, *, encounter_id: str = "case", defaul
         return _read_note(text, ruleset, encounter_id=encounter_id, default_date=default_date)
 
 
-# A long note is first read up to about this many characters (cut at a line or sentence end): when that
-# part alone documents more than MAX_NOTE_ADMINISTRATIONS, the note is several visits and is not coded,
-# so the rest is not read (a 1 MB note of thousands of administrations is answered in a fraction of a
-# second instead of seconds). A note under the limit is then read whole, as before.
-PROBE_CHARS = 48_000
-_PROBE_CUTS = ("\n", ". ", "; ", " ")
-
-
-def _probe_cut(text: str) -> int:
-    """Where the first part of a long note ends: the last line, sentence or word end before PROBE_CHARS."""
-    for sep in _PROBE_CUTS:
-        i = text.rfind(sep, PROBE_CHARS // 2, PROBE_CHARS)
-        if i > 0:
-            return i + len(sep)
-    return PROBE_CHARS
-
-
 def _too_long(text: str, encounter_id: str, default_date: str | None) -> NoteReading:
     why = (f"the note is {len(text):,} characters, more than one visit's note holds (limit {MAX_NOTE_CHARS:,}, "
            "MAX_NOTE_CHARS): it was not read")
@@ -121,12 +103,6 @@ def _too_long(text: str, encounter_id: str, default_date: str | None) -> NoteRea
 def _read_note(text: str, ruleset: Ruleset, *, encounter_id: str, default_date: str | None) -> NoteReading:
     if len(text) > MAX_NOTE_CHARS:
         return _too_long(text, encounter_id, default_date)
-    if len(text) > PROBE_CHARS * 2:
-        cut = _probe_cut(text)
-        first = _read_whole(text[:cut], ruleset, encounter_id=encounter_id, default_date=default_date)
-        if len(first.encounter["administrations"]) > MAX_NOTE_ADMINISTRATIONS:
-            first.read_chars = cut
-            return first
     return _read_whole(text, ruleset, encounter_id=encounter_id, default_date=default_date)
 
 
@@ -186,10 +162,7 @@ def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", defaul
     if r.refused is not None:
         error = r.refused
     elif n > MAX_NOTE_ADMINISTRATIONS:
-        many = f"{n:,}" if r.read_chars is None else \
-            f"{n:,} administrations in its first {r.read_chars:,} characters (of {len(text):,}; the rest was not read)"
-        if r.read_chars is None:
-            many += " administrations"
+        many = f"{n:,} administrations"
         error = (f"the note documents {many}, more than one visit holds (limit {MAX_NOTE_ADMINISTRATIONS}, "
                  "MAX_NOTE_ADMINISTRATIONS): it is not coded as one encounter")
         qs.insert(0, Question(f"The note reads as {many}: it looks like several visits (or an export). "
@@ -232,6 +205,15 @@ def render_memo(memo: Memo, format: str = "text") -> str:
                    f"claim), date {enc.get('date')}")
     out.append("")
     out.append("Administrations read from the note")
+    # each administration's extractions and open questions, found in one pass (a long note has thousands)
+    by_index: dict[str, list[Extraction]] = {}
+    for e in memo.extractions:
+        if e.field.startswith("administrations[") and "]." in e.field:
+            by_index.setdefault(e.field.split("].", 1)[0] + "]", []).append(e)
+    questions_of: dict[str, list[str]] = {}
+    for f in memo.findings:
+        for adm in f["administrations"]:
+            questions_of.setdefault(adm, []).append(f["message"])
     for i, a in enumerate(enc["administrations"]):
         bits = [a.get("drug") or "?", a.get("route") or "route ?"]
         if a.get("start") or a.get("stop"):
@@ -240,12 +222,11 @@ def render_memo(memo: Memo, format: str = "text") -> str:
             bits.append(f"{a['minutes']} min (duration only)")
         if a.get("site"):
             bits.append(f"site {a['site']}")
-        open_qs = [f["message"] for f in memo.findings if a["id"] in f["administrations"]]
+        open_qs = questions_of.get(a["id"], [])
         mark = f"   ? uncertain: {len(open_qs)} question(s) below" if open_qs else ""
         out.append(f"  {a['id']}: " + ", ".join(bits) + mark)
-        for e in memo.extractions:
-            if e.field.startswith(f"administrations[{i}]."):
-                out.append(f"      {e.field.split('.', 1)[1]:<12} <- \"{e.text}\" [{e.start}:{e.end}]")
+        for e in by_index.get(f"administrations[{i}]", ()):
+            out.append(f"      {e.field.split('.', 1)[1]:<12} <- \"{e.text}\" [{e.start}:{e.end}]")
     for e in memo.extractions:
         if e.administration is None:
             out.append(f"  {e.field:<12} <- \"{e.text}\" [{e.start}:{e.end}]" +
