@@ -10,7 +10,8 @@ Floors, lowest first (a module may import its own floor and any floor below):
 5. adapters: formats in and out;
 6. audit, batch (with Spark), knowledge;
 7. web;
-8. cli: ``infucode.cli``, ``infucode.cli_data`` and every module named ``cli``.
+8. cli: ``infucode.cli``, ``infucode.cli_data``, ``infucode.cli_profiles``, ``infucode.cli_ruleset`` and every
+   module named ``cli``.
 
 The check reads the source with :mod:`ast` (every import, also those inside functions), so it needs
 nothing installed and runs in well under a second.
@@ -34,7 +35,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("adapters", ("infucode.adapters",)),
     ("audit, batch, knowledge", ("infucode.audit", "infucode.batch", "infucode.knowledge")),
     ("web", ("infucode.web",)),
-    ("cli", ("infucode.cli", "infucode.cli_data", "infucode.__main__")),
+    ("cli", ("infucode.cli", "infucode.cli_data", "infucode.cli_profiles", "infucode.cli_ruleset", "infucode.__main__")),
 )
 CLI_FLOOR = len(FLOORS) - 1
 

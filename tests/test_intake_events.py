@@ -382,7 +382,7 @@ def test_obs_as_a_vital_signs_heading_does_not_make_a_facility_note():
     assert any(f["rule"] == "intake.setting" for f in memo.findings)   # not silently a facility claim
 
 
-# every phrase form of the action words (events._ACTION_WORDS), each in a sentence of a note
+# every phrase form of the action words (actions._ACTION_WORDS), each in a sentence of a note
 _ACTION_PHRASES = (
     "held 1015", "paused", "on hold", "interrupted", "stopped temporarily", "temporarily stopped", "re-started",
     "restarted", "resumed", "restarting", "resume", "new bag", "bag changed", "bag change", "bag # 2", "second liter",
@@ -399,15 +399,15 @@ _ACTION_PHRASES = (
 
 
 def test_action_scan_finds_what_the_full_scan_finds():
-    """events.find_actions tries the action regex only where a phrase can start (its first-run table); it
-    must find exactly the matches of one full _ACTION_RE pass, or a phrase form was left out of the table."""
-    from infucode.knowledge.intake import events
+    """actions.find_actions tries the action regex only where a phrase can start (its first-run table); it
+    must find exactly the matches of one full ACTION_RE pass, or a phrase form was left out of the table."""
+    from infucode.knowledge.intake import actions
 
     texts = [f"0830 Remicade {p} 0915, NS {p}; {p}." for p in _ACTION_PHRASES]
     texts += [" ".join(_ACTION_PHRASES), "ſtarted 1030, Kelvin \u212astart ıt"]
     for text in texts:
-        want = [(m.start(), m.end(), m.lastgroup) for m in events._ACTION_RE.finditer(text)]
-        got = [(m.start(), m.end(), m.lastgroup) for m in events.find_actions(text)]
+        want = [(m.start(), m.end(), m.lastgroup) for m in actions.ACTION_RE.finditer(text)]
+        got = [(m.start(), m.end(), m.lastgroup) for m in actions.find_actions(text)]
         assert got == want, text
 
 

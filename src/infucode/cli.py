@@ -1,4 +1,5 @@
-"""The ``infucode`` command line: ``code``, ``schema``, ``profiles``, ``--version``.
+"""The ``infucode`` command line: ``code``, ``schema``, ``serve``, ``--version``; ``profiles`` is in
+:mod:`infucode.cli_profiles`, the other commands beside the features they serve (registered at the end).
 
 Exit status of ``infucode code``: 0 when every encounter was coded, 1 when any encounter could not
 be read or coded (the others are still written), 2 for a usage error (bad option, unknown profile
@@ -22,12 +23,13 @@ from infucode.adapters.stream import code_stream
 from infucode.adapters.encounter_io import iter_encounters
 from infucode.adapters.output import error_line, make_writer
 from infucode.model import Encounter, ErrorResult
-from infucode.options import name_value_pairs
+
+from .cli_profiles import profiles
+from .cli_ruleset import load_ruleset_or_exit, parse_policies, usage_error
 
 EXIT_OK = 0
 EXIT_ENCOUNTER_ERRORS = 1
-EXIT_USAGE = 2
-EXIT_INTERNAL = 3
+# 2 (usage error) and 3 (engine or reference data not loaded): cli_ruleset.EXIT_USAGE, EXIT_INTERNAL
 
 app = typer.Typer(
     name="infucode",
@@ -46,11 +48,6 @@ class OutputFormat(str, enum.Enum):
     jsonl = "jsonl"
     csv = "csv"
     fhir = "fhir"
-
-
-class ProfilesFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
 
 
 def _version() -> str:
@@ -77,77 +74,6 @@ def main(
     ),
 ) -> None:
     """CPT drug-administration coding from documented administrations."""
-
-
-def _usage_error(message: str) -> typer.Exit:
-    typer.echo(f"infucode: error: {message}", err=True)
-    return typer.Exit(EXIT_USAGE)
-
-
-def _parse_policies(pairs: list[str]) -> dict[str, str]:
-    try:
-        return name_value_pairs(pairs, "--policy")
-    except ValueError as exc:
-        raise _usage_error(str(exc)) from None
-
-
-def _load_ruleset(profile: str | None, policies: dict[str, str]) -> Any:
-    try:
-        from infucode import load_ruleset
-    except ImportError as exc:  # the engine is not installed/importable
-        typer.echo(f"infucode: internal error: the coding engine cannot be loaded ({exc})", err=True)
-        raise typer.Exit(EXIT_INTERNAL) from None
-    kwargs: dict[str, Any] = {"policies": policies}
-    if profile is not None:
-        kwargs["profile"] = profile
-    try:
-        return load_ruleset(**kwargs)
-    except (KeyError, ValueError) as exc:
-        message = exc.args[0] if exc.args else str(exc)
-        raise _usage_error(f"{message}{_allowed_hint(load_ruleset, profile, policies, str(message))}") from None
-    except Exception as exc:  # broken reference data: not the user's fault, not an encounter error
-        if os.environ.get("INFUCODE_DEBUG"):
-            raise
-        typer.echo(
-            f"infucode: internal error: the rules and reference data cannot be loaded "
-            f"({type(exc).__name__}: {exc}); set INFUCODE_DEBUG=1 for the traceback",
-            err=True,
-        )
-        raise typer.Exit(EXIT_INTERNAL) from None
-
-
-def _allowed_hint(load_ruleset: Any, profile: str | None, policies: dict[str, str], message: str) -> str:
-    """List the allowed profiles/policies/values unless the engine's message already does."""
-    try:
-        rs = load_ruleset()
-        names = rs.profile_names()
-        table = rs.policy_table()
-    except Exception:  # noqa: BLE001 - the hint is a courtesy
-        return ""
-    hints: list[tuple[str, list[str]]] = []
-    if profile is not None and profile not in names:
-        hints.append(("profiles", [str(n) for n in names]))
-    known = {row.get("name"): row for row in table}
-    for name, value in policies.items():
-        row = known.get(name)
-        if row is None:
-            hints.append(("policies", [str(n) for n in known]))
-            break
-        values = _alternative_values(row)
-        if values and value not in values:
-            hints.append((f"values of {name}", values))
-    # the engine's message may already list them
-    lines = [f"{what}: {', '.join(vals)}" for what, vals in hints if not all(v in message for v in vals)]
-    return ("\n  allowed " + "\n  allowed ".join(lines)) if lines else ""
-
-
-def _alternative_values(row: dict) -> list[str]:
-    alts = row.get("alternatives") or []
-    if isinstance(alts, dict):
-        return [str(k) for k in alts]
-    if isinstance(alts, str):
-        return [a.strip() for a in alts.split(",") if a.strip()]
-    return [str(a) for a in alts]
 
 
 @app.command()
@@ -192,15 +118,15 @@ def code(
     """
     from .cli_data import open_release_store
 
-    policies = _parse_policies(policy)
+    policies = parse_policies(policy)
     mapping = None
     if columns is not None:
         from .adapters.encounter_io import CsvMapping
         try:
             mapping = CsvMapping(columns)
         except ValueError as exc:
-            raise _usage_error(str(exc)) from None
-    ruleset = _load_ruleset(profile, policies)
+            raise usage_error(str(exc)) from None
+    ruleset = load_ruleset_or_exit(profile, policies)
     fmt = format.value
     several = len(files) > 1
     debug = bool(os.environ.get("INFUCODE_DEBUG"))
@@ -219,7 +145,7 @@ def code(
                 output_files.refuse_inputs_as_outputs([output], files)
                 stream = outputs.open(output, "w", encoding="utf-8", newline="")
             except (output_files.SameFileError, output_files.OutputWriteError) as exc:
-                raise _usage_error(str(exc)) from None
+                raise usage_error(str(exc)) from None
             to_stdout = False
         else:
             stream = sys.stdout
@@ -308,98 +234,8 @@ def schema() -> None:
     typer.echo(msgspec.json.format(msgspec.json.encode(out), indent=2).decode("utf-8"))
 
 
-def _profiles_data(rs: Any) -> dict[str, Any]:
-    names = list(rs.profile_names())
-    rows = list(rs.policy_table())
-    by_profile: dict[str, dict[str, Any]] = {}
-    if rows and not all("by_profile" in r for r in rows):
-        from infucode import load_ruleset
-
-        for name in names:
-            other = rs.with_profile(name) if hasattr(rs, "with_profile") else load_ruleset(profile=name)
-            by_profile[name] = {r.get("name"): r.get("value") for r in other.policy_table()}
-    policies = []
-    for row in rows:
-        name = row.get("name")
-        values = row.get("by_profile") or {p: by_profile.get(p, {}).get(name) for p in names}
-        alts = row.get("alternatives")
-        entry: dict[str, Any] = {
-            "name": name,
-            "question": row.get("question"),
-            "default": row.get("default"),
-            "by_profile": values,
-            "alternatives": alts,
-        }
-        for key in ("source", "sources", "since"):
-            if key in row:
-                entry[key] = row[key]
-        if "source" not in entry and "sources" not in entry:
-            entry["sources"] = _sources_of(row)
-        policies.append(entry)
-    return {"profiles": names, "policies": policies}
-
-
-def _sources_of(row: dict) -> list[str]:
-    alts = row.get("alternatives")
-    found: list[str] = []
-    if isinstance(alts, dict):
-        for detail in alts.values():
-            if isinstance(detail, dict):
-                for s in detail.get("sources") or []:
-                    if s not in found:
-                        found.append(str(s))
-    return found
-
-
-def _alt_text(row: dict) -> str:
-    alts = row.get("alternatives")
-    if isinstance(alts, dict):
-        parts = []
-        for value, detail in alts.items():
-            since = detail.get("since") if isinstance(detail, dict) else None
-            srcs = ", ".join(detail.get("sources") or []) if isinstance(detail, dict) else ""
-            extra = "; ".join(x for x in (srcs, f"since {since}" if since else "") if x)
-            parts.append(f"{value} ({extra})" if extra else str(value))
-        return "\n".join(parts)
-    return ", ".join(_alternative_values(row))
-
-
-@app.command()
-def profiles(
-    format: ProfilesFormat = typer.Option(  # noqa: A002, B008
-        ProfilesFormat.table, "--format", "-f", help="Output format.", case_sensitive=False
-    ),
-) -> None:
-    """List the payer profiles and every policy: its value under each profile, the default, the
-    alternatives and their sources."""
-    rs = _load_ruleset(None, {})
-    data = _profiles_data(rs)
-    if format is ProfilesFormat.json:
-        typer.echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode("utf-8"))
-        return
-
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console(highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else 200)
-    console.print(Text("Profiles: " + ", ".join(data["profiles"]), style="bold"))
-    table = Table(show_header=True, header_style="bold", show_lines=True)
-    table.add_column("Policy")
-    table.add_column("Default")
-    for name in data["profiles"]:
-        table.add_column(name)
-    table.add_column("Alternatives (sources)")
-    for row in data["policies"]:
-        values = row["by_profile"] or {}
-        cells = [Text(str(row["name"])), Text(str(row["default"]))]
-        for name in data["profiles"]:
-            value = values.get(name)
-            style = "" if value == row["default"] else "bold"
-            cells.append(Text("" if value is None else str(value), style=style))
-        cells.append(Text(_alt_text(row)))
-        table.add_row(*cells)
-    console.print(table)
+# 'infucode profiles' (cli_profiles), registered here to keep its place in the list of commands
+app.command()(profiles)
 
 
 @app.command()

@@ -17,7 +17,8 @@ import msgspec
 from ...adapters.mar import MarAction, MarFinding, fold_actions
 from ...ruleset import Ruleset
 from ...vocabulary import NOT_ADMINISTRATION_SERVICES, resolve_route
-from .events import Event, Segment, Timeline
+from .events import Event, Timeline
+from .segments import Segment
 
 __all__ = ["Extraction", "Question", "fold_timeline"]
 

@@ -1,0 +1,147 @@
+"""The action words of a note (hung/started, given, rate change, held, restarted, new bag,
+completed/stopped, and line care) and which action each clock time documents.
+
+The action names are the MAR fold's, plus "line" for line care (access, flush, lock, removal), which is
+no event of a drug. A time is labelled by the nearest action word around it in its clause; a range
+("0830-1245") is a start and a stop, or a pause and a restart ("held 1015-1030").
+"""
+from __future__ import annotations
+
+import re
+
+from ...vocabulary import ClockTime, is_range_separator
+from .clauses import hits_between
+
+__all__ = ["ACTION_FIRST_RUNS", "ACTION_RE", "find_actions", "label_times"]
+
+# action words -> event action (the MAR fold's action names, plus "line" for line care)
+_ACTION_WORDS: list[tuple[str, str]] = [
+    ("paused", r"held|paused|on hold|interrupted|stopped\s+temporarily|temporarily\s+stopped"),
+    ("restarted", r"re-?started|resumed|restart(?:s|ing)?|resume"),
+    ("new_bag", r"new\s+bag|bag\s+(?:changed|change|#?\s*2)|(?:second|2nd|another|next)\s+(?:bag|liter|litre|l\b)|re-?hung"
+                r"|#\s*[2-9]\s+(?:hung|started|up|on)"),
+    ("rate_change", r"rate\s+(?:increased|decreased|changed|titrated|adjusted|up|down|to|inc|dec|\d)|titrated|titration"
+                    r"|increased|decreased|(?:inc|dec)\s+rate|advanced|rate\s+change"),
+    ("stopped", r"complete[ds]?|completion|stop(?:ped|s)?|end(?:ed|s)?|finish(?:ed|es)?|done|off|d/?c'?d|dc'?ed"
+                r"|discontinued|infused\s+by|ran\s+until|disconnected|until|till"
+                # "1105 Actemra infused.": the infusion is in (not "infused over 30 min", "infused at 100 mL/h")
+                r"|(?<!being )infused(?!\s+(?:over|at|@|via|with|per|into|through|in|on|\d))"),
+    ("start", r"start(?:ed|s|ing)?|strt|begin|began|begun|initiated|init|hung|commenced|infusing|running"
+              r"|connected|applied|attached|on\s+at|from"),
+    # "pt flushed, itchy": the patient's skin (a reaction), not a line flush
+    ("line", r"accessed|access|de-?accessed|placed|inserted|(?<!pt )(?<!patient )(?<!face )flushed|flush|locked"
+             r"|hep\s*lock|removed|pulled|blood\s+return"
+             r"|labs?\s+drawn|drawn|vitals?|vs\b|assessed"),
+    ("given", r"given|administered|pushed|injected|push|at|@"),
+]
+# the lookahead lets the regex engine skip the positions no action word can start at (2x faster per MB)
+ACTION_RE = re.compile(r"(?=[A-Za-z#@])(?<![A-Za-z])(?:" + "|".join(f"(?P<{a}>{p})" for a, p in _ACTION_WORDS) + r")(?![A-Za-z])", re.I)
+
+# The first letter run of every phrase of _ACTION_WORDS (a phrase starts at a run of letters, or at "#" or "@").
+# Only the runs of a note that are in this set are tried: the action scan is then about twice as fast per MB.
+# tests/test_intake_events.py checks that the scan finds what one pass of ACTION_RE finds.
+ACTION_FIRST_RUNS = frozenset("""
+    held paused on interrupted stopped temporarily
+    re restarted started resumed restart restarts restarting resume
+    new bag second another next rehung hung
+    rate titrated titration increased decreased inc dec advanced
+    complete completes completed completion stop stops end ended ends finish finished finishes done off d dc dcd
+    discontinued infused ran disconnected until till
+    start starts starting strt begin began begun initiated init commenced infusing running connected applied
+    attached from
+    accessed access de deaccessed placed inserted flushed flush locked hep heplock removed pulled blood labs lab
+    drawn vitals vital vs assessed
+    given administered pushed injected push at""".split())
+_RUN = re.compile(r"[A-Za-z]+")
+# the non-ASCII letters that [A-Za-z] matches under re.I (dotted/dotless i, long s, Kelvin sign)
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def find_actions(text: str) -> list[re.Match]:
+    """The action words of ``text`` as one ``ACTION_RE.finditer`` pass finds them, trying the regex only
+    where a phrase can start: at the runs of letters that begin one (found with one small alternation of
+    the runs the text has), and at "#" and "@"."""
+    if not text.isascii() and _FOLDS_TO_ASCII.search(text):
+        return list(ACTION_RE.finditer(text))     # "ſtarted": a letter only the full scan folds to ASCII
+    runs = {w.lower() for w in set(_RUN.findall(text))} & ACTION_FIRST_RUNS
+    if "#" not in text and "@" not in text and not runs:
+        return []
+    alt = "|".join(sorted(runs, key=len, reverse=True) + [r"[#@]"])
+    lead = "".join(sorted({w[0] for w in runs})) + "#@"
+    where = re.compile(rf"(?=[{lead}])(?<![A-Za-z])(?:{alt})", re.I | re.A)
+    out: list[re.Match] = []
+    skip_to = 0
+    match = ACTION_RE.match
+    for h in where.finditer(text):
+        a = h.start()
+        if a < skip_to:
+            continue
+        m = match(text, a)
+        if m is not None:
+            out.append(m)
+            skip_to = m.end()
+    return out
+
+
+_PAUSE_BEFORE = re.compile(r"\b(?:held|paused|on hold|interrupted|stopped)\s*(?:from\s*)?$", re.I)
+# bounded repeats: matched at every mention, so the cost of one match must not grow with a long run of text
+_STOP_RIGHT_AFTER = re.compile(r"\s{0,20}(?:\w{1,30}\s{1,20}){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
+_NEXT_BAG = re.compile(r"\b(?:2nd|second|3rd|third|#\s*[2-9]|another|next|new)\b", re.I)
+_WEAK_LINK = re.compile(r"[.,]\s")
+
+
+def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.Match],
+                action_starts: list[int]) -> list[tuple[ClockTime, str | None]]:
+    """Each time with the action it documents (None: no action word near it)."""
+    out: list[tuple[ClockTime, str | None]] = []
+    i = 0
+    while i < len(times):
+        t = times[i]
+        if i + 1 < len(times) and is_range_separator(text[t.end:times[i + 1].start]):
+            # "0830-1245", "from 0830 until 1245": a start and a stop; "held 1015-1030": a pause and a restart
+            held = _PAUSE_BEFORE.search(text, max(a, t.start - 20), t.start)
+            out += [(t, "paused"), (times[i + 1], "restarted")] if held else [(t, "start"), (times[i + 1], "stopped")]
+            i += 2
+            continue
+        lo = max(a, times[i - 1].end if i else a, t.start - 40)
+        hi = min(b, times[i + 1].start if i + 1 < len(times) else b, t.end + 35)
+        best = None
+        for m in hits_between(actions, action_starts, lo, hi):
+            if m.start() >= t.start and m.start() < t.end:
+                continue
+            kind = m.lastgroup
+            if m.end() <= t.start:
+                gap = t.start - m.end()
+                # a comma or period between the word and the time weakens the link
+                gap += 30 if _WEAK_LINK.search(text, m.end(), t.start) else 0
+                score = (gap, 0)
+            else:
+                gap = m.start() - t.end + 3
+                gap += 30 if _WEAK_LINK.search(text, t.end, m.start()) else 0
+                score = (gap, 1)
+            if kind == "given" and m.group(0).lower() in ("at", "@"):
+                score = (score[0] + 20, score[1])    # "at" is weaker than a real action word
+            if kind == "new_bag" and _STOP_RIGHT_AFTER.match(text, m.end()):
+                kind = "stopped"     # "1230 second liter complete": the bag is named, the action is its end
+            if best is None or score < best[0]:
+                best = (score, kind, m.end())
+        if best is None and not text[a:t.start].strip():
+            # a flowsheet line "0900 Paclitaxel ... IV infusion started": the time leads the clause
+            lead = next((m.lastgroup for m in hits_between(actions, action_starts, t.end, b)
+                         if m.lastgroup not in ("line",) and m.group(0).lower() not in ("at", "@")), None)
+            best = ((0, 0), lead, t.end) if lead else None
+        kind = best[1] if best else None
+        if kind == "start" and any(m.lastgroup == "new_bag" for m in hits_between(actions, action_starts, max(a, t.start - 40), hi)):
+            kind = "new_bag"     # "second liter NS hung 1420": a new bag, not a new drug
+        elif kind == "stopped" and any(
+                m.lastgroup == "new_bag" or (m.lastgroup == "start" and _NEXT_BAG.search(text, t.end, m.start()))
+                for m in hits_between(actions, action_starts, max(t.end, best[2]), b)
+                if not _STOP_RIGHT_AFTER.match(text, m.end())):
+            # "0020 #1 complete, KCl #2 hung", "1st run complete, 2nd KCl hung": one bag ends as the next is
+            # hung; the order runs on
+            kind = "new_bag"
+        out.append((t, kind))
+        i += 1
+    # a line-leading time repeated by a range of the same value ("0840 ... 0840-0855") is one time
+    starts = {t.value for t, k in out if k == "start"}
+    return [(t, k) for t, k in out if not (k is None and t.value in starts)]

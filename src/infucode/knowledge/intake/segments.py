@@ -1,0 +1,115 @@
+"""A segment: the words about one drug mention (or about no drug) inside one clause, and the details
+they give: the IV site, the dose, the rate, the duration (given or planned), the indication, a stop for
+a reaction and a separate site.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ...vocabulary import ClockTime
+from .context import PLANNED_DURATION
+from .mentions import Mention
+
+__all__ = ["DOSE", "Segment", "read_details", "read_durations", "read_site"]
+
+
+@dataclass
+class Segment:
+    """The words about one drug mention (or about no drug) inside one clause."""
+
+    start: int
+    end: int
+    mention: Mention | None
+    concepts: set[str] = field(default_factory=set)
+    route_spans: list[tuple[int, int, str]] = field(default_factory=list)
+    site: tuple[int, int, str] | None = None
+    dose: tuple[int, int, float, str] | None = None
+    rate: tuple[int, int, float] | None = None
+    minutes: tuple[int, int, int] | None = None
+    planned_minutes: tuple[int, int, int] | None = None
+    indication: tuple[int, int, str] | None = None
+    discontinued: tuple[int, int] | None = None
+    separate: tuple[int, int] | None = None
+    status: str = "actual"
+    cue: tuple[int, int] | None = None
+
+
+# each pattern led by the characters it can start with: the regex engine skips every other position
+_SITE = re.compile(
+    r"(?=[lrfhawudtgvbpmicLRFHAWUDTGVBPMIC])(?:\b(?:(?:L|R|left|right|lt|rt)\.?\s+)?(?:forearm|hand|antecubital|AC|wrist|upper arm|arm|deltoid|thigh|gluteal|glute|"
+    r"abdomen|abd|ventrogluteal|vastus lateralis|buttock|hip|FA)\b(?:\s+(?:PIV|IV|peripheral IV|\d{2}\s*g(?:a|auge)?))*"
+    r"|\b(?:port-?a-?cath|mediport|implanted port|chest port|port|PICC(?: line)?|central line|CVC|midline|PIV|peripheral IV)\b)",
+    re.I)
+DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
+# (?<![\d.]) : a rate never starts inside a run of digits (else a long digit run is searched in quadratic time)
+_RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
+_DISCONTINUED = re.compile(r"\b(stopped|d/?c'?d|discontinued|halted)\b[^.\n;]{0,40}\b(reaction|early|rash|hives|anaphyla\w*|intoleran\w*)"
+                           r"|\b(reaction|rash|hives)\b[^.\n;]{0,30}\b(stopped|d/?c'?d|discontinued|halted)\b", re.I)
+_SEPARATE = re.compile(r"\b(separate|second|2nd|another|new)\s+(?:IV\s+)?(?:site|access|line|PIV|IV)\b", re.I)
+_INDICATION = re.compile(r"\bfor\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|[a-z][a-z \-']{2,40}?)"
+                         r"(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
+_DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
+_OVER_LEAD = re.compile(r"over\s*$", re.I)
+_LITER_IS_LEFT = re.compile(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b")
+_GAUGE_AFTER = re.compile(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", re.I)
+_PER_BODY_SIZE = re.compile(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", re.I)
+_NOT_AN_INDICATION = re.compile(r"(?:the|a|an|pt|patient|\d)", re.I)
+
+
+def read_site(text: str, seg: Segment) -> None:
+    """The IV or injection site the segment names, if any ("L AC PIV", "port")."""
+    site = _SITE.search(text, seg.start, seg.end)
+    if site:
+        seg.site = (site.start(), site.end(), " ".join(site.group(0).split()))
+
+
+def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime]) -> None:
+    """What the segment says of its drug: the dose written after it, the rate, the indication, a stop for a
+    reaction, a separate site."""
+    sa, sb = seg.start, seg.end
+    site = seg.site
+    for dm in DOSE.finditer(text, m.end, sb):
+        if dm.start() - m.end > 40:
+            break
+        if site and site[0] <= dm.start() < site[1]:
+            continue
+        if any(t.start <= dm.start() < t.end for t in ctimes):
+            continue
+        if dm.group(2) == "L" and _LITER_IS_LEFT.match(text[dm.end():dm.end() + 15]):
+            continue
+        if dm.group(2).lower() == "g" and 14 <= float(dm.group(1)) <= 26 and _GAUGE_AFTER.match(text[dm.end():dm.end() + 10]):
+            continue
+        if _PER_BODY_SIZE.match(text[dm.end():dm.end() + 8]):
+            break        # "375 mg/m2": a dose per body size, not the dose given
+        unit = dm.group(2).lower()
+        unit = {"gm": "g", "gram": "g", "grams": "g", "unit": "units", "u": "units"}.get(unit, unit)
+        seg.dose = (dm.start(), dm.end(), float(dm.group(1)), unit)
+        break
+    r = _RATE.search(text, sa, sb)
+    if r:
+        seg.rate = (r.start(), r.end(), float(r.group(1)))
+    ind = _INDICATION.search(text, sa, sb)
+    if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
+        seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
+    disc = _DISCONTINUED.search(text, sa, sb)
+    if disc:
+        seg.discontinued = (disc.start(), disc.end())
+    sep = _SEPARATE.search(text, sa, sb)
+    if sep:
+        seg.separate = (sep.start(), sep.end())
+
+
+def read_durations(text: str, seg: Segment, durations: list) -> None:
+    """The first duration the segment gives ("over 30 minutes", "x 2 hours") and the first it plans ("to run
+    over 2 hours"); "over" makes a drug not pushed an infusion. ``durations`` are those in the segment."""
+    sa = seg.start
+    for d in durations:
+        if not _DURATION_LEAD.search(text[max(sa, d.start - 16):d.start]):
+            continue
+        if "iv_push" not in seg.concepts and _OVER_LEAD.search(text[max(sa, d.start - 8):d.start]):
+            seg.concepts.add("iv_infusion")     # "IV over 30 minutes": an infusion
+        if PLANNED_DURATION.search(text[max(sa, d.start - 30):d.start]):
+            seg.planned_minutes = seg.planned_minutes or (d.start, d.end, d.minutes)
+        else:
+            seg.minutes = seg.minutes or (d.start, d.end, d.minutes)
