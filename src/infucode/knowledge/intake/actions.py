@@ -88,6 +88,12 @@ _PAUSE_BEFORE = re.compile(r"\b(?:held|paused|on hold|interrupted|stopped)\s*(?:
 _STOP_RIGHT_AFTER = re.compile(r"\s{0,20}(?:\w{1,30}\s{1,20}){0,2}?(?:complete[ds]?|done|finished|infused|in)\b", re.I)
 _NEXT_BAG = re.compile(r"\b(?:2nd|second|3rd|third|#\s*[2-9]|another|next|new)\b", re.I)
 _WEAK_LINK = re.compile(r"[.,]\s")
+# How far after a time the reader looks for the next bag being hung ("0020 #1 complete, KCl #2 hung") and for
+# the action of a line-leading time ("0900 Paclitaxel 175 mg/m2 in 500 mL NS IV infusion started"), in
+# characters. Bounded, so a clause that never ends (no line or sentence break in 30 KB) costs each time a
+# fixed look, not a pass over the rest of the clause.
+NEXT_BAG_REACH = 120
+LEAD_REACH = 160
 
 
 def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.Match],
@@ -127,7 +133,7 @@ def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list
                 best = (score, kind, m.end())
         if best is None and not text[a:t.start].strip():
             # a flowsheet line "0900 Paclitaxel ... IV infusion started": the time leads the clause
-            lead = next((m.lastgroup for m in hits_between(actions, action_starts, t.end, b)
+            lead = next((m.lastgroup for m in hits_between(actions, action_starts, t.end, min(b, t.end + LEAD_REACH))
                          if m.lastgroup not in ("line",) and m.group(0).lower() not in ("at", "@")), None)
             best = ((0, 0), lead, t.end) if lead else None
         kind = best[1] if best else None
@@ -135,7 +141,7 @@ def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list
             kind = "new_bag"     # "second liter NS hung 1420": a new bag, not a new drug
         elif kind == "stopped" and any(
                 m.lastgroup == "new_bag" or (m.lastgroup == "start" and _NEXT_BAG.search(text, t.end, m.start()))
-                for m in hits_between(actions, action_starts, max(t.end, best[2]), b)
+                for m in hits_between(actions, action_starts, max(t.end, best[2]), min(b, t.end + NEXT_BAG_REACH))
                 if not _STOP_RIGHT_AFTER.match(text, m.end())):
             # "0020 #1 complete, KCl #2 hung", "1st run complete, 2nd KCl hung": one bag ends as the next is
             # hung; the order runs on

@@ -160,7 +160,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         last = (bounds[-1][2], cb) if bounds[-1][2] is not None else None
 
         for sa, sb, m in bounds:
-            stimes = [t for t in ctimes if sa <= t.start < sb]
+            stimes = hits_between(times, time_starts, sa, sb)   # sa, sb lie within the clause
             labelled = label_times(text, stimes, ca, cb, actions, action_starts) if stimes else []
             if m is None and all(k in (None, "line", "given") for _, k in labelled):
                 # words about no drug and no action on the running one: only line care is read from them
