@@ -28,7 +28,11 @@ import pytest
 import yaml
 
 CASES_DIR = Path(__file__).parent / "cases"
+RULES_DIR = Path(__file__).parents[1] / "src" / "infucode" / "rules"
 RULES_YAML = Path(__file__).parents[1] / "src" / "infucode" / "reference" / "data" / "rules.yaml"
+# Whole-encounter scenarios from cited public pages exercise many rules at once: the one case file not named
+# after a rules module (issue 16).
+SCENARIOS_FILE = "scenarios.yaml"
 
 CASE_KEYS = {"name", "source", "profile", "policies", "note", "encounter", "expect"}
 EXPECT_KEYS = {"lines", "drug_lines", "findings", "no_findings", "error_field", "wrvu_total"}
@@ -290,14 +294,20 @@ def test_case_files_are_well_formed() -> None:
     assert not problems, "\n".join(problems)
 
 
+def case_rule_ids(case: dict[str, Any]) -> set[str]:
+    """Rule ids one worked case asserts: on an expected line or as a finding."""
+    expect = case.get("expect") or {}
+    ids: set[str] = set()
+    for key in ("lines", "drug_lines"):
+        ids |= {line["rule"] for line in expect.get(key, []) or [] if "rule" in line}
+    return ids | {f["rule"] for f in expect.get("findings", []) or []}
+
+
 def asserted_rule_ids() -> set[str]:
     """Rule ids some worked case asserts: on an expected line, as a finding, or (audit) as an expected finding."""
     ids: set[str] = set()
     for _, case in CASES:
-        expect = case.get("expect") or {}
-        for key in ("lines", "drug_lines"):
-            ids |= {line["rule"] for line in expect.get(key, []) or [] if "rule" in line}
-        ids |= {f["rule"] for f in expect.get("findings", []) or []}
+        ids |= case_rule_ids(case)
     for path in sorted((Path(__file__).parent / "audit_cases").glob("*.yaml")):
         for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             ids |= {f["rule"] for f in case.get("expect", []) or []}
@@ -318,3 +328,15 @@ def test_every_rule_is_asserted_by_a_worked_case() -> None:
     cited_only = {rid for rid, v in yaml.safe_load(RULES_YAML.read_text(encoding="utf-8"))["rules"].items() if v.get("cited_only")}
     unasserted = sorted(documented - asserted_rule_ids() - set(ASSERTED_ELSEWHERE) - cited_only)
     assert not unasserted, f"no worked case asserts these rule ids (add `rule:` to a line or a finding): {unasserted}"
+
+
+def test_case_files_mirror_the_rules_modules() -> None:
+    """Issue 16: one case file per rules module, named alike, so a rule's cases are found beside its module's name."""
+    modules = {p.stem for p in RULES_DIR.glob("*.py") if p.stem != "__init__"}
+    owner = yaml.safe_load(RULES_YAML.read_text(encoding="utf-8"))["modules"]  # rule id prefix -> module
+    files = {p.name for p in CASES_DIR.glob("*.yaml")}
+    stray = sorted(f for f in files - {SCENARIOS_FILE} if f.removesuffix(".yaml") not in modules)
+    assert not stray, f"case files not named after a rules module (src/infucode/rules/<module>.py): {stray}"
+    asserted = {owner[rid.split(".")[0]] for _, case in CASES for rid in case_rule_ids(case)} & modules
+    missing = sorted(f"{m}.yaml" for m in asserted if f"{m}.yaml" not in files)
+    assert not missing, f"rules modules whose ids the cases assert have no case file of their own: {missing}"

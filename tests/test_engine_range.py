@@ -1,5 +1,6 @@
-"""Issue 14: the rest of the code range. Engine-level checks that the worked cases (tests/cases/range.yaml)
-cannot express: properties over many inputs, and what each finding says."""
+"""Issue 14: the rest of the code range. Engine-level checks that the worked cases (tests/cases/other_routes.yaml,
+beside_chain.yaml, subsequent.yaml: by the rule each is about) cannot express: properties over many inputs, and
+what each finding says."""
 import re
 
 import pytest

@@ -1,6 +1,6 @@
 """Issue 14: each route with a code of its own is reachable from every input format (CSV, MAR, FHIR) and is
 described by ``infucode schema``. Expectations: the code each route's documentation gives (codes_2024.yaml;
-tests/cases/range.yaml names the sources)."""
+tests/cases/other_routes.yaml names the sources)."""
 import io
 import json
 import subprocess
