@@ -90,6 +90,21 @@ def test_file_upload_parses_yaml_with_unquoted_times(client):
     assert empty.status_code == 422 and empty.json()["field"] == "file"
 
 
+def test_a_yaml_upload_over_the_yaml_limit_is_refused_before_it_is_parsed(client):
+    """input_limits.MAX_YAML_BYTES (YAML is for hand-written files) holds for the page as for the CLI: at the limit
+    the file is read, one byte over it is a 422 naming the limit and JSON Lines."""
+    from infucode.adapters.input_limits import MAX_YAML_BYTES
+
+    head = "id: big1\nsetting: office\ndate: 2024-07-01\nadministrations:\n  - {id: a1, drug: IVIG, route: iv_infusion, start: '08:30', stop: '12:45'}\n"
+    at = head + "#" * (MAX_YAML_BYTES - len(head) - 1) + "\n"
+    assert len(at) == MAX_YAML_BYTES
+    ok = client.post("/v1/files/parse", files={"file": ("big.yaml", at, "application/yaml")})
+    assert ok.status_code == 200 and ok.json()["encounters"][0]["id"] == "big1"
+    over = client.post("/v1/files/parse", files={"file": ("big.yaml", at + "#", "application/yaml")})
+    assert over.status_code == 422 and over.json()["field"] == "file"
+    assert f"{MAX_YAML_BYTES:,} bytes" in over.json()["detail"] and ".jsonl" in over.json()["detail"]
+
+
 def test_saved_cases_keep_every_revision(client):
     saved = client.post("/v1/cases", json={"encounter": IVIG, "author": "coder-7"})
     assert saved.status_code == 201

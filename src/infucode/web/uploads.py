@@ -17,6 +17,7 @@ import msgspec
 import yaml
 
 from ..adapters.formats import INPUT_FORMATS, format_of, unknown_format
+from ..adapters.input_limits import MAX_YAML_BYTES
 from ..adapters.yaml_documents import EncounterYamlLoader
 from ..model import InputError
 from .limits import MAX_NESTING, nesting_depth_exceeds
@@ -114,6 +115,9 @@ def parse_upload(filename: str, data: bytes, deadline: float):
         if fmt == "json":
             _json(data)
         elif fmt == "yaml":
+            if len(data) > MAX_YAML_BYTES:   # refused before the guard parses it, as the shared reader would
+                return problem(422, "File could not be read", f"the file is larger than the limit of "
+                               f"{MAX_YAML_BYTES:,} bytes for a YAML file; use JSON Lines (.jsonl)", field="file")
             try:
                 _yaml_documents(data.decode(), deadline)
             except yaml.YAMLError:
