@@ -1,11 +1,13 @@
 """Speed of case intake and its refusals (issue 12).
 
-    python benchmarks/intake_speed.py [--sizes 100000,1000000]
+    python benchmarks/intake_speed.py [--sizes 16384,65536,100000,1000000] [--unlimited]
 
 Builds notes of the given sizes by repeating a realistic infusion note, prints the seconds that
 reading the note into an encounter (``parse_note``) takes and the seconds for the whole memo (parse
 + engine), then shows that an over-limit note, a binary file and an HTML e-mail made of ``<`` are
-refused (or read) at once. Parsing is linear: 1 MB should take about ten times 100 KB.
+refused (or read) at once. A note longer than ``memo.MAX_NOTE_CHARS`` is refused unread (a question,
+``intake.note_too_long``): its row says so. ``--unlimited`` also reads every size with that limit lifted,
+to show what reading itself costs (linear: 1 MB about ten times 100 KB).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 from infucode import load_ruleset
+from infucode.knowledge.intake import memo
 from infucode.knowledge.intake import MAX_CASE_FILE_BYTES, CaseFileError, case_memo, parse_note, read_case, read_email
 
 NOTE = """07/01/2024  Infusion note - Dr. Patel's office (physician infusion suite)
@@ -41,7 +44,8 @@ def timed(fn) -> tuple[float, object]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--sizes", default="16384,65536,100000,1000000")
+    ap.add_argument("--unlimited", action="store_true", help="also read each note with MAX_NOTE_CHARS lifted")
     args = ap.parse_args(argv)
     rs = load_ruleset("medicare")
     parse_note("warm-up: Zofran 4 mg IVP 10:15", rs, default_date="2024-07-01")
@@ -50,7 +54,19 @@ def main(argv: list[str] | None = None) -> int:
         text = note_of(size)
         secs, (enc, _, _) = timed(lambda text=text: parse_note(text, rs, default_date="2024-07-01"))
         msecs, _ = timed(lambda text=text: case_memo(text, rs, default_date="2024-07-01"))
-        print(f"{size:>10,}  {secs:>8.3f}  {msecs:>8.3f}  {len(enc['administrations'])}")
+        refused = "  refused unread (MAX_NOTE_CHARS)" if size > memo.MAX_NOTE_CHARS else ""
+        print(f"{size:>10,}  {secs:>8.3f}  {msecs:>8.3f}  {len(enc['administrations']):<15}{refused}")
+    if args.unlimited:
+        print(f"with the note limit lifted (MAX_NOTE_CHARS {memo.MAX_NOTE_CHARS:,} -> none):")
+        limit = memo.MAX_NOTE_CHARS
+        memo.MAX_NOTE_CHARS = 1 << 62
+        try:
+            for size in (int(s) for s in args.sizes.split(",")):
+                text = note_of(size)
+                secs, (enc, _, _) = timed(lambda text=text: parse_note(text, rs, default_date="2024-07-01"))
+                print(f"{size:>10,}  {secs:>8.3f}  {'':>8}  {len(enc['administrations'])}")
+        finally:
+            memo.MAX_NOTE_CHARS = limit
 
     with tempfile.TemporaryDirectory() as tmp:
         over = Path(tmp) / "over.txt"
