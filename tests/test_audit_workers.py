@@ -81,3 +81,34 @@ def test_cli_output_is_byte_identical_for_one_and_two_workers(claims_jsonl, tmp_
         outputs.append((out.read_bytes(), summary.read_bytes(), result.stderr if hasattr(result, "stderr") else ""))
     assert outputs[0] == outputs[1]
     assert outputs[0][0]
+
+
+def test_two_workers_hand_chunks_back_in_spool_files_that_are_removed(claims_jsonl, tmp_path, monkeypatch):
+    """With 2 workers each chunk's text comes back as a spool file, not through the pool's pipe (which moves
+    megabytes 64 KB at a time); the parent gets the same bytes as with 1 worker and leaves no spool file."""
+    import tempfile
+
+    from infucode.audit import runner
+
+    spool_root = tmp_path / "tmp"
+    spool_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_root))
+    got = {}
+    for workers in (1, 2):
+        texts: list[bytes] = []
+        from_files: list[bool] = []
+
+        def spy(text, real=runner._unspooled, seen=from_files):
+            seen.append(isinstance(text, str))
+            return real(text)
+
+        monkeypatch.setattr(runner, "_unspooled", spy)
+        runner.audit_chunks([claims_jsonl], lambda path, chunk: texts.append(chunk.texts[0]),
+                            runner.Outputs(texts=("jsonl",), items=False), profile="medicare",
+                            releases_dir=str(open_store(None).data_dir), workers=workers, chunk_claims=3)
+        monkeypatch.undo()
+        monkeypatch.setattr(tempfile, "tempdir", str(spool_root))
+        got[workers] = (b"".join(texts), from_files)
+    assert got[1][0] and got[1][0] == got[2][0]
+    assert len(got[2][1]) > 1 and all(got[2][1]) and not any(got[1][1])
+    assert list(spool_root.iterdir()) == []

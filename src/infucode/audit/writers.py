@@ -1,6 +1,7 @@
 """Writing audit results: table, json, jsonl, csv, html (a report with a chart) and summary-csv."""
 from __future__ import annotations
 
+import codecs
 import csv
 import html
 import io
@@ -43,12 +44,20 @@ def change_words(f: AuditFinding) -> str:
 
 
 
+def _is_utf8(encoding: str | None) -> bool:
+    try:
+        return encoding is not None and codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+
+
 class Writer:
     """One output of an audit. ``write(item)`` each audited item in input order, then ``close()``.
 
     What a writer needs (``needs``) lets the workers of ``infucode audit`` do the work of a chunk: "text"
-    -- the chunk's text is made by the class's :meth:`render_text` in the worker and the parent only
-    :meth:`write_text` it; "summary" -- the worker's :class:`Summary` of the chunk is :meth:`add_summary`-ed;
+    -- the chunk's text is made by the class's :meth:`render_text` in the worker, as UTF-8 bytes, and the
+    parent only :meth:`write_text` it (bytes cross from the worker and reach the file without being decoded
+    and encoded again: for a million claims, gigabytes the parent no longer converts); "summary" -- the worker's :class:`Summary` of the chunk is :meth:`add_summary`-ed;
     "items" -- the writer needs every item (a whole-document or a rich-table output)."""
 
     needs = "items"
@@ -61,12 +70,19 @@ class Writer:
         self.items.append(item)
 
     @classmethod
-    def render_text(cls, items: Iterable[AuditResult | AuditError]) -> str:
-        """The text ``write`` gives for these items (writers that need "text")."""
+    def render_text(cls, items: Iterable[AuditResult | AuditError]) -> bytes:
+        """The text ``write`` gives for these items, UTF-8 encoded (writers that need "text")."""
         raise NotImplementedError
 
-    def write_text(self, text: str) -> None:
-        self.out.write(text)
+    def write_text(self, data: bytes) -> None:
+        """Append a chunk that :meth:`render_text` made: to the file's bytes when it has them (after what
+        was written as text), else as text."""
+        buffer = getattr(self.out, "buffer", None)
+        if buffer is None or not _is_utf8(getattr(self.out, "encoding", None)):
+            self.out.write(data.decode("utf-8"))
+        else:
+            self.out.flush()
+            buffer.write(data)
 
     def add_summary(self, part: Summary) -> None:
         """The summary of the next claims (writers that need "summary")."""
@@ -89,8 +105,8 @@ class JsonLinesWriter(Writer):
         self.out.write(msgspec.json.encode(item).decode() + "\n")
 
     @classmethod
-    def render_text(cls, items: Iterable[AuditResult | AuditError]) -> str:
-        return _JSON.encode_lines(list(items)).decode()
+    def render_text(cls, items: Iterable[AuditResult | AuditError]) -> bytes:
+        return _JSON.encode_lines(list(items))
 
 
 class CsvWriter(Writer):
@@ -102,13 +118,13 @@ class CsvWriter(Writer):
         self.csv.writeheader()
 
     @classmethod
-    def render_text(cls, items: Iterable[AuditResult | AuditError]) -> str:
+    def render_text(cls, items: Iterable[AuditResult | AuditError]) -> bytes:
         buf = io.StringIO()
         writer = cls.__new__(cls)
         writer.csv = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
         for item in items:
             writer.write(item)
-        return buf.getvalue()
+        return buf.getvalue().encode("utf-8")
 
     def write(self, item: AuditResult | AuditError) -> None:
         if isinstance(item, AuditError):
