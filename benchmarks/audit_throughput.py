@@ -19,6 +19,11 @@ first. It also prints the user+sys CPU seconds of each run's process tree (the a
 the load average before each run, so a reader can judge a run on a busy machine: with other work on the
 cores, wall time rises while CPU seconds per claim stay put. Target: 2 workers at least 1.7 x one worker
 (on a machine with two idle cores).
+
+Measured (2026-12-05, 1,000,000 claims, 658 MB in, 8.3 GB out, 2-core VM, idle): chunks' text handed back as
+str through the pool's pipe: 1 worker 395.4 s, 2 workers 248.9 s (1.59x, 470.7 vs 394.7 CPU s); as UTF-8
+bytes in spool files (commit after 3072efe): 1 worker 423.0 s, 2 workers 203.2 s (2.08x; 1.95x against the
+faster single-worker run), 389.1 CPU s, peak 180 MB, outputs byte-identical.
 """
 from __future__ import annotations
 
