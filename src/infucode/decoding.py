@@ -212,17 +212,37 @@ def _read_date(value: str) -> str | None:
     return None if CONTRACT_DATE.fullmatch(value.strip()) else read_date(value)
 
 
+# Values already tested against the contract's forms, per form: a batch repeats the same few thousand dates
+# and clock times endlessly, and a dict lookup costs a fraction of a regular-expression match.
+_IN_CONTRACT_FORM: dict[re.Pattern, dict[str, bool]] = {CONTRACT_DATE: {}, CONTRACT_CLOCK: {}}
+_REMEMBERED = 1 << 16   # values per form; past that, each is matched every time
+
+
+def _in_contract_form(value: str, form: re.Pattern) -> bool:
+    known = form.fullmatch(value) is not None
+    remembered = _IN_CONTRACT_FORM[form]
+    if len(remembered) < _REMEMBERED:
+        remembered[value] = known
+    return known
+
+
 def in_contract_forms(encounter: Encounter) -> bool:
     """Whether a directly decoded encounter's date and clock values are all in the contract's own forms (the batch's
     fast path: otherwise it decodes through :func:`decode_encounter`, which reads spreadsheet forms)."""
-    if encounter.date is not None and not CONTRACT_DATE.fullmatch(encounter.date):
-        return False
-    clock = CONTRACT_CLOCK.fullmatch
-    for adm in encounter.administrations:
-        if (adm.start is not None and not clock(adm.start)) or (adm.stop is not None and not clock(adm.stop)):
+    date = encounter.date
+    if date is not None:
+        known = _IN_CONTRACT_FORM[CONTRACT_DATE].get(date)
+        if not (_in_contract_form(date, CONTRACT_DATE) if known is None else known):
             return False
+    remembered = _IN_CONTRACT_FORM[CONTRACT_CLOCK].get
+    for adm in encounter.administrations:
+        for value in (adm.start, adm.stop):
+            if value is not None:
+                known = remembered(value)
+                if not (_in_contract_form(value, CONTRACT_CLOCK) if known is None else known):
+                    return False
         for gap in adm.interruptions:
-            if not clock(gap.start) or not clock(gap.stop):
+            if not CONTRACT_CLOCK.fullmatch(gap.start) or not CONTRACT_CLOCK.fullmatch(gap.stop):
                 return False
     return True
 
