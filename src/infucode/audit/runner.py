@@ -19,6 +19,7 @@ claims and the workers audit them.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -275,8 +276,9 @@ def audit_chunks(files: Sequence[Path], on_chunk: Callable[[Path, AuditedChunk],
             bar.update(task_id, advance=nbytes, done=done, rate=done / elapsed if elapsed else 0.0)
 
     try:
-        with tempfile.TemporaryDirectory(prefix="infucode-audit-") as spool:
-            if workers > 1 and outputs.texts:
+        spooling = workers > 1 and bool(outputs.texts)
+        with tempfile.TemporaryDirectory(prefix="infucode-audit-") if spooling else contextlib.nullcontext() as spool:
+            if spool is not None:
                 outputs = dataclasses.replace(outputs, spool=spool)
             run_in_order(_tasks(files, chunk_claims), audit_worker(profile, releases_dir, outputs), write,
                          workers=workers, advance=advance, one_task_here=True)

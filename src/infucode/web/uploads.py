@@ -114,10 +114,7 @@ def parse_upload(filename: str, data: bytes, deadline: float):
     try:
         if fmt == "json":
             _json(data)
-        elif fmt == "yaml":
-            if len(data) > MAX_YAML_BYTES:   # refused before the guard parses it, as the shared reader would
-                return problem(422, "File could not be read", f"the file is larger than the limit of "
-                               f"{MAX_YAML_BYTES:,} bytes for a YAML file; use JSON Lines (.jsonl)", field="file")
+        elif fmt == "yaml" and len(data) <= MAX_YAML_BYTES:  # over it, the shared reader refuses it unparsed
             try:
                 _yaml_documents(data.decode(), deadline)
             except yaml.YAMLError:
