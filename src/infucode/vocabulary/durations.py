@@ -49,15 +49,15 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("half_hour", re.compile(r"\b(?:half\s+an?\s+hour|half-hour|half\s+hour)\b", re.I)),
     # "1 1/2 hours", "1½ hrs"
     ("frac_hours", re.compile(rf"(?<![\w.])(\d+)?\s*(1/2|1/4|3/4|½|¼|¾)\s*{_HOUR}\b", re.I)),
-    # "1.75 hours", "two hours", "an hour", "3hrs"
-    ("hours", re.compile(rf"(?<![\w.:]){_NUM}[\s-]*{_HOUR}\b", re.I)),
-    # "105 min", "90 minutes", "fifteen minutes"
-    ("minutes", re.compile(rf"(?<![\w.:]){_NUM}[\s-]*{_MIN}\b", re.I)),
+    # "1.75 hours", "two hours", "an hour", "3hrs" (group "hr"); "105 min", "90 minutes", "fifteen minutes".
+    # One scan for both: a match of one can never overlap a match of the other (each starts at its number,
+    # and a unit starts with h or m), so this finds what two scans, hours first, found.
+    ("hours_or_minutes", re.compile(rf"(?<![\w.:]){_NUM}[\s-]*(?:(?P<hr>{_HOUR})|{_MIN})\b", re.I)),
 )
 # Each pattern led by the characters it can start with: the regex engine then skips every other position
 # (about twice as fast on a long note).
 _LEADS = {"h_m": r"\d", "half_after": r"aAoO\d", "and_half": r"\dotfsOTFS", "half_hour": r"hH",
-          "frac_hours": r"\d½¼¾", "hours": r"\daAoOtTfFsSeEnN", "minutes": r"\daAoOtTfFsSeEnN"}
+          "frac_hours": r"\d½¼¾", "hours_or_minutes": r"\daAoOtTfFsSeEnN"}
 _PATTERNS = tuple((kind, re.compile(rf"(?=[{_LEADS[kind]}])" + pat.pattern, pat.flags)) for kind, pat in _PATTERNS)
 # Text a pattern cannot match without (same flags): a note without it is not scanned for that pattern.
 _HALF = re.compile("half", re.I)
@@ -84,7 +84,7 @@ def _minutes(kind: str, m: re.Match) -> int | None:
         return 30
     if kind == "frac_hours":
         return round((int(m.group(1) or 0) + _FRACTIONS[m.group(2)]) * 60)
-    if kind == "hours":
+    if m.group("hr") is not None:
         return round(_number(m.group(1)) * 60)
     return round(_number(m.group(1)))
 
@@ -95,16 +95,9 @@ def find_durations(text: str, start: int = 0, end: int | None = None, *, bare_co
     Each pattern scans the text once; the spans already taken are kept sorted, so a long note is read
     in time linear in its size (times a log)."""
     end = len(text) if end is None else end
-    taken_a: list[int] = []   # sorted starts of the taken spans (they never overlap)
-    taken_b: list[int] = []
-    for r in find_clock_ranges(text[start:end] if (start or end != len(text)) else text):
-        _take(taken_a, taken_b, r.span[0] + start, r.span[1] + start)
-    out: list[Duration] = []
-
-    def free(a: int, b: int) -> bool:
-        i = bisect.bisect_left(taken_a, b)      # spans starting before b
-        return i == 0 or taken_b[i - 1] <= a
-
+    # every pattern's matches first (each scan is independent of what the others take): most texts have
+    # none, and then the clock ranges, which only block durations, are never looked for
+    found: list[tuple[str, list[re.Match]]] = []
     present: dict[re.Pattern, bool] = {}
     for kind, pat in _PATTERNS:
         must = _MUST.get(kind)
@@ -113,7 +106,23 @@ def find_durations(text: str, start: int = 0, end: int | None = None, *, bare_co
                 present[must] = must.search(text, start, end) is not None
             if not present[must]:
                 continue
-        for m in pat.finditer(text, start, end):
+        hits = list(pat.finditer(text, start, end))
+        if hits:
+            found.append((kind, hits))
+    taken_a: list[int] = []   # sorted starts of the taken spans (they never overlap)
+    taken_b: list[int] = []
+    out: list[Duration] = []
+
+    def free(a: int, b: int) -> bool:
+        i = bisect.bisect_left(taken_a, b)      # spans starting before b
+        return i == 0 or taken_b[i - 1] <= a
+
+    if not found and not bare_colon:
+        return out
+    for r in find_clock_ranges(text[start:end] if (start or end != len(text)) else text):
+        _take(taken_a, taken_b, r.span[0] + start, r.span[1] + start)
+    for kind, hits in found:
+        for m in hits:
             a, b = m.span()
             if not free(a, b):
                 continue

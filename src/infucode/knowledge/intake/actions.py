@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ...vocabulary import ClockTime, is_range_separator
+from ...vocabulary.names import distinct_words, folds_to_ascii, letter_runs
 from .clauses import hits_between
 
 __all__ = ["ACTION_FIRST_RUNS", "ACTION_RE", "find_actions", "label_times"]
@@ -52,18 +53,14 @@ ACTION_FIRST_RUNS = frozenset("""
     accessed access de deaccessed placed inserted flushed flush locked hep heplock removed pulled blood labs lab
     drawn vitals vital vs assessed
     given administered pushed injected push at""".split())
-_RUN = re.compile(r"[A-Za-z]+")
-# the non-ASCII letters that [A-Za-z] matches under re.I (dotted/dotless i, long s, Kelvin sign)
-_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
-
-
-def find_actions(text: str) -> list[re.Match]:
+def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     """The action words of ``text`` as one ``ACTION_RE.finditer`` pass finds them, trying the regex only
     where a phrase can start: at the runs of letters that begin one (found with one small alternation of
-    the runs the text has), and at "#" and "@"."""
-    if not text.isascii() and _FOLDS_TO_ASCII.search(text):
+    the runs the text has), and at "#" and "@". ``words``: the text's :func:`distinct_words`, when the
+    caller has them."""
+    if folds_to_ascii(text):
         return list(ACTION_RE.finditer(text))     # "ſtarted": a letter only the full scan folds to ASCII
-    runs = {w.lower() for w in set(_RUN.findall(text))} & ACTION_FIRST_RUNS
+    runs = letter_runs(distinct_words(text) if words is None else words) & ACTION_FIRST_RUNS
     if "#" not in text and "@" not in text and not runs:
         return []
     alt = "|".join(sorted(runs, key=len, reverse=True) + [r"[#@]"])

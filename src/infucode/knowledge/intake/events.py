@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ...ruleset import Ruleset
 from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ClockTime, find_dates, find_durations,
                            find_route_words, find_times)
+from ...vocabulary.names import distinct_words
 from .actions import find_actions, label_times
 from .clauses import find_clauses, hits_between
 from .context import clause_status
@@ -66,13 +67,14 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     global _HYDRATION_KEYS
     if not _HYDRATION_KEYS:
         _HYDRATION_KEYS = {d.key for d in ruleset.drugs if d.family == "hydration"}
+    words = distinct_words(text)      # one word set for the scans that look only for the words the note has
     dates = find_dates(text)
-    mentions = find_mentions(text, ruleset)
+    mentions = find_mentions(text, ruleset, words)
     times = find_times(text, [(d.start, d.end) for d in dates] + [(m.start, m.end) for m in mentions])
     time_starts = [t.start for t in times]
     routes = find_route_words(text)
     route_starts = [r.start for r in routes]
-    actions = find_actions(text)
+    actions = find_actions(text, words)
     action_starts = [m.start() for m in actions]
     durations = find_durations(text, bare_colon=False)    # a bare "2:15" in a note is a clock time
     duration_starts = [d.start for d in durations]
@@ -97,7 +99,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                         for m in hits_between(actions, action_starts, *fl))
         first_is_title = not has_time and ((not has_action and not has_dose) or
                                            (told_again and not DOSE.search(text, *fl)))
-    sections = find_sections(text, first_is_title)
+    sections = find_sections(text, first_is_title, words)
 
     protected = [(t.start, t.end) for t in times] + [(d.start, d.end) for d in dates]
     protected.sort()

@@ -52,10 +52,11 @@ _HCPCS_CODE = re.compile(r"\b[JjQq]\d{4}\b")
 _SAME_DRUG_GAP = re.compile(r"[\s(),/\-:]*|[\s(]*aka[\s)]*")
 
 
-def find_mentions(text: str, ruleset: Ruleset) -> list[Mention]:
-    """Every drug mention of the note, in order (each with the role "given" until its clause is read)."""
+def find_mentions(text: str, ruleset: Ruleset, words: set[str] | None = None) -> list[Mention]:
+    """Every drug mention of the note, in order (each with the role "given" until its clause is read).
+    ``words``: the note's ``distinct_words``, when the caller has them."""
     out: list[Mention] = []
-    for h in drug_name_index(ruleset).find(text):
+    for h in drug_name_index(ruleset).find(text, words):
         dm = ruleset.drugs.match(h.text)
         if dm is not None:
             out.append(Mention(h.start, h.end, h.text, dm.drug.key, dm.drug.name, dm.how))
