@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from .names import letter_runs
 
 __all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "OWN_CODE_ROUTE_WORDS", "ROUTE_WORDS",
            "RouteHit", "UNSUPPORTED_ROUTES", "find_route_words", "own_code_route", "resolve_route", "route_of_words"]
@@ -90,16 +92,17 @@ _LETTERS = re.compile(r"[A-Za-z]+")
 _SHORT_TEXT = 2000
 
 
-@dataclass(frozen=True)
-class RouteHit:
+class RouteHit(NamedTuple):      # a tuple: made three times faster than a frozen dataclass
     start: int
     end: int
     text: str
     concept: str
 
 
-def find_route_words(text: str, start: int = 0, end: int | None = None) -> list[RouteHit]:
-    """Every route word in ``text[start:end]``, left to right, the longest phrase at each place."""
+def find_route_words(text: str, start: int = 0, end: int | None = None, words: set[str] | None = None
+                     ) -> list[RouteHit]:
+    """Every route word in ``text[start:end]``, left to right, the longest phrase at each place. ``words``:
+    the whole text's ``distinct_words``, when the caller has them."""
     end = len(text) if end is None else end
     out: list[RouteHit] = []
     if end - start < _SHORT_TEXT:
@@ -121,7 +124,11 @@ def find_route_words(text: str, start: int = 0, end: int | None = None) -> list[
         return out
     # a note: only the letter runs that can start a route phrase are visited: the distinct runs are looked up
     # once, and one small alternation of those finds where they are (ASCII case folding, as runs are ASCII)
-    firsts = {w for w in {r.lower() for r in set(_LETTERS.findall(text, start, end))} if w in _MATCHERS}
+    if words is not None and start == 0 and end == len(text):
+        runs = letter_runs(words)
+    else:
+        runs = {r.lower() for r in set(_LETTERS.findall(text, start, end))}
+    firsts = {w for w in runs if w in _MATCHERS}
     if not firsts:
         return out
     where = re.compile(rf"(?=[{''.join(sorted({w[0] for w in firsts}))}])(?<![A-Za-z])(?:"

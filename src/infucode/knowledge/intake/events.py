@@ -53,6 +53,7 @@ class Timeline:
     line_care: list[tuple[int, int, str]]        # (start, end, what) of times that belong to the line, not a drug
     dates: list
     sections: SectionMap
+    words: set[str]                              # the note's distinct_words, for the readers after the timeline
     notes: list[tuple[str, str | None, tuple[int, int] | None]]   # (question, drug key, span)
 
 
@@ -68,11 +69,11 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     if not _HYDRATION_KEYS:
         _HYDRATION_KEYS = {d.key for d in ruleset.drugs if d.family == "hydration"}
     words = distinct_words(text)      # one word set for the scans that look only for the words the note has
-    dates = find_dates(text)
+    dates = find_dates(text, words)
     mentions = find_mentions(text, ruleset, words)
     times = find_times(text, [(d.start, d.end) for d in dates] + [(m.start, m.end) for m in mentions])
     time_starts = [t.start for t in times]
-    routes = find_route_words(text)
+    routes = find_route_words(text, words=words)
     route_starts = [r.start for r in routes]
     actions = find_actions(text, words)
     action_starts = [m.start() for m in actions]
@@ -217,7 +218,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 if seg.concepts.isdisjoint({"iv_push", "sc", "im"}) or seg.concepts & {"iv_infusion", "sc_infusion",
                                                                                          "ambulatory_pump"}:
                     _track(running, m.key, action)     # a push or a shot is over when given
-    return Timeline(text, mentions, segments, events, line_care, dates, sections, notes)
+    return Timeline(text, mentions, segments, events, line_care, dates, sections, words, notes)
 
 
 def _track(running: dict[str, str], key: str, action: str) -> None:

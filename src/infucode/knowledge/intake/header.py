@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from ...vocabulary import DateHit
+from ...vocabulary.names import folds_to_ascii
 
 __all__ = ["date_of_service", "setting_of"]
 
@@ -27,13 +28,29 @@ _SENT_LABEL = re.compile(r"^[ \t>]*(?:Sent|Date)\s*:[^\n\d]{0,30}$", re.I | re.M
 _SERVICE_DATE_LABEL = re.compile(r"\b(?:DOS|date of service|service date|visit date|date|seen)\b\W{0,3}$", re.I)
 
 
-def setting_of(text: str) -> tuple[str, tuple[int, int] | None, list[str]]:
-    """``(setting, span of the words, questions)``."""
+# The words without which each setting pattern cannot match (any one of them): a long note without
+# them is not scanned for it. A word of the note is a run of ASCII letters and digits (distinct_words), so
+# "POS11" is one word: "pos" is looked for as a prefix.
+_NONFACILITY_WORDS = frozenset({"facility", "nonfacility", "place"})
+_FACILITY_WORDS = frozenset({"hospital", "outpatient", "hopd", "center", "centre", "emergency", "ed", "er",
+                             "observation", "obs", "facility"})
+
+
+def _may_say(words: set[str] | None, needed: frozenset[str]) -> bool:
+    """False only when no word of ``needed`` and no word starting with "pos" is in the note."""
+    return words is None or not words.isdisjoint(needed) or any(w.startswith("pos") for w in words)
+
+
+def setting_of(text: str, words: set[str] | None = None) -> tuple[str, tuple[int, int] | None, list[str]]:
+    """``(setting, span of the words, questions)``. ``words``: the note's ``distinct_words``, when the caller
+    has them."""
     questions: list[str] = []
-    nonfac = _SETTING_NONFACILITY.search(text)
+    if words is not None and folds_to_ascii(text):
+        words = None          # "hoſpital": a letter only the case-insensitive patterns read as ASCII
+    nonfac = _SETTING_NONFACILITY.search(text) if _may_say(words, _NONFACILITY_WORDS) else None
     if nonfac:
         return "office", nonfac.span(), questions
-    fac = _SETTING_FACILITY.search(text) or _OBS_HEADING.search(text)
+    fac = (_SETTING_FACILITY.search(text) or _OBS_HEADING.search(text)) if _may_say(words, _FACILITY_WORDS) else None
     off = _SETTING_OFFICE.search(text)
     if fac:
         if off and not re.search(r"hospital", off.group(0), re.I) and off.start() < fac.start() and \

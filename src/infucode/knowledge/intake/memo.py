@@ -121,7 +121,7 @@ def _read_whole(text: str, ruleset: Ruleset, *, encounter_id: str, default_date:
         qs.append(f"No date of service found in the note; coded as {date} ({where}). What was the date?")
     questions += [Question(q, "intake.date") for q in qs]
 
-    setting, span, qs = setting_of(text)
+    setting, span, qs = setting_of(text, tl.words)
     if span is not None:
         ex.append(Extraction("setting", setting, text[span[0]:span[1]], *span))
     questions += [Question(q, "intake.setting") for q in qs]
