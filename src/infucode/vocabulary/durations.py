@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 # the clock ranges live with the clock times; re-exported for the readers that import them from here
 from .clock import ClockRange, clock_minutes, find_clock_range, find_clock_ranges
+from .names import folds_to_ascii
 
 __all__ = ["ClockRange", "Duration", "DurationHit", "clock_minutes", "find_clock_range", "find_clock_ranges",
            "find_durations", "parse_duration"]
@@ -67,6 +68,40 @@ _MUST = {"half_after": _HALF, "and_half": _HALF, "half_hour": _HALF,
 _BARE_COLON = re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])(?!\s*(?:a\.?m\.?|p\.?m\.?)(?![a-z]))", re.I)
 
 
+# A cheap necessary condition for any duration: a unit word (h, hr, hour, m, min, minute...) right after a
+# number (digits, a fraction or a number word, then spaces or a hyphen). The scan finds unit words after a
+# character that can end a number; _after_number then looks back. Most long texts have none (a rate's
+# "mL/hr" has no number before its "hr"), and then the patterns above are never run.
+_UNIT_AFTER_NUMBER = re.compile(
+    r"(?=[hHmM])(?<=[\d\s\-½¼¾aenortxyfAENORTXYF])(?:hours?|hrs?|h|minutes?|minuts?|minuets?|mintues?|mins?|m)"
+    r"(?![b-zB-Z])", re.I)
+_NUMBER_WORD_ENDS = tuple(sorted({*_WORD_NUMBERS, "half"}))
+
+
+def _after_number(text: str, start: int, unit_at: int) -> bool:
+    """True when what comes before ``unit_at`` (past spaces and hyphens) can end a number."""
+    i = unit_at
+    while i > start and (text[i - 1].isspace() or text[i - 1] == "-"):
+        i -= 1
+    if i == start:
+        return False
+    c = text[i - 1]
+    if c.isdecimal() or c in "½¼¾":
+        return True
+    if not c.isalpha():
+        return False
+    j = i
+    while j > start and (text[j - 1].isalpha() or text[j - 1] == "-"):
+        j -= 1
+    return text[j:i].lower().endswith(_NUMBER_WORD_ENDS)
+
+
+def _may_hold_duration(text: str, start: int, end: int) -> bool:
+    if folds_to_ascii(text):
+        return True        # "mınutes": a letter only the case-insensitive patterns read as ASCII
+    return any(_after_number(text, start, m.start()) for m in _UNIT_AFTER_NUMBER.finditer(text, start, end))
+
+
 def _number(text: str) -> float:
     t = text.lower()
     return float(_WORD_NUMBERS[t]) if t in _WORD_NUMBERS else float(t)
@@ -99,7 +134,7 @@ def find_durations(text: str, start: int = 0, end: int | None = None, *, bare_co
     # none, and then the clock ranges, which only block durations, are never looked for
     found: list[tuple[str, list[re.Match]]] = []
     present: dict[re.Pattern, bool] = {}
-    for kind, pat in _PATTERNS:
+    for kind, pat in (_PATTERNS if _may_hold_duration(text, start, end) else ()):
         must = _MUST.get(kind)
         if must is not None:
             if must not in present:
