@@ -147,3 +147,31 @@ def test_a_range_word_table_shared_by_note_and_question_readers():
     for word in RANGE_WORDS:
         a, b = find_times(f"0830 {word} 1245")
         assert is_range_separator(f" {word} ") and find_clock_range(f"0830 {word} 1245").minutes == 255
+
+
+# --- the shared word set and the gates built on it (issue 13, 1 MB speed): each gate may only skip a scan
+# that could not have found anything
+def test_distinct_words_is_the_regex_word_set():
+    import re
+
+    from infucode.vocabulary.names import distinct_words, letter_runs
+    text = "IVIG 2nd bag D5W\u00a0at 08:30; pt_ok caf\u00e9 \ud800x 5-FU/NS"
+    assert distinct_words(text) == {w.lower() for w in re.findall("[A-Za-z0-9]+", text)}
+    assert letter_runs(distinct_words(text)) == {w.lower() for w in re.findall("[A-Za-z]+", text)}
+
+
+def test_folded_letters_turn_the_word_gates_off():
+    from infucode.knowledge.intake.sections import find_sections
+    from infucode.vocabulary.names import folds_to_ascii
+    assert folds_to_ascii("hi\u017ftory") and not folds_to_ascii("history caf\u00e9")
+    text = "Hi\u017ftory: Zofran at home\nZofran 4 mg IVP 10:15"
+    assert [s.kind for s in find_sections(text, words={"zofran"}).sections] == ["history"]
+
+
+@pytest.mark.parametrize("text,minutes", [
+    ("onehour", [60]), ("1h45", [105]), ("1 \u00bd hr", [90]), ("over forty-five minutes", [45]),
+    ("2 Hours", [120]), ("an hour and a half", [90]), ("half-hour", [30]), ("30 mL/hr via pump", []),
+    ("with NS from 10:00", []), ("1 hour 75 minutes", [60, 75]),
+])
+def test_duration_gate_keeps_every_duration(text, minutes):
+    assert [d.minutes for d in find_durations(text, bare_colon=False)] == minutes

@@ -53,6 +53,8 @@ ACTION_FIRST_RUNS = frozenset("""
     accessed access de deaccessed placed inserted flushed flush locked hep heplock removed pulled blood labs lab
     drawn vitals vital vs assessed
     given administered pushed injected push at""".split())
+
+
 def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     """The action words of ``text`` as one ``ACTION_RE.finditer`` pass finds them, trying the regex only
     where a phrase can start: at the runs of letters that begin one (found with one small alternation of

@@ -106,13 +106,23 @@ class SectionMap:
         return None
 
 
+def _heading_kind(written: str) -> str:
+    """The section kind of a heading as written; "Hiſtory" (a letter the case-insensitive scan read as ASCII)
+    is looked up by the same match, not by its lower case."""
+    kind = SECTION_HEADINGS.get(" ".join(written.lower().split()))
+    if kind is None:
+        kind = next(v for k, v in SECTION_HEADINGS.items()
+                    if re.fullmatch(r"[ \t]+".join(re.escape(w) for w in k.split()), written, re.I))
+    return kind
+
+
 def find_sections(text: str, first_line_is_heading: bool = False, words: set[str] | None = None) -> SectionMap:
     """Sections of ``text``. ``first_line_is_heading``: the caller found that the first line is a title.
     ``words``: the text's :func:`distinct_words`, when the caller has them."""
     out: list[Section] = []
     heads = _headings(text, words)
     for i, (_, h_start, h_end, m_end) in enumerate(heads):
-        kind = SECTION_HEADINGS[" ".join(text[h_start:h_end].lower().split())]
+        kind = _heading_kind(text[h_start:h_end])
         line_end = text.find("\n", m_end)
         line_end = len(text) if line_end < 0 else line_end
         nxt = heads[i + 1][0] if i + 1 < len(heads) else len(text)
