@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["NameHit", "NameIndex", "canonical_name", "distinct_words", "folds_to_ascii", "letter_runs"]
+__all__ = ["NameHit", "NameIndex", "canonical_name", "distinct_words", "folds_to_ascii", "gate_words", "letter_runs",
+           "may_say"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
@@ -57,6 +58,18 @@ def folds_to_ascii(text: str) -> bool:
     """True when ``text`` has a letter that a case-insensitive regex reads as an ASCII one ("ſtarted"): the
     word set of :func:`distinct_words` then misses a word that such a regex finds."""
     return not text.isascii() and _FOLDS_TO_ASCII.search(text) is not None
+
+
+def gate_words(text: str, words: set[str] | None) -> set[str] | None:
+    """The words a reader may skip a scan on (see :func:`may_say`): ``words`` (the text's
+    :func:`distinct_words`), or None, no skipping, when the text has a letter that folds to ASCII."""
+    return None if words is None or folds_to_ascii(text) else words
+
+
+def may_say(words: set[str] | None, needed: frozenset[str]) -> bool:
+    """False only when a scan that cannot match without one of the words ``needed`` can be skipped: the
+    text (``words``, from :func:`gate_words`) has none of them. None: the words are not known."""
+    return words is None or not words.isdisjoint(needed)
 
 
 class NameHit(NamedTuple):

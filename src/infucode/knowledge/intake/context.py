@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from ...vocabulary.names import may_say
+
 __all__ = ["ACTUAL_CUES", "HYPOTHETICAL_CUES", "NEGATION_CUES", "PLANNED_DURATION", "clause_status"]
 
 # each cue table led by the letters its cues start with: the regex engine skips every other position
@@ -30,15 +32,19 @@ ACTUAL_CUES = re.compile(
     r"(?=[gapisbhcrRGAPISBHC])\b"
     r"(?:given|administered|pushed|injected|started|begun|began|hung|infusing|infused|completed|stopped"
     r"|connected|applied|received|ran|running|restarted|resumed)\b", re.I)
+# the first words of the negation cues: a note with none of them is not searched for one (names.may_say)
+NEGATION_FIRST_WORDS = frozenset({"not", "never", "held", "hold", "was", "declined", "refused", "omitted", "deferred",
+                                  "cancelled", "canceled", "did", "no"})
 # "to run over 30 min": the ordered duration, not the time it took.
 PLANNED_DURATION = re.compile(
     r"\b(?:to\s+(?:run|infuse|be\s+infused|go|be\s+given)|ordered|scheduled|planned|set\s+to\s+run|rate\s+to\s+run)"
     r"(?:\s+\w+){0,2}?\s*$", re.I)
 
 
-def clause_status(clause: str, has_time: bool) -> tuple[str, re.Match | None]:
-    """``("negated" | "hypothetical" | "actual", the cue)`` for one clause."""
-    neg = NEGATION_CUES.search(clause)
+def clause_status(clause: str, has_time: bool, words: set[str] | None = None) -> tuple[str, re.Match | None]:
+    """``("negated" | "hypothetical" | "actual", the cue)`` for one clause. ``words``: the note's words to
+    skip searches on (names.gate_words)."""
+    neg = NEGATION_CUES.search(clause) if may_say(words, NEGATION_FIRST_WORDS) else None
     if neg and has_time and neg.group(0).lower().startswith(("held", "was held")):
         neg = None   # "held at 1000 for hives": a pause of the running infusion, read as an event
     if neg:

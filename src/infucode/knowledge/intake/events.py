@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ...ruleset import Ruleset
 from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ClockTime, find_dates, find_durations,
                            find_route_words, find_times)
-from ...vocabulary.names import distinct_words
+from ...vocabulary.names import distinct_words, gate_words
 from .actions import find_actions, label_times
 from .clauses import find_clauses, hits_between
 from .context import clause_status
@@ -69,6 +69,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     if not _HYDRATION_KEYS:
         _HYDRATION_KEYS = {d.key for d in ruleset.drugs if d.family == "hydration"}
     words = distinct_words(text)      # one word set for the scans that look only for the words the note has
+    gate = gate_words(text, words)    # ... and for the searches a clause skips when the note lacks their words
     dates = find_dates(text, words)
     mentions = find_mentions(text, ruleset, words)
     times = find_times(text, [(d.start, d.end) for d in dates] + [(m.start, m.end) for m in mentions])
@@ -127,7 +128,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
 
         def clause_status_of(ca=ca, cb=cb, has_time=bool(ctimes), memo=status_cue):
             if not memo:
-                memo.extend(clause_status(text[ca:cb], has_time))
+                memo.extend(clause_status(text[ca:cb], has_time, gate))
             return memo[0], memo[1]
         cdates = hits_between(dates, date_starts, ca, cb)
         clause_date = cdates[0].value if cdates else None
@@ -137,7 +138,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         diluted: set[int] = set()     # mentions written with their diluent bag: an infusion
         if cms:
             status, cue = clause_status_of()
-            kept, diluted = administered_mentions(text, cms, ca, cb, status, sections, ruleset)
+            kept, diluted = administered_mentions(text, cms, ca, cb, status, sections, ruleset, gate)
 
         # cut the clause before each kept mention
         bounds: list[tuple[int, int, Mention | None]] = []
@@ -176,7 +177,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 seg.route_spans.append((r.start, r.end, r.concept))
             read_site(text, seg)
             if m is not None:
-                read_details(text, seg, m, ctimes)
+                read_details(text, seg, m, ctimes, gate)
                 if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:
                     seg.concepts.add("iv_infusion")
             read_durations(text, seg, hits_between(durations, duration_starts, sa, sb))

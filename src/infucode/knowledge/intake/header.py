@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ...vocabulary import DateHit
-from ...vocabulary.names import folds_to_ascii
+from ...vocabulary.names import gate_words, may_say
 
 __all__ = ["date_of_service", "setting_of"]
 
@@ -38,15 +38,14 @@ _FACILITY_WORDS = frozenset({"hospital", "outpatient", "hopd", "center", "centre
 
 def _may_say(words: set[str] | None, needed: frozenset[str]) -> bool:
     """False only when no word of ``needed`` and no word starting with "pos" is in the note."""
-    return words is None or not words.isdisjoint(needed) or any(w.startswith("pos") for w in words)
+    return may_say(words, needed) or any(w.startswith("pos") for w in words)
 
 
 def setting_of(text: str, words: set[str] | None = None) -> tuple[str, tuple[int, int] | None, list[str]]:
     """``(setting, span of the words, questions)``. ``words``: the note's ``distinct_words``, when the caller
     has them."""
     questions: list[str] = []
-    if words is not None and folds_to_ascii(text):
-        words = None          # "hoſpital": a letter only the case-insensitive patterns read as ASCII
+    words = gate_words(text, words)     # "hoſpital": a letter only the case-insensitive patterns read as ASCII
     nonfac = _SETTING_NONFACILITY.search(text) if _may_say(words, _NONFACILITY_WORDS) else None
     if nonfac:
         return "office", nonfac.span(), questions

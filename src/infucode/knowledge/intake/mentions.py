@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ...ruleset import Ruleset
 from ...vocabulary import NameIndex
+from ...vocabulary.names import gate_words, letter_runs, may_say
 from ...vocabulary.drug_names import UNNAMED_DRUG_WORDS
 from .sections import NOT_ADMINISTRATION_SECTIONS, SectionMap
 
@@ -62,14 +63,19 @@ def find_mentions(text: str, ruleset: Ruleset, words: set[str] | None = None) ->
             out.append(Mention(h.start, h.end, h.text, dm.drug.key, dm.drug.name, dm.how))
     covered = [(m.start, m.end) for m in out]
     starts = [a for a, _ in covered]
-    for h in _HCPCS_CODE.finditer(text):
+    gate = gate_words(text, words)
+    # a code is a word of its own ("J1569"); \d also reads non-ASCII digits, so a non-ASCII note is scanned
+    codes = gate is None or not text.isascii() or any(len(w) == 5 and w[0] in "jq" and w[1:].isdigit() for w in gate)
+    for h in (_HCPCS_CODE.finditer(text) if codes else ()):
         i = bisect.bisect_right(starts, h.start()) - 1
         if i >= 0 and covered[i][1] > h.start():
             continue
         hit = ruleset.drugs.by_hcpcs(h.group(0))
         if hit:
             out.append(Mention(h.start(), h.end(), h.group(0).upper(), hit[0].key, hit[0].name, "hcpcs"))
-    for h in _UNNAMED_RE.finditer(text):
+    # "2abx": the word may follow a digit, so the note's runs of letters are what is looked in
+    unnamed = gate is None or not letter_runs(gate).isdisjoint(UNNAMED_DRUG_WORDS)
+    for h in (_UNNAMED_RE.finditer(text) if unnamed else ()):
         i = bisect.bisect_right(starts, h.start()) - 1
         if i >= 0 and covered[i][1] > h.start():
             continue
@@ -98,15 +104,26 @@ _FLUSH_AFTER = re.compile(r"^\s*(?:\d+\s*(?:mL|ml|cc|units?)\s*)?(?:flush|lock|h
 _DILUENT_BEFORE = re.compile(r"(?:\b(?:in|mixed in|diluted in|with|w/|into)\s+|/\s*)(?:\d+(?:\.\d+)?\s*(?:mL|ml|cc|L)\s+)?$", re.I)
 _NEGATED_NEAR = (re.compile(r"\b(?:no|not|held|hold|declined|refused|without)\s+$", re.I),
                  re.compile(r"^\s*\??\s*(?:no|held|not given|declined)\b", re.I))
+# a note without these words is not searched for a negation just before each mention (names.may_say)
+_NEGATED_BEFORE_WORDS = frozenset({"no", "not", "held", "hold", "declined", "refused", "without"})
+
+
+def _may_say_flush(words: str) -> bool:
+    """False when ``words`` cannot hold the flush or lock word of _FLUSH_BEFORE (a substring test is ten times
+    cheaper than the search; casefold reads "ſ" and the Kelvin sign as the regex does)."""
+    folded = words.casefold()
+    return "flush" in folded or "lock" in folded
 
 
 def administered_mentions(text: str, mentions: list[Mention], ca: int, cb: int, status: str, sections: SectionMap,
-                          ruleset: Ruleset) -> tuple[list[Mention], set[int]]:
+                          ruleset: Ruleset, words: set[str] | None = None) -> tuple[list[Mention], set[int]]:
     """The mentions of the clause ``[ca, cb)`` that are administrations, in order; every other one is given
     its role and why (order, flush, diluent, not given, planned). Also the starts of the kept mentions
-    written with their diluent bag: an infusion. ``status`` is the clause's (actual, negated, ...)."""
+    written with their diluent bag: an infusion. ``status`` is the clause's (actual, negated, ...);
+    ``words``: the note's words to skip searches on (names.gate_words)."""
     kept: list[Mention] = []
     diluted: set[int] = set()
+    negated_before = may_say(words, _NEGATED_BEFORE_WORDS)
     for m in mentions:
         drug = ruleset.drugs.get(m.key)
         before = text[max(ca, m.start - 25):m.start]
@@ -115,7 +132,7 @@ def administered_mentions(text: str, mentions: list[Mention], ca: int, cb: int, 
         section = sections.kind_at(m.start)
         if section in NOT_ADMINISTRATION_SECTIONS:
             m.role, m.why = "order", f"named in the {section} section, not an administration"
-        elif drug is not None and drug.flush or _FLUSH_BEFORE.search(before) or \
+        elif drug is not None and drug.flush or (_may_say_flush(before) and _FLUSH_BEFORE.search(before)) or \
                 ((hydration or m.key.startswith("heparin")) and _FLUSH_AFTER.match(after)) or \
                 (m.key.startswith("heparin") and (_LINE_CARE_NEAR.search(text, m.end, min(cb, m.end + 45)) or
                                                   _LINE_CARE_NEAR.search(text, max(ca, m.start - 45), m.start))):
@@ -123,7 +140,7 @@ def administered_mentions(text: str, mentions: list[Mention], ca: int, cb: int, 
         elif hydration and kept and _DILUENT_BEFORE.search(text[kept[-1].end:m.start]):
             m.role, m.why = "diluent", "carries the drug, not hydration (continuity.hydration_concurrent)"
             diluted.add(kept[-1].start)
-        elif _NEGATED_NEAR[0].search(before[-18:]) or _NEGATED_NEAR[1].match(after):
+        elif (negated_before and _NEGATED_NEAR[0].search(before[-18:])) or _NEGATED_NEAR[1].match(after):
             m.role, m.why = "not_given", "not given"
         elif status != "actual":
             m.role, m.why = ("not_given", "not given") if status == "negated" else ("planned", "planned, ordered or "

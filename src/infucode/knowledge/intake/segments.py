@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from ...vocabulary import ClockTime
+from ...vocabulary.names import may_say
 from .context import PLANNED_DURATION
 from .mentions import Mention
 
@@ -47,6 +48,10 @@ _RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour
 _DISCONTINUED = re.compile(r"\b(stopped|d/?c'?d|discontinued|halted)\b[^.\n;]{0,40}\b(reaction|early|rash|hives|anaphyla\w*|intoleran\w*)"
                            r"|\b(reaction|rash|hives)\b[^.\n;]{0,30}\b(stopped|d/?c'?d|discontinued|halted)\b", re.I)
 _SEPARATE = re.compile(r"\b(separate|second|2nd|another|new)\s+(?:IV\s+)?(?:site|access|line|PIV|IV)\b", re.I)
+# the words without one of which each pattern cannot match ("d/c'd": the words "d", "c"): a note without
+# them is not searched for it, segment by segment (names.may_say)
+_DISCONTINUED_WORDS = frozenset({"stopped", "discontinued", "halted", "d", "dc", "dcd"})
+_SEPARATE_WORDS = frozenset({"separate", "second", "2nd", "another", "new"})
 _INDICATION = re.compile(r"\bfor\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|[a-z][a-z \-']{2,40}?)"
                          r"(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
 _DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
@@ -64,9 +69,9 @@ def read_site(text: str, seg: Segment) -> None:
         seg.site = (site.start(), site.end(), " ".join(site.group(0).split()))
 
 
-def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime]) -> None:
+def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], words: set[str] | None = None) -> None:
     """What the segment says of its drug: the dose written after it, the rate, the indication, a stop for a
-    reaction, a separate site."""
+    reaction, a separate site. ``words``: the note's words to skip searches on (names.gate_words)."""
     sa, sb = seg.start, seg.end
     site = seg.site
     for dm in DOSE.finditer(text, m.end, sb):
@@ -86,16 +91,16 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime]) -
         unit = {"gm": "g", "gram": "g", "grams": "g", "unit": "units", "u": "units"}.get(unit, unit)
         seg.dose = (dm.start(), dm.end(), float(dm.group(1)), unit)
         break
-    r = _RATE.search(text, sa, sb)
+    r = _RATE.search(text, sa, sb) if text.find("/", sa, sb) >= 0 else None    # a rate is per hour: "mL/hr"
     if r:
         seg.rate = (r.start(), r.end(), float(r.group(1)))
     ind = _INDICATION.search(text, sa, sb)
     if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
         seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
-    disc = _DISCONTINUED.search(text, sa, sb)
+    disc = _DISCONTINUED.search(text, sa, sb) if may_say(words, _DISCONTINUED_WORDS) else None
     if disc:
         seg.discontinued = (disc.start(), disc.end())
-    sep = _SEPARATE.search(text, sa, sb)
+    sep = _SEPARATE.search(text, sa, sb) if may_say(words, _SEPARATE_WORDS) else None
     if sep:
         seg.separate = (sep.start(), sep.end())
 
