@@ -147,6 +147,8 @@ def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list
             kind = "new_bag"
         out.append((t, kind))
         i += 1
+    if all(k is not None for _, k in out):
+        return out
     # a line-leading time repeated by a range of the same value ("0840 ... 0840-0855") is one time
     starts = {t.value for t, k in out if k == "start"}
     return [(t, k) for t, k in out if not (k is None and t.value in starts)]

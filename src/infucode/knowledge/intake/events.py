@@ -21,7 +21,7 @@ from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, Cloc
                            find_route_words, find_times)
 from ...vocabulary.names import distinct_words, gate_words
 from .actions import find_actions, label_times
-from .clauses import find_clauses, hits_between
+from .clauses import find_clauses, hits_between, hits_by_clause
 from .context import clause_status
 from .mentions import Mention, administered_mentions, find_mentions
 from .sections import SectionMap, find_sections
@@ -106,7 +106,12 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     protected = [(t.start, t.end) for t in times] + [(d.start, d.end) for d in dates]
     protected.sort()
     clauses = find_clauses(text, protected)
-    mention_starts = [m.start for m in mentions]
+    clause_starts = [a for a, _ in clauses]
+    mentions_in = hits_by_clause(clauses, clause_starts, mentions, [m.start for m in mentions])
+    times_in = hits_by_clause(clauses, clause_starts, times, time_starts)
+    dates_in = hits_by_clause(clauses, clause_starts, dates, date_starts)
+    routes_in = hits_by_clause(clauses, clause_starts, routes, route_starts)
+    actions_in = hits_by_clause(clauses, clause_starts, actions, action_starts)
 
     segments: list[Segment] = []
     events: list[Event] = []
@@ -116,13 +121,18 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     last: tuple[Mention, int] | None = None  # the drug the previous clause was about, and where it ended
     described: dict[str, None] = {}        # drugs written about with no event yet, latest last
 
-    for ca, cb in clauses:
-        cms = hits_between(mentions, mention_starts, ca, cb)
-        ctimes = hits_between(times, time_starts, ca, cb)
-        if not cms and not ctimes:
-            # no drug and no clock time: no event and no mention can come from it (most clauses of a long note)
-            last = None
-            continue
+    after = -2
+    # a clause with no drug and no clock time gives no event and no mention (most clauses of a long note)
+    for ci in sorted(mentions_in.keys() | times_in.keys()):
+        if ci != after + 1:
+            last = None          # a clause of neither came between: the sentence did not go on
+        after = ci
+        ca, cb = clauses[ci]
+        cms = mentions_in.get(ci, ())
+        ctimes = times_in.get(ci, ())
+        cactions = actions_in.get(ci, [])
+        caction_starts = [m.start() for m in cactions]
+        croutes = routes_in.get(ci, ())
         # the clause's status matters only for its mentions and events: read once, when first needed
         status_cue: list = []
 
@@ -130,7 +140,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
             if not memo:
                 memo.extend(clause_status(text[ca:cb], has_time, gate))
             return memo[0], memo[1]
-        cdates = hits_between(dates, date_starts, ca, cb)
+        cdates = dates_in.get(ci)
         clause_date = cdates[0].value if cdates else None
 
         # roles of the mentions: flush, diluent, negated, section, context
@@ -164,15 +174,17 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         last = (bounds[-1][2], cb) if bounds[-1][2] is not None else None
 
         for sa, sb, m in bounds:
-            stimes = hits_between(times, time_starts, sa, sb)   # sa, sb lie within the clause
-            labelled = label_times(text, stimes, ca, cb, actions, action_starts) if stimes else []
+            stimes = [t for t in ctimes if sa <= t.start < sb]
+            labelled = label_times(text, stimes, ca, cb, cactions, caction_starts) if stimes else []
             if m is None and all(k in (None, "line", "given") for _, k in labelled):
                 # words about no drug and no action on the running one: only line care is read from them
                 line_care.extend((t.start, t.end, "line care") for t, k in labelled if k == "line")
                 continue
             status, cue = clause_status_of()
             seg = Segment(sa, sb, m, status=status, cue=(ca + cue.start(), ca + cue.end()) if cue else None)
-            for r in hits_between(routes, route_starts, sa, sb):
+            for r in croutes:
+                if not sa <= r.start < sb:
+                    continue
                 seg.concepts.add(r.concept)
                 seg.route_spans.append((r.start, r.end, r.concept))
             read_site(text, seg)
@@ -188,7 +200,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 # "1030 irinotecan started, leucovorin running at the same time", "1200 irinotecan and
                 # leucovorin complete": a drug with its own action word and no time of its own shares the
                 # clause's time
-                own = next((a for a in hits_between(actions, action_starts, m.end, sb)
+                own = next((a for a in hits_between(cactions, caction_starts, m.end, sb)
                             if a.lastgroup in ("start", "stopped", "new_bag") and a.group(0).lower() not in ("at", "@")),
                            None)
                 if own is not None:
