@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["NameHit", "NameIndex", "canonical_name", "distinct_words", "folds_to_ascii", "gate_words", "letter_runs",
-           "may_say"]
+__all__ = ["NameHit", "NameIndex", "WordAlternation", "canonical_name", "distinct_words", "folds_to_ascii", "gate_words",
+           "letter_runs", "may_say"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
@@ -70,6 +70,42 @@ def may_say(words: set[str] | None, needed: frozenset[str]) -> bool:
     """False only when a scan that cannot match without one of the words ``needed`` can be skipped: the
     text (``words``, from :func:`gate_words`) has none of them. None: the words are not known."""
     return words is None or not words.isdisjoint(needed)
+
+
+class WordAlternation:
+    """A case-insensitive alternation of phrases (regex fragments) that each start with one of a few known
+    words, between word boundaries, in a fixed order of preference. :meth:`for_words` gives the alternation
+    of only the phrases whose first words a text has, in the same order: it finds what the whole
+    alternation finds there, and a long note is searched for a few phrases instead of all of them.
+
+    ``phrases``: ``(first words, fragment)``; first words None: the phrase is always kept ("q 4 h" has no
+    fixed first word). Every fragment starts with a letter, which leads the scan."""
+
+    _CACHE_LIMIT = 256
+
+    def __init__(self, phrases: Iterable[tuple[Iterable[str] | None, str]]):
+        self.phrases = tuple((None if ws is None else frozenset(ws), frag) for ws, frag in phrases)
+        self._compiled: dict[tuple[int, ...], re.Pattern] = {}
+        self.full = self._pattern(tuple(range(len(self.phrases))))
+
+    def for_words(self, words: set[str] | None) -> re.Pattern | None:
+        """The alternation for a text with these words (:func:`gate_words`; None: all phrases); None when
+        no phrase can match."""
+        if words is None:
+            return self.full
+        keep = tuple(i for i, (ws, _) in enumerate(self.phrases) if ws is None or not words.isdisjoint(ws))
+        return self._pattern(keep) if keep else None
+
+    def _pattern(self, keep: tuple[int, ...]) -> re.Pattern:
+        hit = self._compiled.get(keep)
+        if hit is None:
+            frags = [self.phrases[i][1] for i in keep]
+            lead = "".join(sorted({f[0].lower() for f in frags} | {f[0].upper() for f in frags}))
+            if len(self._compiled) >= self._CACHE_LIMIT:
+                self._compiled.clear()
+            # led by the letters the phrases start with: the regex engine skips every other position
+            hit = self._compiled[keep] = re.compile(rf"(?=[{lead}])\b(?:" + "|".join(frags) + r")\b", re.I)
+        return hit
 
 
 class NameHit(NamedTuple):

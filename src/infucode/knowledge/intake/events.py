@@ -22,7 +22,7 @@ from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, Cloc
 from ...vocabulary.names import distinct_words, gate_words
 from .actions import find_actions, label_times
 from .clauses import find_clauses, hits_between, hits_by_clause
-from .context import clause_status
+from .context import clause_cues, clause_status
 from .mentions import Mention, administered_mentions, find_mentions
 from .sections import SectionMap, find_sections
 from .segments import DOSE, Segment, read_details, read_durations, read_site
@@ -70,6 +70,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         _HYDRATION_KEYS = {d.key for d in ruleset.drugs if d.family == "hydration"}
     words = distinct_words(text)      # one word set for the scans that look only for the words the note has
     gate = gate_words(text, words)    # ... and for the searches a clause skips when the note lacks their words
+    cues = clause_cues(text, gate)
     dates = find_dates(text, words)
     mentions = find_mentions(text, ruleset, words)
     times = find_times(text, [(d.start, d.end) for d in dates] + [(m.start, m.end) for m in mentions])
@@ -138,7 +139,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
 
         def clause_status_of(ca=ca, cb=cb, has_time=bool(ctimes), memo=status_cue):
             if not memo:
-                memo.extend(clause_status(text[ca:cb], has_time, gate))
+                memo.extend(clause_status(text[ca:cb], has_time, cues))
             return memo[0], memo[1]
         cdates = dates_in.get(ci)
         clause_date = cdates[0].value if cdates else None
