@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 __all__ = ["NameHit", "NameIndex", "WordAlternation", "canonical_name", "distinct_words", "folds_to_ascii", "gate_words",
-           "letter_runs", "may_say"]
+           "letter_runs", "may_say", "word_scan"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
@@ -70,6 +70,22 @@ def may_say(words: set[str] | None, needed: frozenset[str]) -> bool:
     """False only when a scan that cannot match without one of the words ``needed`` can be skipped: the
     text (``words``, from :func:`gate_words`) has none of them. None: the words are not known."""
     return words is None or not words.isdisjoint(needed)
+
+
+def word_scan(words: Iterable[str], word_chars: str = "A-Za-z0-9", *, whole: bool = True,
+              also: tuple[str, str] | None = None) -> re.Pattern:
+    """One pass over a text for a few known words (lower case ASCII), ASCII case-insensitive, the longest
+    first at a place: not after one of ``word_chars`` and, when ``whole``, not before one either.
+    ``also``: one more alternative and the characters it starts with ("[#@]", "#@"). Led by the
+    characters the words start with, so the regex engine skips every other position. The readers of a
+    long note build one from the words of the note they can use (its :func:`distinct_words`)."""
+    alts = [re.escape(w) for w in sorted(words, key=len, reverse=True)]
+    lead = "".join(sorted({w[0] for w in words}))
+    if also is not None:
+        alts.append(also[0])
+        lead += also[1]
+    tail = rf"(?![{word_chars}])" if whole else ""
+    return re.compile(rf"(?=[{re.escape(lead)}])(?<![{word_chars}])(?:" + "|".join(alts) + ")" + tail, re.I | re.A)
 
 
 class WordAlternation:
@@ -161,9 +177,7 @@ class NameIndex:
         firsts = {w for w in (distinct_words(text) if words is None else words) if w in self._by_first}
         if not firsts:
             return
-        lead = "".join(sorted({w[0] for w in firsts}))
-        where = re.compile(rf"(?=[{lead}])(?<![A-Za-z0-9])(?:" + "|".join(sorted(firsts, key=len, reverse=True))
-                           + r")(?![A-Za-z0-9])", re.I | re.A)
+        where = word_scan(firsts)
         deepest = max(e.words for w in firsts for e in self._by_first[w])
         skip_to = 0
         for m in where.finditer(text):

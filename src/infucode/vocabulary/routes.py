@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .names import letter_runs
+from .names import letter_runs, word_scan
 
 __all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "OWN_CODE_ROUTE_WORDS", "ROUTE_WORDS",
            "RouteHit", "UNSUPPORTED_ROUTES", "find_route_words", "own_code_route", "resolve_route", "route_of_words"]
@@ -131,8 +131,7 @@ def find_route_words(text: str, start: int = 0, end: int | None = None, words: s
     firsts = {w for w in runs if w in _MATCHERS}
     if not firsts:
         return out
-    where = re.compile(rf"(?=[{''.join(sorted({w[0] for w in firsts}))}])(?<![A-Za-z])(?:"
-                       + "|".join(sorted(firsts, key=len, reverse=True)) + r")(?![A-Za-z])", re.I | re.A)
+    where = word_scan(firsts, "A-Za-z")
     skip_to = start
     for m in where.finditer(text, start, end):
         a = m.start()

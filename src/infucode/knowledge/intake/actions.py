@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ...vocabulary import ClockTime, is_range_separator
-from ...vocabulary.names import distinct_words, folds_to_ascii, letter_runs
+from ...vocabulary.names import distinct_words, folds_to_ascii, letter_runs, word_scan
 from .clauses import hits_between
 
 __all__ = ["ACTION_FIRST_RUNS", "ACTION_RE", "find_actions", "label_times"]
@@ -65,9 +65,7 @@ def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     runs = letter_runs(distinct_words(text) if words is None else words) & ACTION_FIRST_RUNS
     if "#" not in text and "@" not in text and not runs:
         return []
-    alt = "|".join(sorted(runs, key=len, reverse=True) + [r"[#@]"])
-    lead = "".join(sorted({w[0] for w in runs})) + "#@"
-    where = re.compile(rf"(?=[{lead}])(?<![A-Za-z])(?:{alt})", re.I | re.A)
+    where = word_scan(runs, "A-Za-z", whole=False, also=(r"[#@]", "#@"))
     out: list[re.Match] = []
     skip_to = 0
     match = ACTION_RE.match

@@ -25,7 +25,7 @@ from .clauses import find_clauses, hits_between, hits_by_clause
 from .context import clause_cues, clause_status
 from .mentions import Mention, administered_mentions, find_mentions
 from .sections import SectionMap, find_sections
-from .segments import DOSE, Segment, read_details, read_durations, read_site
+from .segments import DOSE, Segment, read_details, read_durations, read_site, site_starts
 
 __all__ = ["Event", "Timeline", "read_timeline"]
 
@@ -71,6 +71,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     words = distinct_words(text)      # one word set for the scans that look only for the words the note has
     gate = gate_words(text, words)    # ... and for the searches a clause skips when the note lacks their words
     cues = clause_cues(text, gate)
+    sites = site_starts(text, gate)
     dates = find_dates(text, words)
     mentions = find_mentions(text, ruleset, words)
     times = find_times(text, [(d.start, d.end) for d in dates] + [(m.start, m.end) for m in mentions])
@@ -188,7 +189,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                     continue
                 seg.concepts.add(r.concept)
                 seg.route_spans.append((r.start, r.end, r.concept))
-            read_site(text, seg)
+            read_site(text, seg, sites)
             if m is not None:
                 read_details(text, seg, m, ctimes, gate)
                 if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:

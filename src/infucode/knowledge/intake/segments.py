@@ -4,15 +4,16 @@ a reaction and a separate site.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
 from ...vocabulary import ClockTime
-from ...vocabulary.names import may_say
+from ...vocabulary.names import may_say, word_scan
 from .context import PLANNED_DURATION
 from .mentions import Mention
 
-__all__ = ["DOSE", "Segment", "read_details", "read_durations", "read_site"]
+__all__ = ["DOSE", "Segment", "read_details", "read_durations", "read_site", "site_starts"]
 
 
 @dataclass
@@ -42,6 +43,13 @@ _SITE = re.compile(
     r"abdomen|abd|ventrogluteal|vastus lateralis|buttock|hip|FA)\b(?:\s+(?:PIV|IV|peripheral IV|\d{2}\s*g(?:a|auge)?))*"
     r"|\b(?:port-?a-?cath|mediport|implanted port|chest port|port|PICC(?: line)?|central line|CVC|midline|PIV|peripheral IV)\b)",
     re.I)
+# The words a site can start with (a side, a body part, a device; "port-a-cath" may be written "porta-cath"
+# or "portacath"). A long note is scanned once for the ones it has; a segment with none is not searched.
+_SITE_FIRST_WORDS = frozenset("""
+    l r left right lt rt
+    forearm hand antecubital ac wrist upper arm deltoid thigh gluteal glute abdomen abd ventrogluteal vastus
+    buttock hip fa
+    port porta portacath mediport implanted chest picc central cvc midline piv peripheral""".split())
 DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
 # (?<![\d.]) : a rate never starts inside a run of digits (else a long digit run is searched in quadratic time)
 _RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
@@ -62,8 +70,22 @@ _PER_BODY_SIZE = re.compile(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", re.I)
 _NOT_AN_INDICATION = re.compile(r"(?:the|a|an|pt|patient|\d)", re.I)
 
 
-def read_site(text: str, seg: Segment) -> None:
-    """The IV or injection site the segment names, if any ("L AC PIV", "port")."""
+def site_starts(text: str, words: set[str] | None) -> list[int] | None:
+    """Where a site can start in the note (for :func:`read_site`); None: anywhere (``words``, from
+    names.gate_words, not known)."""
+    if words is None:
+        return None
+    present = words & _SITE_FIRST_WORDS
+    return [m.start() for m in word_scan(present).finditer(text)] if present else []
+
+
+def read_site(text: str, seg: Segment, starts: list[int] | None = None) -> None:
+    """The IV or injection site the segment names, if any ("L AC PIV", "port"). ``starts``: from
+    :func:`site_starts`; a segment with none of them is not searched."""
+    if starts is not None:
+        i = bisect.bisect_left(starts, seg.start)
+        if i == len(starts) or starts[i] >= seg.end:
+            return
     site = _SITE.search(text, seg.start, seg.end)
     if site:
         seg.site = (site.start(), site.end(), " ".join(site.group(0).split()))
