@@ -110,7 +110,7 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
         route = _route_of(rows)
         if _first(rows, "route") is not None and route is None:
             note(rows[0], "warning", "mar.route", "route not recognised (IV, IV push, IVPB, SC, IM...) or not parenteral")
-    has_rate = any(_number(r.cells.get("rate", "")) is not None for r in rows)
+    has_rate = any(_number(r.cells["rate"]) is not None for r in rows if r.cells.get("rate"))
     instant = route in _INSTANT
     adms: list[_Adm] = []
     current: _Adm | None = None
@@ -122,7 +122,7 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
         return a
 
     for r in rows:
-        rate = _number(r.cells.get("rate", ""))
+        rate = _number(r.cells["rate"]) if r.cells.get("rate") else None    # a note's events have no rate cell
         if r.cells.get("rate") and rate is None:
             note(r, "warning", "mar.rate", "rate is not a number; ignored")
         act = r.action
@@ -220,7 +220,9 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
 
 
 def _add_dose(r: MarAction, a: _Adm, note) -> None:
-    value = _number(r.cells.get("dose", ""))
+    if not r.cells.get("dose"):
+        return
+    value = _number(r.cells["dose"])
     if r.cells.get("dose") and value is None:
         note(r, "warning", "mar.dose", "dose is not a number; ignored")
         return

@@ -60,11 +60,27 @@ class _Drug:
     events: list[Event] = field(default_factory=list)
 
 
+_KINDS: dict[frozenset[str], str | None] = {}     # a note's segments have few distinct sets of route words
+
+
 def _kind(seg: Segment) -> str | None:
     """How the words of a segment give the drug: pump, a push/shot route, an infusion, or not said."""
-    if "ambulatory_pump" in seg.concepts:
+    concepts = frozenset(seg.concepts)
+    kind = _KINDS.get(concepts, _UNKNOWN)
+    if kind is _UNKNOWN:
+        if len(_KINDS) > 4096:
+            _KINDS.clear()
+        kind = _KINDS[concepts] = _kind_of(concepts)
+    return kind
+
+
+_UNKNOWN = object()
+
+
+def _kind_of(concepts: frozenset[str]) -> str | None:
+    if "ambulatory_pump" in concepts:
         return "pump"
-    route, _ = resolve_route(seg.concepts - NOT_ADMINISTRATION_SERVICES)
+    route, _ = resolve_route(concepts - NOT_ADMINISTRATION_SERVICES)
     if route in ("iv_push", "sc", "im"):
         return route
     if route in ("iv_infusion", "sc_infusion", "intra_arterial"):

@@ -50,7 +50,8 @@ def _heading_patterns(keys: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern]:
     semicolon it follows is part of the match, the empty group ``s`` marks where the heading line starts)."""
     alt = "|".join(r"[ \t]+".join(re.escape(w) for w in k.split()) for k in sorted(keys, key=len, reverse=True))
     body = _HEAD_BODY.format(alt=alt)
-    return re.compile(body, re.I), re.compile(r"(?:\n|[.;]\s??)(?P<s>)" + body, re.I)
+    # "[\n.;]" first (a space may follow only a period or semicolon): the regex engine skips to those characters
+    return re.compile(body, re.I), re.compile(r"[\n.;](?:(?<=[.;])\s)??(?P<s>)" + body, re.I)
 
 
 _ALL_HEADINGS = tuple(SECTION_HEADINGS)
