@@ -67,6 +67,7 @@ _OVER_LEAD = re.compile(r"over\s*$", re.I)
 _LITER_IS_LEFT = re.compile(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b")
 _GAUGE_AFTER = re.compile(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", re.I)
 _PER_BODY_SIZE = re.compile(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", re.I)
+_UNIT_NAMES = {"gm": "g", "gram": "g", "grams": "g", "unit": "units", "u": "units"}
 _NOT_AN_INDICATION = re.compile(r"(?:the|a|an|pt|patient|\d)", re.I)
 
 
@@ -97,26 +98,28 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
     sa, sb = seg.start, seg.end
     site = seg.site
     for dm in DOSE.finditer(text, m.end, sb):
-        if dm.start() - m.end > 40:
+        a, e = dm.span()
+        if a - m.end > 40:
             break
-        if site and site[0] <= dm.start() < site[1]:
+        if site and site[0] <= a < site[1]:
             continue
-        if any(t.start <= dm.start() < t.end for t in ctimes):
+        if ctimes and any(t.start <= a < t.end for t in ctimes):
             continue
-        if dm.group(2) == "L" and _LITER_IS_LEFT.match(text[dm.end():dm.end() + 15]):
+        number, unit = dm.groups()
+        if unit == "L" and _LITER_IS_LEFT.match(text, e, e + 15):
             continue
-        if dm.group(2).lower() == "g" and 14 <= float(dm.group(1)) <= 26 and _GAUGE_AFTER.match(text[dm.end():dm.end() + 10]):
+        unit = unit.lower()
+        if unit == "g" and 14 <= float(number) <= 26 and _GAUGE_AFTER.match(text, e, e + 10):
             continue
-        if _PER_BODY_SIZE.match(text[dm.end():dm.end() + 8]):
+        if _PER_BODY_SIZE.match(text, e, e + 8):
             break        # "375 mg/m2": a dose per body size, not the dose given
-        unit = dm.group(2).lower()
-        unit = {"gm": "g", "gram": "g", "grams": "g", "unit": "units", "u": "units"}.get(unit, unit)
-        seg.dose = (dm.start(), dm.end(), float(dm.group(1)), unit)
+        seg.dose = (a, e, float(number), _UNIT_NAMES.get(unit, unit))
         break
-    r = _RATE.search(text, sa, sb) if text.find("/", sa, sb) >= 0 else None    # a rate is per hour: "mL/hr"
+    words_here = text[sa:sb].lower()     # a search below is made only where its words can be
+    r = _RATE.search(text, sa, sb) if "/" in words_here else None    # a rate is per hour: "mL/hr"
     if r:
         seg.rate = (r.start(), r.end(), float(r.group(1)))
-    ind = _INDICATION.search(text, sa, sb)
+    ind = _INDICATION.search(text, sa, sb) if "for" in words_here else None
     if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
         seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
     disc = _DISCONTINUED.search(text, sa, sb) if may_say(words, _DISCONTINUED_WORDS) else None
