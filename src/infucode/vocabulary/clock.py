@@ -106,6 +106,20 @@ def find_dates(text: str, words: set[str] | None = None) -> list[DateHit]:
     return out
 
 
+def _value_of(h, mi, ap, h2, ap2, h3, mi3) -> str | None:
+    """``"HH:MM"`` of the groups of one _TIME match (None: no possible time)."""
+    if h is not None:
+        return hhmm(int(h), int(mi), ap)
+    if h2 is not None:
+        return hhmm(int(h2), 0, ap2)
+    return hhmm(int(h3), int(mi3))
+
+
+# the value of each written form met (a long note writes the same few dozen clock times again and again)
+_VALUES: dict[tuple, str | None] = {}
+_UNREAD = object()
+
+
 def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
     """Clock times in ``text``, left to right, none inside a ``skip`` span (dates, drug names)."""
     spans = sorted(skip)
@@ -120,15 +134,15 @@ def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
             i = bisect.bisect_right(starts, b - 1) - 1
             if i >= 0 and ends_max[i] > a:
                 continue
-        h, mi, ap, h2, ap2, h3, mi3 = m.groups()
-        if h is not None:
-            value = hhmm(int(h), int(mi), ap)
-        elif h2 is not None:
-            value = hhmm(int(h2), 0, ap2)
-        else:
-            if a > 0 and text[a - 1].isalpha():      # "J1745", "x1000"
-                continue
-            value = hhmm(int(h3), int(mi3))
+        groups = m.groups()
+        if groups[5] is not None and a > 0 and text[a - 1].isalpha():      # "J1745", "x1000"
+            continue
+        value = _VALUES.get(groups, _UNREAD)
+        if value is _UNREAD:
+            value = _value_of(*groups)
+            if len(_VALUES) > 20_000:
+                _VALUES.clear()
+            _VALUES[groups] = value
         if value is not None:
             out.append(ClockTime(a, b, text[a:b].strip(), value))
     return out

@@ -93,6 +93,12 @@ NEXT_BAG_REACH = 120
 LEAD_REACH = 160
 
 
+def _weak_link(text: str, a: int, b: int) -> bool:
+    """A comma or period, then a space, in ``text[a:b]`` (looked for only where one of them is)."""
+    words = text[a:b]
+    return ("," in words or "." in words) and _WEAK_LINK.search(words) is not None
+
+
 def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.Match],
                 action_starts: list[int]) -> list[tuple[ClockTime, str | None]]:
     """Each time with the action it documents (None: no action word near it)."""
@@ -113,14 +119,15 @@ def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list
             if m.start() >= t.start and m.start() < t.end:
                 continue
             kind = m.lastgroup
-            if m.end() <= t.start:
-                gap = t.start - m.end()
+            ms, me = m.span()
+            if me <= t.start:
+                gap = t.start - me
                 # a comma or period between the word and the time weakens the link
-                gap += 30 if _WEAK_LINK.search(text, m.end(), t.start) else 0
+                gap += 30 if _weak_link(text, me, t.start) else 0
                 score = (gap, 0)
             else:
-                gap = m.start() - t.end + 3
-                gap += 30 if _WEAK_LINK.search(text, t.end, m.start()) else 0
+                gap = ms - t.end + 3
+                gap += 30 if _weak_link(text, t.end, ms) else 0
                 score = (gap, 1)
             if kind == "given" and m.group(0).lower() in ("at", "@"):
                 score = (score[0] + 20, score[1])    # "at" is weaker than a real action word

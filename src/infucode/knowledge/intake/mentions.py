@@ -104,7 +104,7 @@ _FLUSH_AFTER = re.compile(r"^\s*(?:\d+\s*(?:mL|ml|cc|units?)\s*)?(?:flush|lock|h
 _DILUENT_BEFORE = re.compile(r"(?:\b(?:in|mixed in|diluted in|with|w/|into)\s+|/\s*)(?:\d+(?:\.\d+)?\s*(?:mL|ml|cc|L)\s+)?$", re.I)
 _NEGATED_NEAR = (re.compile(r"\b(?:no|not|held|hold|declined|refused|without)\s+$", re.I),
                  re.compile(r"^\s*\??\s*(?:no|held|not given|declined)\b", re.I))
-# a note without these words is not searched for a negation just before each mention (names.may_say)
+# a note without these words is not searched for a negation just before or after each mention (names.may_say)
 _NEGATED_BEFORE_WORDS = frozenset({"no", "not", "held", "hold", "declined", "refused", "without"})
 
 
@@ -140,7 +140,7 @@ def administered_mentions(text: str, mentions: list[Mention], ca: int, cb: int, 
         elif hydration and kept and _DILUENT_BEFORE.search(text[kept[-1].end:m.start]):
             m.role, m.why = "diluent", "carries the drug, not hydration (continuity.hydration_concurrent)"
             diluted.add(kept[-1].start)
-        elif (negated_before and _NEGATED_NEAR[0].search(before[-18:])) or _NEGATED_NEAR[1].match(after):
+        elif negated_before and (_NEGATED_NEAR[0].search(before[-18:]) or _NEGATED_NEAR[1].match(after)):
             m.role, m.why = "not_given", "not given"
         elif status != "actual":
             m.role, m.why = ("not_given", "not given") if status == "negated" else ("planned", "planned, ordered or "
