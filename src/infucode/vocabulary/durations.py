@@ -72,9 +72,15 @@ _BARE_COLON = re.compile(r"(?<![\d:])(\d{1,2}):([0-5]\d)(?![\d:])(?!\s*(?:a\.?m\
 # number (digits, a fraction or a number word, then spaces or a hyphen). The scan finds unit words after a
 # character that can end a number; _after_number then looks back. Most long texts have none (a rate's
 # "mL/hr" has no number before its "hr"), and then the patterns above are never run.
+# The unit words hours?|hrs?|h|minutes?|minuts?|minuets?|mintues?|mins?|m, written with both cases of each
+# letter instead of re.I so that the pattern starts with a plain character class: the regex engine then
+# jumps from one h or m to the next (three times faster per MB). A text with a letter that folds to ASCII
+# ("mınutes") is not gated (_may_hold_duration), so the ASCII classes lose nothing.
 _UNIT_AFTER_NUMBER = re.compile(
-    r"(?=[hHmM])(?<=[\d\s\-½¼¾aenortxyfAENORTXYF])(?:hours?|hrs?|h|minutes?|minuts?|minuets?|mintues?|mins?|m)"
-    r"(?![b-zB-Z])", re.I)
+    r"[hHmM](?<=[\d\s\-½¼¾aenortxyfAENORTXYF][hHmM])"
+    r"(?:(?<=[hH])(?:[oO][uU][rR][sS]?|[rR][sS]?)?"
+    r"|(?<=[mM])(?:[iI][nN](?:[uU][tT][eE][sS]?|[uU][tT][sS]?|[uU][eE][tT][sS]?|[tT][uU][eE][sS]?|[sS])?)?)"
+    r"(?![b-zB-Z])")
 _NUMBER_WORD_ENDS = tuple(sorted({*_WORD_NUMBERS, "half"}))
 
 

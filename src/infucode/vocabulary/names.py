@@ -186,7 +186,15 @@ class NameIndex:
                 continue
             p = m.end()
             word_ends = None
-            for e in self._by_first[m.group(0).lower()]:
+            first = m.group(0)
+            for e in self._by_first[first.lower()]:
+                if e.words == 1 and not e.tail:
+                    # the name is the word the scan found (same letters, any case): only its case may matter
+                    if e.sensitive and first != e.name and not _VOLUME_AFTER.match(text, p):
+                        continue
+                    yield NameHit(s, p, first, e.name)
+                    skip_to = p
+                    break
                 if e.lead is not None:
                     q = _SPACES.match(text, p).end() if e.lead[0] else p
                     if (e.lead[0] and q == p) or text[q:q + 1].lower()[:1] != e.lead[1]:

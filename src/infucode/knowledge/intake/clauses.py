@@ -9,8 +9,10 @@ import re
 
 __all__ = ["find_clauses", "hits_between", "hits_by_clause"]
 
-# led by the characters it can start with: the regex engine skips every other position
-_CLAUSE_END = re.compile(r"(?=[\n;.!?])(?:\n|;|(?<![A-Z][a-z])(?<!\b[A-Za-z])\.(?=\s)|!|\?(?=\s))")
+# A line break, semicolon or "!"; a period or "?" before a space, a period not after an abbreviation ("Dr.",
+# "a.m."). The character is matched first and looked back at: a pattern that starts with a plain character
+# class lets the regex engine jump from one such character to the next.
+_CLAUSE_END = re.compile(r"[\n;.!?](?:(?<=\.)(?<![A-Z][a-z]\.)(?<!\b[A-Za-z]\.)(?=\s)|(?<=\?)(?=\s)|(?<=[\n;!]))")
 
 
 def find_clauses(text: str, protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
