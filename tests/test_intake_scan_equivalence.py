@@ -1,0 +1,232 @@
+"""The faster forms of the note reader's scans find exactly what the plain forms found (issue 13, speed).
+
+Each speed-up of the 1 MB note keeps a pattern's matches or a reader's result unchanged; these tests hold
+each one against the form it replaced (kept here as the reference), on random texts over the characters
+that matter and on the nurse-note corpus.
+"""
+from __future__ import annotations
+
+import bisect
+import random
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infucode import load_ruleset
+from infucode.knowledge.intake import clauses, context, sections, segments
+from infucode.knowledge.intake.events import read_timeline
+from infucode.vocabulary import clock, durations
+from infucode.vocabulary.names import WordAlternation, distinct_words, gate_words, may_say, word_scan
+
+NOTES = Path(__file__).resolve().parent / "notes"
+
+
+def _corpus_texts() -> list[str]:
+    texts = []
+    for path in sorted(NOTES.glob("*.yaml")):
+        for note in yaml.safe_load(path.read_text()) or []:
+            if isinstance(note, dict) and note.get("text"):
+                texts.append(note["text"])
+    return texts
+
+
+CORPUS = _corpus_texts()
+
+
+def _random_texts(alphabet: str, n: int, seed: int, longest: int = 12) -> list[str]:
+    rnd = random.Random(seed)
+    return ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(1, longest))) for _ in range(n)]
+
+
+def test_the_corpus_is_there():
+    assert len(CORPUS) >= 80
+
+
+# --- the clock-time scan: the hour's first digit matched first (was: a lookahead for a digit)
+_AMPM = r"(?:\s*(?P<ap>[ap])\.?\s?m\.?(?![a-z]))"
+_OLD_TIME = re.compile(
+    r"(?=\d)(?<![\d:/.$#])(?:"
+    r"(?P<h>\d{1,2})[:h](?P<mi>\d{2})(?::\d{2})?" + _AMPM + r"?"
+    r"|(?P<h2>\d{1,2})" + _AMPM.replace("ap>", "ap2>")
+    + r"|(?P<h3>[01]\d|2[0-3])(?P<mi3>[0-5]\d)(?:\s*(?:h|hrs|hours)\b)?(?!\d|:\d|/|\.\d|%|\s*(?:mg|mcg|ml|cc|l|g|gm|grams?|"
+      r"units?|u|meq|iu|kg|lbs?)\b)"
+    r")", re.I)
+
+
+def _old_times(text: str) -> list[tuple]:
+    return [(m.span(), m.group("h"), m.group("mi"), m.group("ap"), m.group("h2"), m.group("ap2"), m.group("h3"),
+             m.group("mi3")) for m in _OLD_TIME.finditer(text)]
+
+
+def _new_times(text: str) -> list[tuple]:
+    out = []
+    for m in clock._TIME.finditer(text):
+        first = text[m.start()]
+
+        def whole(g: str | None) -> str | None:
+            return None if g is None else first + g
+        out.append((m.span(), whole(m.group("h")), m.group("mi"), m.group("ap"), whole(m.group("h2")), m.group("ap2"),
+                    whole(m.group("h3")), m.group("mi3")))
+    return out
+
+
+def test_the_time_scan_finds_the_times_and_hours_the_lookahead_form_found():
+    texts = _random_texts("0123456789:h ap.m/$#xgH\n", 20_000, seed=3) + CORPUS
+    for text in texts:
+        assert _new_times(text) == _old_times(text), text
+
+
+@pytest.mark.parametrize("written,value", [("0830", "08:30"), ("8:30 PM", "20:30"), ("x0830", None), ("J1745", None),
+                                           ("12:45", "12:45"), ("2359", "23:59"), ("2400", None), ("7 am", "07:00")])
+def test_clock_values_through_the_remembered_forms(written, value):
+    # twice: the second reading takes the value remembered from the first
+    for _ in range(2):
+        got = [t.value for t in clock.find_times(f"given {written} ok")]
+        assert got == ([value] if value else [])
+
+
+# --- the unit-word gate of durations: explicit letter cases (was: re.I)
+_OLD_UNIT = re.compile(r"(?=[hHmM])(?<=[\d\s\-½¼¾aenortxyfAENORTXYF])(?:hours?|hrs?|h|minutes?|minuts?|minuets?|mintues?"
+                       r"|mins?|m)(?![b-zB-Z])", re.I)
+
+
+def test_the_unit_word_gate_starts_where_the_case_insensitive_form_started():
+    texts = _random_texts("hHmMiInNuUtTeEsSoOrR 1-½aexyfbg\n", 30_000, seed=1) + CORPUS
+    for text in texts:
+        want = [m.start() for m in _OLD_UNIT.finditer(text)]
+        assert [m.start() for m in durations._UNIT_AFTER_NUMBER.finditer(text)] == want, text
+
+
+# --- clause ends: the end character matched first (was: a lookahead)
+_OLD_CLAUSE_END = re.compile(r"(?=[\n;.!?])(?:\n|;|(?<![A-Z][a-z])(?<!\b[A-Za-z])\.(?=\s)|!|\?(?=\s))")
+
+
+def _old_clauses(text: str, protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    starts = [a for a, _ in protected]
+    out, lo = [], 0
+    for m in _OLD_CLAUSE_END.finditer(text):
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i >= 0 and protected[i][1] > m.start():
+            continue
+        if m.start() > lo:
+            out.append((lo, m.start()))
+        lo = m.end()
+    if lo < len(text):
+        out.append((lo, len(text)))
+    return out
+
+
+def test_clause_ends_and_clauses_are_those_of_the_lookahead_form():
+    for text in _random_texts("aBcD.?!;\n x_1é", 30_000, seed=2, longest=10):
+        assert [m.span() for m in clauses._CLAUSE_END.finditer(text)] == \
+            [m.span() for m in _OLD_CLAUSE_END.finditer(text)], text
+    for text in CORPUS:
+        times = clock.find_times(text)
+        protected = sorted([(t.start, t.end) for t in times] + [(d.start, d.end) for d in clock.find_dates(text)])
+        assert clauses.find_clauses(text, protected) == _old_clauses(text, protected)
+
+
+def test_a_period_inside_a_time_is_no_clause_end():
+    text = "IVIG started 8:30 a.m. Then flushed. Done"
+    protected = [(t.start, t.end) for t in clock.find_times(text)]
+    assert clauses.find_clauses(text, protected) == [(0, 35), (36, 41)]
+
+
+def test_hits_are_sorted_into_their_clauses_as_asking_each_clause_found():
+    for text in CORPUS:
+        times = clock.find_times(text)
+        cls = clauses.find_clauses(text, sorted((t.start, t.end) for t in times))
+        starts = [t.start for t in times]
+        by = clauses.hits_by_clause(cls, [a for a, _ in cls], times, starts)
+        for i, (a, b) in enumerate(cls):
+            assert by.get(i, []) == clauses.hits_between(times, starts, a, b)
+
+
+# --- headings after a delimiter: the delimiter matched first (was: an alternation)
+def test_headings_after_a_delimiter_are_those_of_the_alternation_form():
+    keys = tuple(sections.SECTION_HEADINGS)
+    _, after = sections._heading_patterns(keys)
+    alt = "|".join(r"[ \t]+".join(re.escape(w) for w in k.split()) for k in sorted(keys, key=len, reverse=True))
+    old = re.compile(r"(?:\n|[.;]\s??)(?P<s>)" + sections._HEAD_BODY.format(alt=alt), re.I)
+    rnd = random.Random(4)
+    pieces = ["\n", ". ", ";", ".", " ", "Dx:", "Plan :", "- Orders:", "\tRx:", "note", "x", ".\n"]
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 8))) for _ in range(20_000)] + CORPUS
+    for text in texts:
+        got = [(m.start("s"), m.start("h"), m.end("h"), m.end()) for m in after.finditer(text)]
+        assert got == [(m.start("s"), m.start("h"), m.end("h"), m.end()) for m in old.finditer(text)], text
+
+
+# --- cue tables reduced to the phrases whose first words a note has
+def test_a_reduced_cue_table_finds_what_the_whole_table_finds():
+    for table in (context.NEGATION, context.HYPOTHETICAL, context.ACTUAL):
+        for text in CORPUS + ["held per MD", "will give if needed", "x 3 days q 4 h", "e-prescribed", "Rx sent to pharmacy"]:
+            reduced = table.for_words(distinct_words(text))
+            for clause in re.split(r"[\n;.]", text):
+                want = table.full.search(clause)
+                got = reduced.search(clause) if reduced is not None else None
+                assert (got and got.span()) == (want and want.span()), clause
+
+
+def test_a_note_without_any_cue_word_is_searched_for_none():
+    assert context.NEGATION.for_words({"zofran", "4", "mg", "ivp"}) is None
+    assert context.HYPOTHETICAL.for_words({"zofran"}).pattern.count("|") == 1    # the two phrases with no fixed word
+    assert context.clause_cues("short note", {"zofran"}) is context.ALL_CUES      # a short note: the whole tables
+
+
+def test_word_alternation_keeps_the_order_of_preference():
+    table = WordAlternation([(["to"], r"to\s+be\s+given"), (["to"], "to"), (None, r"q\s?\d+\s?h")])
+    assert table.for_words({"to"}).search("to be given").group(0) == "to be given"
+    assert table.for_words({"x"}).search("q 4 h").group(0) == "q 4 h"
+
+
+def test_the_clause_status_is_the_same_with_the_note_s_cue_tables():
+    for text in CORPUS:
+        cues = context.clause_cues(text + " " * context._SHORT_NOTE, gate_words(text, distinct_words(text)))
+        for clause in re.split(r"[\n;.]", text):
+            for has_time in (False, True):
+                want = context.clause_status(clause, has_time)
+                got = context.clause_status(clause, has_time, cues)
+                assert (got[0], got[1] and got[1].span()) == (want[0], want[1] and want[1].span()), clause
+
+
+# --- word scans and the gates
+def test_word_scan_finds_whole_words_longest_first_in_any_case():
+    scan = word_scan({"iv", "ivp", "port"})
+    assert [m.group(0) for m in scan.finditer("IVP then iv; PORT, passport, IVs, 2iv")] == ["IVP", "iv", "PORT"]
+    starts = word_scan({"re"}, "A-Za-z", whole=False, also=(r"[#@]", "#@"))
+    assert [m.group(0) for m in starts.finditer("restarted @1030 #2 pre")] == ["re", "@", "#"]
+
+
+def test_may_say_skips_only_a_note_without_the_words():
+    assert may_say(None, frozenset({"held"}))
+    assert may_say({"held", "zofran"}, frozenset({"held"}))
+    assert not may_say({"zofran"}, frozenset({"held"}))
+    assert gate_words("hoſpital", {"ho", "pital"}) is None        # a folded letter: nothing is skipped
+
+
+def test_a_segment_without_a_site_word_is_not_searched_and_the_sites_are_unchanged():
+    rs = load_ruleset("medicare")
+    for text in CORPUS:
+        tl = read_timeline(text, rs)
+        starts = segments.site_starts(text, gate_words(text, tl.words))
+        for seg in tl.segments:
+            plain = segments.Segment(seg.start, seg.end, seg.mention)
+            segments.read_site(text, plain)
+            gated = segments.Segment(seg.start, seg.end, seg.mention)
+            segments.read_site(text, gated, starts)
+            assert gated.site == plain.site == seg.site
+    assert segments.site_starts("Zofran 4 mg IVP", {"zofran", "4", "mg", "ivp"}) == []
+    assert segments.site_starts("via L AC PIV", None) is None
+
+
+@pytest.mark.parametrize("text,discontinued,separate", [
+    ("Rituxan stopped early for rash 1030", True, False),
+    ("Zofran 4 mg IVP via second IV site 1015", False, True),
+    ("Zofran 4 mg IVP 1015", False, False),
+])
+def test_reaction_stops_and_separate_sites_are_still_read(text, discontinued, separate):
+    tl = read_timeline(text, load_ruleset("medicare"))
+    seg = next(s for s in tl.segments if s.mention is not None)
+    assert (seg.discontinued is not None, seg.separate is not None) == (discontinued, separate)
