@@ -230,3 +230,23 @@ def test_reaction_stops_and_separate_sites_are_still_read(text, discontinued, se
     tl = read_timeline(text, load_ruleset("medicare"))
     seg = next(s for s in tl.segments if s.mention is not None)
     assert (seg.discontinued is not None, seg.separate is not None) == (discontinued, separate)
+
+
+# --- numeric dates: the first digit matched first (was: a lookahead for a digit)
+_OLD_NUMERIC_DATE = re.compile(r"(?=\d)\b(?:(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)"
+                               r"|(?P<m2>\d{1,2})/(?P<d2>\d{1,2})/(?P<y2>(?:19|20)\d\d|\d{2}))\b")
+
+
+def test_numeric_dates_are_those_of_the_lookahead_form():
+    texts = _random_texts("0129/-3 a_٣\n", 40_000, seed=5, longest=14) + CORPUS
+    for text in texts:
+        want = [(m.span(), m.group("y"), m.group("m2")) for m in _OLD_NUMERIC_DATE.finditer(text)]
+        got = []
+        for m in clock._NUMERIC_DATE.finditer(text):
+            first = text[m.start()]
+            got.append((m.span(), m.group("y") and first + m.group("y"), m.group("m2") is not None and first + m.group("m2")
+                        or None))
+        assert got == want, text
+    # through the reader: a note with no month word is read with the numeric scan
+    assert [d.value for d in clock.find_dates("DOS 3/2/26, seen 2026-03-04; 1/2/3", {"dos", "seen"})] == \
+        ["2026-03-02", "2026-03-04"]

@@ -77,10 +77,12 @@ def hhmm(h: int, m: int, ampm: str | None = None) -> str | None:
 
 
 # the numeric forms only (2026-03-02, 3/2/26): a note with no word that starts like a month is scanned
-# with this one (the month names' leading letters are the commonest initials of English words)
+# with this one (the month names' leading letters are the commonest initials of English words). Its first
+# digit is matched first and looked back from, so the scan jumps from digit to digit: the groups y and m2
+# hold the year and the month without that first digit.
 _NUMERIC_DATE = re.compile(
-    r"(?=\d)\b(?:(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)"
-    r"|(?P<m2>\d{1,2})/(?P<d2>\d{1,2})/(?P<y2>(?:19|20)\d\d|\d{2}))\b")
+    r"\d(?<!\w\d)(?:(?P<y>(?<=1)9\d\d|(?<=2)0\d\d)-(?P<m>\d\d)-(?P<d>\d\d)"
+    r"|(?P<m2>\d?)/(?P<d2>\d{1,2})/(?P<y2>(?:19|20)\d\d|\d{2}))\b")
 
 
 def find_dates(text: str, words: set[str] | None = None) -> list[DateHit]:
@@ -92,6 +94,12 @@ def find_dates(text: str, words: set[str] | None = None) -> list[DateHit]:
         pattern = _NUMERIC_DATE
     for m in pattern.finditer(text):
         g = m.groupdict()
+        if pattern is _NUMERIC_DATE:      # the first digit is outside the groups
+            first = text[m.start()]
+            if g["y"] is not None:
+                g["y"] = first + g["y"]
+            else:
+                g["m2"] = first + g["m2"]
         try:
             if g["y"]:
                 d = dt.date(int(g["y"]), int(g["m"]), int(g["d"]))

@@ -10,6 +10,7 @@ coded (route on_body_injector, 96377).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import msgspec
@@ -127,6 +128,12 @@ def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
                     e.key, ruleset.drugs.get(e.key).name if ruleset.drugs.get(e.key) else e.key, None)
             d.events.append(e)
     return orders
+
+
+@functools.lru_cache(maxsize=1440)      # one per minute of a day
+def _time_of(value: str) -> dt.time:
+    """The clock time of ``"HH:MM"``."""
+    return dt.time(int(value[:2]), int(value[3:]))
 
 
 def _clock(moment: str, date: str) -> str:
@@ -287,10 +294,9 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         prev: dt.datetime | None = None
         day = base
         for e in sorted(timed, key=lambda e: e.seq):
-            h, mi = int(e.time.value[:2]), int(e.time.value[3:])
             if e.date:
                 day = dt.date.fromisoformat(e.date)
-            moment = dt.datetime.combine(day, dt.time(h, mi))
+            moment = dt.datetime.combine(day, _time_of(e.time.value))
             if prev is not None and moment < prev and not e.date:
                 moment += dt.timedelta(days=1)      # past midnight
                 day = moment.date()
