@@ -112,8 +112,6 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     mentions_in = hits_by_clause(clauses, clause_starts, mentions, [m.start for m in mentions])
     times_in = hits_by_clause(clauses, clause_starts, times, time_starts)
     dates_in = hits_by_clause(clauses, clause_starts, dates, date_starts)
-    routes_in = hits_by_clause(clauses, clause_starts, routes, route_starts)
-    actions_in = hits_by_clause(clauses, clause_starts, actions, action_starts)
 
     segments: list[Segment] = []
     events: list[Event] = []
@@ -132,9 +130,10 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         ca, cb = clauses[ci]
         cms = mentions_in.get(ci, ())
         ctimes = times_in.get(ci, ())
-        cactions = actions_in.get(ci, [])
+        # route and action words: looked up only for the clauses visited (two bisections each)
+        cactions = hits_between(actions, action_starts, ca, cb)
         caction_starts = [m.start() for m in cactions]
-        croutes = routes_in.get(ci, ())
+        croutes = hits_between(routes, route_starts, ca, cb)
         # the clause's status matters only for its mentions and events: read once, when first needed
         status_cue: list = []
 
