@@ -135,12 +135,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         caction_starts = [m.start() for m in cactions]
         croutes = hits_between(routes, route_starts, ca, cb)
         # the clause's status matters only for its mentions and events: read once, when first needed
-        status_cue: list = []
-
-        def clause_status_of(ca=ca, cb=cb, has_time=bool(ctimes), memo=status_cue):
-            if not memo:
-                memo.extend(clause_status(text[ca:cb], has_time, cues))
-            return memo[0], memo[1]
+        status_cue = None
         cdates = dates_in.get(ci)
         clause_date = cdates[0].value if cdates else None
 
@@ -148,7 +143,9 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         kept: list[Mention] = []
         diluted: set[int] = set()     # mentions written with their diluent bag: an infusion
         if cms:
-            status, cue = clause_status_of()
+            if status_cue is None:
+                status_cue = clause_status(text[ca:cb], bool(ctimes), cues)
+            status, cue = status_cue
             kept, diluted = administered_mentions(text, cms, ca, cb, status, sections, ruleset, gate)
 
         # cut the clause before each kept mention
@@ -181,7 +178,9 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 # words about no drug and no action on the running one: only line care is read from them
                 line_care.extend((t.start, t.end, "line care") for t, k in labelled if k == "line")
                 continue
-            status, cue = clause_status_of()
+            if status_cue is None:
+                status_cue = clause_status(text[ca:cb], bool(ctimes), cues)
+            status, cue = status_cue
             seg = Segment(sa, sb, m, status=status, cue=(ca + cue.start(), ca + cue.end()) if cue else None)
             for r in croutes:
                 if not sa <= r.start < sb:

@@ -76,7 +76,8 @@ def date_of_service(text: str, dates: list[DateHit]) -> tuple[DateHit | None, li
     # an e-mail's sent date ("Sent: ...", its own or a quoted one): only when the note gives no other date,
     # and then the earliest, the thread's first message (a reply is sent later than the note it quotes)
     sent = [d for d in usable if _SENT_LABEL.search(text[max(0, d.start - 40):d.start])]
-    written = [d for d in usable if d not in sent]
+    sent_at = {d.start for d in sent}      # a set: a thread of many sent dates is not read in quadratic time
+    written = [d for d in usable if d.start not in sent_at]
     questions = []
     if not written:
         chosen = min(sent, key=lambda d: d.value)
