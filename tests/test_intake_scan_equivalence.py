@@ -250,3 +250,32 @@ def test_numeric_dates_are_those_of_the_lookahead_form():
     # through the reader: a note with no month word is read with the numeric scan
     assert [d.value for d in clock.find_dates("DOS 3/2/26, seen 2026-03-04; 1/2/3", {"dos", "seen"})] == \
         ["2026-03-02", "2026-03-04"]
+
+
+def test_a_long_note_s_action_words_are_those_of_the_whole_action_pattern():
+    """A note over actions._SHORT_NOTE characters is read with an ACTION_RE of only the phrases its words can
+    start; it must find what the whole pattern finds, for every phrase form and in a corpus note."""
+    from infucode.knowledge.intake import actions
+
+    phrases = ["held", "on hold", "stopped temporarily", "re-started", "restarting", "new bag", "bag #2", "2nd liter",
+               "rehung", "#2 hung", "rate increased", "titrated", "inc rate", "completed", "d/c'd", "dc'ed",
+               "infused by", "ran until", "being infused", "infused over", "Actemra infused.", "started", "strt",
+               "on at", "from", "de-accessed", "pt flushed", "flushed", "hep lock", "blood return", "labs drawn",
+               "vitals", "VS", "given", "pushed", "at", "@", "ſtarted", "Kelvin \u212astart"]
+    texts = [" ".join(f"0830 NS {p} 0915;" for p in phrases), *CORPUS]
+    for text in texts:
+        long = (text + "\n") * (actions._SHORT_NOTE // max(1, len(text)) + 1)
+        assert len(long) >= actions._SHORT_NOTE
+        want = [(m.start(), m.end(), m.lastgroup) for m in actions.ACTION_RE.finditer(long)]
+        assert [(m.start(), m.end(), m.lastgroup) for m in actions.find_actions(long)] == want
+
+
+def test_the_phrases_of_the_action_pattern_split_and_start_as_written():
+    from infucode.knowledge.intake import actions
+
+    for _, pattern in actions._ACTION_WORDS:
+        assert "|".join(actions._alternatives(pattern)) == pattern
+    assert actions._leading_letters("re-?started") == "re"
+    assert actions._leading_letters("labs?\\s+drawn") == "lab"
+    assert actions._leading_letters("(?<!pt )(?<!patient )flushed") == "flushed"
+    assert actions._leading_letters("(?:second|2nd)\\s+bag") == ""

@@ -7,6 +7,7 @@ no event of a drug. A time is labelled by the nearest action word around it in i
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from ...vocabulary import ClockTime, is_range_separator
@@ -55,6 +56,68 @@ ACTION_FIRST_RUNS = frozenset("""
     given administered pushed injected push at""".split())
 
 
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex ("a|b(?:c|d)" -> ["a", "b(?:c|d)"]); joined by "|" they are the
+    pattern again."""
+    out, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    out.append(pattern[start:])
+    return out
+
+
+_LOOKBEHIND = re.compile(r"\(\?<[!=][^()]*\)")
+
+
+def _leading_letters(phrase: str) -> str:
+    """The letters every match of ``phrase`` starts with, lower case ("re-?started" -> "re", "hours?" ->
+    "hour", "(?:second|2nd)..." -> ""): its leading lookbehinds skipped, up to the first letter that is not
+    plainly there."""
+    while (m := _LOOKBEHIND.match(phrase)) is not None:
+        phrase = phrase[m.end():]
+    out = []
+    for i, c in enumerate(phrase):
+        if not c.isascii() or not c.isalpha() or phrase[i + 1:i + 2] in ("?", "*", "+", "{"):
+            break
+        out.append(c.lower())
+    return "".join(out)
+
+
+_PHRASES = [(kind, [(p, _leading_letters(p)) for p in _alternatives(pattern)]) for kind, pattern in _ACTION_WORDS]
+# below this many characters a note is read with the whole ACTION_RE (a smaller one is compiled per note)
+_SHORT_NOTE = 20_000
+
+
+@functools.lru_cache(maxsize=64)
+def _action_re_for(keys: frozenset[str]) -> re.Pattern:
+    """ACTION_RE with only the phrases that can start where a text starts with one of ``keys`` (the first
+    runs of ACTION_FIRST_RUNS a note has, "#", "@"): the phrases whose leading letters agree with a key, in
+    the same order and groups. At a place the scan finds, it matches exactly what ACTION_RE matches (a
+    phrase left out cannot start there); trying the whole alternation at each of a long note's action words
+    was most of the cost of finding them."""
+    groups = []
+    for kind, phrases in _PHRASES:
+        kept = [p for p, lead in phrases if any(k.startswith(lead) or lead.startswith(k) for k in keys)]
+        if kept:
+            groups.append(f"(?P<{kind}>" + "|".join(kept) + ")")
+    return re.compile(r"(?=[A-Za-z#@])(?<![A-Za-z])(?:" + "|".join(groups) + r")(?![A-Za-z])", re.I)
+
+
 def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     """The action words of ``text`` as one ``ACTION_RE.finditer`` pass finds them, trying the regex only
     where a phrase can start: at the runs of letters that begin one (found with one small alternation of
@@ -68,7 +131,7 @@ def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     where = word_scan(runs, "A-Za-z", whole=False, also=(r"[#@]", "#@"))
     out: list[re.Match] = []
     skip_to = 0
-    match = ACTION_RE.match
+    match = ACTION_RE.match if len(text) < _SHORT_NOTE else _action_re_for(frozenset(runs | {"#", "@"})).match
     for h in where.finditer(text):
         a = h.start()
         if a < skip_to:
