@@ -196,8 +196,13 @@ class NameIndex:
                     skip_to = p
                     break
                 if e.lead is not None:
-                    q = _SPACES.match(text, p).end() if e.lead[0] else p
-                    if (e.lead[0] and q == p) or text[q:q + 1].lower()[:1] != e.lead[1]:
+                    spaced, lead = e.lead
+                    q = p
+                    if spaced:      # one space or more ("4 mg IVP" is no "Mg sulfate": one character decides)
+                        if not text[p:p + 1].isspace():
+                            continue
+                        q = p + 1 if not text[p + 1:p + 2].isspace() else _SPACES.match(text, p).end()
+                    if text[q:q + 1].lower()[:1] != lead:
                         continue
                 if e.words == 1:
                     end = word_end = p         # the first word is the whole name: it ends where the scan's match does
