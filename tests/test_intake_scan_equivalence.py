@@ -18,7 +18,7 @@ from infucode import load_ruleset
 from infucode.knowledge.intake import clauses, context, sections, segments
 from infucode.knowledge.intake.events import read_timeline
 from infucode.vocabulary import clock, durations
-from infucode.vocabulary.names import WordAlternation, distinct_words, gate_words, may_say, word_scan
+from infucode.vocabulary.names import LONG_NOTE_CHARS, WordAlternation, distinct_words, gate_words, may_say, word_scan
 
 NOTES = Path(__file__).resolve().parent / "notes"
 
@@ -183,7 +183,7 @@ def test_word_alternation_keeps_the_order_of_preference():
 
 def test_the_clause_status_is_the_same_with_the_note_s_cue_tables():
     for text in CORPUS:
-        cues = context.clause_cues(text + " " * context._SHORT_NOTE, gate_words(text, distinct_words(text)))
+        cues = context.clause_cues(text + " " * LONG_NOTE_CHARS, gate_words(text, distinct_words(text)))
         for clause in re.split(r"[\n;.]", text):
             for has_time in (False, True):
                 want = context.clause_status(clause, has_time)
@@ -253,7 +253,7 @@ def test_numeric_dates_are_those_of_the_lookahead_form():
 
 
 def test_a_long_note_s_action_words_are_those_of_the_whole_action_pattern():
-    """A note over actions._SHORT_NOTE characters is read with an ACTION_RE of only the phrases its words can
+    """A note over LONG_NOTE_CHARS characters is read with an ACTION_RE of only the phrases its words can
     start; it must find what the whole pattern finds, for every phrase form and in a corpus note."""
     from infucode.knowledge.intake import actions
 
@@ -264,8 +264,8 @@ def test_a_long_note_s_action_words_are_those_of_the_whole_action_pattern():
                "vitals", "VS", "given", "pushed", "at", "@", "ſtarted", "Kelvin \u212astart"]
     texts = [" ".join(f"0830 NS {p} 0915;" for p in phrases), *CORPUS]
     for text in texts:
-        long = (text + "\n") * (actions._SHORT_NOTE // max(1, len(text)) + 1)
-        assert len(long) >= actions._SHORT_NOTE
+        long = (text + "\n") * (LONG_NOTE_CHARS // max(1, len(text)) + 1)
+        assert len(long) >= LONG_NOTE_CHARS
         want = [(m.start(), m.end(), m.lastgroup) for m in actions.ACTION_RE.finditer(long)]
         assert [(m.start(), m.end(), m.lastgroup) for m in actions.find_actions(long)] == want
 

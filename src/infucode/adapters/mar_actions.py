@@ -223,10 +223,8 @@ def _add_dose(r: MarAction, a: _Adm, note) -> None:
     if not r.cells.get("dose"):
         return
     value = _number(r.cells["dose"])
-    if r.cells.get("dose") and value is None:
-        note(r, "warning", "mar.dose", "dose is not a number; ignored")
-        return
     if value is None:
+        note(r, "warning", "mar.dose", "dose is not a number; ignored")
         return
     unit = r.cells.get("dose_unit") or None
     if a.dose is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -116,6 +117,8 @@ def find_dates(text: str, words: set[str] | None = None) -> list[DateHit]:
     return out
 
 
+# remembered: a long note writes the same few dozen clock times again and again
+@functools.lru_cache(maxsize=4096)
 def _value_of(first, h, mi, ap, h2, ap2, h3, mi3) -> str | None:
     """``"HH:MM"`` of one _TIME match: the hour's first digit, then its groups (None: no possible time)."""
     if h is not None:
@@ -123,11 +126,6 @@ def _value_of(first, h, mi, ap, h2, ap2, h3, mi3) -> str | None:
     if h2 is not None:
         return hhmm(int(first + h2), 0, ap2)
     return hhmm(int(first + h3), int(mi3))
-
-
-# the value of each written form met (a long note writes the same few dozen clock times again and again)
-_VALUES: dict[tuple, str | None] = {}
-_UNREAD = object()
 
 
 def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
@@ -147,12 +145,7 @@ def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
         groups = (text[a], *m.groups())      # the hour's first digit, then the groups
         if groups[6] is not None and a > 0 and text[a - 1].isalpha():      # "J1745", "x1000"
             continue
-        value = _VALUES.get(groups, _UNREAD)
-        if value is _UNREAD:
-            value = _value_of(*groups)
-            if len(_VALUES) > 20_000:
-                _VALUES.clear()
-            _VALUES[groups] = value
+        value = _value_of(*groups)
         if value is not None:
             out.append(ClockTime(a, b, text[a:b].strip(), value))
     return out

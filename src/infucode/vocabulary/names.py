@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["NameHit", "NameIndex", "WordAlternation", "canonical_name", "distinct_words", "folds_to_ascii", "gate_words",
-           "letter_runs", "may_say", "word_scan"]
+__all__ = ["LONG_NOTE_CHARS", "NameHit", "NameIndex", "WordAlternation", "canonical_name", "distinct_words",
+           "folds_to_ascii", "gate_words", "letter_runs", "may_say", "word_scan"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
@@ -86,6 +86,11 @@ def word_scan(words: Iterable[str], word_chars: str = "A-Za-z0-9", *, whole: boo
         lead += also[1]
     tail = rf"(?![{word_chars}])" if whole else ""
     return re.compile(rf"(?=[{re.escape(lead)}])(?<![{word_chars}])(?:" + "|".join(alts) + ")" + tail, re.I | re.A)
+
+
+# From this many characters, a note's readers cut their phrase tables down to the note's words (a table is
+# then compiled per note; a shorter note is read with the whole tables, already compiled).
+LONG_NOTE_CHARS = 20_000
 
 
 class WordAlternation:

@@ -11,7 +11,7 @@ import functools
 import re
 
 from ...vocabulary import ClockTime, is_range_separator
-from ...vocabulary.names import distinct_words, folds_to_ascii, letter_runs, word_scan
+from ...vocabulary.names import LONG_NOTE_CHARS, distinct_words, folds_to_ascii, letter_runs, word_scan
 from .clauses import hits_between
 
 __all__ = ["ACTION_FIRST_RUNS", "ACTION_RE", "find_actions", "label_times"]
@@ -99,8 +99,6 @@ def _leading_letters(phrase: str) -> str:
 
 
 _PHRASES = [(kind, [(p, _leading_letters(p)) for p in _alternatives(pattern)]) for kind, pattern in _ACTION_WORDS]
-# below this many characters a note is read with the whole ACTION_RE (a smaller one is compiled per note)
-_SHORT_NOTE = 20_000
 
 
 @functools.lru_cache(maxsize=64)
@@ -131,7 +129,7 @@ def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     where = word_scan(runs, "A-Za-z", whole=False, also=(r"[#@]", "#@"))
     out: list[re.Match] = []
     skip_to = 0
-    match = ACTION_RE.match if len(text) < _SHORT_NOTE else _action_re_for(frozenset(runs | {"#", "@"})).match
+    match = ACTION_RE.match if len(text) < LONG_NOTE_CHARS else _action_re_for(frozenset(runs | {"#", "@"})).match
     for h in where.finditer(text):
         a = h.start()
         if a < skip_to:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from ...vocabulary.names import WordAlternation
+from ...vocabulary.names import LONG_NOTE_CHARS, WordAlternation
 
 __all__ = ["ACTUAL_CUES", "ALL_CUES", "ClauseCues", "HYPOTHETICAL_CUES", "NEGATION_CUES", "PLANNED_DURATION",
            "clause_cues", "clause_status"]
@@ -44,8 +44,6 @@ ACTUAL = WordAlternation([([w], w) for w in (
     "given", "administered", "pushed", "injected", "started", "begun", "began", "hung", "infusing", "infused",
     "completed", "stopped", "connected", "applied", "received", "ran", "running", "restarted", "resumed")])
 NEGATION_CUES, HYPOTHETICAL_CUES, ACTUAL_CUES = NEGATION.full, HYPOTHETICAL.full, ACTUAL.full
-# below this many characters a note is searched with the whole tables (a smaller table is compiled per note)
-_SHORT_NOTE = 20_000
 
 
 class ClauseCues(NamedTuple):
@@ -61,7 +59,7 @@ ALL_CUES = ClauseCues(NEGATION_CUES, HYPOTHETICAL_CUES, ACTUAL_CUES)
 
 def clause_cues(text: str, words: set[str] | None) -> ClauseCues:
     """The cue tables for a note: only the cues whose first words it has (``words``: names.gate_words)."""
-    if words is None or len(text) < _SHORT_NOTE:
+    if words is None or len(text) < LONG_NOTE_CHARS:
         return ALL_CUES
     return ClauseCues(NEGATION.for_words(words), HYPOTHETICAL.for_words(words), ACTUAL.for_words(words))
 

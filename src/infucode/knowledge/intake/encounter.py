@@ -61,23 +61,12 @@ class _Drug:
     events: list[Event] = field(default_factory=list)
 
 
-_KINDS: dict[frozenset[str], str | None] = {}     # a note's segments have few distinct sets of route words
-
-
 def _kind(seg: Segment) -> str | None:
     """How the words of a segment give the drug: pump, a push/shot route, an infusion, or not said."""
-    concepts = frozenset(seg.concepts)
-    kind = _KINDS.get(concepts, _UNKNOWN)
-    if kind is _UNKNOWN:
-        if len(_KINDS) > 4096:
-            _KINDS.clear()
-        kind = _KINDS[concepts] = _kind_of(concepts)
-    return kind
+    return _kind_of(frozenset(seg.concepts))
 
 
-_UNKNOWN = object()
-
-
+@functools.lru_cache(maxsize=4096)      # a note's segments have few distinct sets of route words
 def _kind_of(concepts: frozenset[str]) -> str | None:
     if "ambulatory_pump" in concepts:
         return "pump"
