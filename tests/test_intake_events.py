@@ -350,6 +350,20 @@ def test_two_names_of_one_drug_written_together_are_coded_as_that_drug():
     assert key(a) == "immune_globulin" or RS.drugs.match(a["drug"]) is not None
 
 
+@pytest.mark.parametrize("written,name,code", [
+    ("IVIG (Gammagard) 30 g", "Gammagard", "J1569"),        # the product named, not IVIG's NOS code J1599
+    ("Gamunex-C / IVIG 30 g", "Gamunex-C", "J1561"),
+    ("IVIG 30 g", "IVIG", "J1599"),                          # no product named: the NOS code
+    ("Remicade (infliximab) 400 mg", "Remicade", "J1745"),   # two names of one code: the first as written
+])
+def test_a_product_named_beside_the_generic_name_gives_the_product_s_code(written, name, code):
+    memo = case_memo(f"Infusion center 3/2/2026. {written} IV started 0830.\nInfusion completed 1045.", RS)
+    (a,) = memo.encounter["administrations"]
+    assert a["drug"] == name
+    assert [(line.code, line.rule) for line in memo.result.lines if line.kind != "administration"] == \
+        [(code, "drug.billing_units")]
+
+
 def test_a_drug_running_at_the_same_time_shares_the_clause_time():
     note = ("Cancer Center infusion (hospital outpatient dept)\n"
             "1030 irinotecan 330 mg/500 mL D5W started, leucovorin 750 mg/250 mL D5W running at the same time via Y-site.\n"

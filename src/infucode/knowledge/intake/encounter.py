@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass, field
 
 import msgspec
@@ -125,6 +126,21 @@ def _time_of(value: str) -> dt.time:
     return dt.time(int(value[:2]), int(value[3:]))
 
 
+_NAME_PARTS = re.compile(r"[()/]")
+
+
+def _written_name(written: str, ruleset: Ruleset, catalog_name: str) -> str:
+    """The name to code a drug by, from the words that name it. Of two names written together ("IVIG
+    (Gammagard)", "Gamunex-C / IVIG") the product with a HCPCS code of its own, never the not-otherwise-specified
+    code the generic name gives; else the first name the catalog knows; else the catalog's name."""
+    known = [(n, m) for n in (p.strip() for p in _NAME_PARTS.split(written)) if n
+             and (m := ruleset.drugs.match(n)) is not None]
+    if not known:
+        return catalog_name
+    own_code = [n for n, m in known if m.hcpcs is not None and m.hcpcs.names]
+    return own_code[0] if own_code else known[0][0]
+
+
 def _clock(moment: str, date: str) -> str:
     return moment[11:16] if moment[:10] == date else moment
 
@@ -153,9 +169,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
     for key, d in ((d.key, d) for d in drugs):
         segs = d.segments or [e.segment for e in d.events]
         first = next((s for s in segs if s.mention is not None), None)
-        name = first.mention.text.split("(")[0].strip() if first and first.mention.how != "hcpcs" else d.name
-        if ruleset.drugs.match(name) is None:
-            name = d.name      # "Gamunex-C / IVIG": two names of one drug, written as one; the catalog's name
+        name = _written_name(first.mention.text, ruleset, d.name) if first and first.mention.how != "hcpcs" else d.name
         hcpcs = first.mention.text if first and first.mention.how == "hcpcs" else None
         drug = ruleset.drugs.get(key)
         local_q: list[Question] = []
