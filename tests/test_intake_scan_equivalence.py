@@ -18,7 +18,8 @@ from infucode import load_ruleset
 from infucode.knowledge.intake import clauses, context, sections, segments
 from infucode.knowledge.intake.events import read_timeline
 from infucode.vocabulary import clock, durations
-from infucode.vocabulary.names import LONG_NOTE_CHARS, WordAlternation, distinct_words, gate_words, may_say, word_scan
+from infucode.vocabulary.names import (LONG_NOTE_CHARS, WordAlternation, distinct_words, gate_words, letter_runs, may_say,
+                                      word_places, word_scan)
 
 NOTES = Path(__file__).resolve().parent / "notes"
 
@@ -197,6 +198,35 @@ def test_word_scan_finds_whole_words_longest_first_in_any_case():
     assert [m.group(0) for m in scan.finditer("IVP then iv; PORT, passport, IVs, 2iv")] == ["IVP", "iv", "PORT"]
     starts = word_scan({"re"}, "A-Za-z", whole=False, also=(r"[#@]", "#@"))
     assert [m.group(0) for m in starts.finditer("restarted @1030 #2 pre")] == ["re", "@", "#"]
+
+
+# --- the word places: bytes.find over the note's lower-case letters and digits (was: one word_scan finditer)
+_WORD_ALPHABET = "ivpPORTre ab2#@-.\u017f\u212a\u0130\u00e9I\n"
+
+
+@pytest.mark.parametrize("word_chars,letters,whole", [("A-Za-z0-9", False, True), ("A-Za-z", True, True),
+                                                     ("A-Za-z", True, False)])
+def test_word_places_are_the_places_the_word_scan_finds(word_chars, letters, whole):
+    texts = _random_texts(_WORD_ALPHABET, 20_000, seed=11, longest=30) + CORPUS
+    rnd = random.Random(5)
+    for text in texts:
+        words = distinct_words(text)
+        pool = sorted(letter_runs(words) if letters else words) + ["iv", "ivp", "port", "re", "i", "a2", "2"]
+        found = {w for w in rnd.sample(pool, min(len(pool), rnd.randrange(1, 6))) if not letters or w.isalpha()}
+        if not found:
+            continue
+        want = [(m.start(), m.group(0).lower()) for m in word_scan(found, word_chars, whole=whole).finditer(text)]
+        # given the word set, or not: the same places
+        assert word_places(text, found, words, letters=letters, prefix=not whole) == want, (text, found)
+        assert word_places(text, found, letters=letters, prefix=not whole) == want, (text, found)
+
+
+def test_word_places_of_a_long_note_and_a_set_of_another_text():
+    text = "Zofran 4 mg IVP 10:15, ivp again; IV-push; zofran2 " * 500
+    assert [p for p, _ in word_places(text, {"ivp"}, distinct_words(text))][:2] == [12, 23]
+    # words of another text: the places are still this text's
+    assert word_places("IVP", {"ivp"}, distinct_words(text)) == [(0, "ivp")]
+    assert word_places("IVP", {"ivp"}, {"ivp"}) == [(0, "ivp")]
 
 
 def test_may_say_skips_only_a_note_without_the_words():

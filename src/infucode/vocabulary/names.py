@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["LONG_NOTE_CHARS", "NameHit", "NameIndex", "WordAlternation", "canonical_name", "distinct_words",
-           "folds_to_ascii", "gate_words", "letter_runs", "may_say", "word_scan"]
+__all__ = ["LONG_NOTE_CHARS", "NameHit", "NameIndex", "NoteWords", "WordAlternation", "canonical_name", "distinct_words",
+           "folds_to_ascii", "gate_words", "letter_runs", "may_say", "word_places", "word_scan"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
@@ -32,13 +32,76 @@ def canonical_name(text: str) -> str:
 
 # byte -> itself for an ASCII letter or digit, else a space: words by one translate and one split
 _ALNUM_ONLY = bytes(c if chr(c).isascii() and chr(c).isalnum() else 32 for c in range(256))
+# ... and the digits too as spaces (a lower-case alnum text then has only its letter runs)
+_LETTERS_ONLY = bytes(c if chr(c).isascii() and chr(c).isalpha() else 32 for c in range(256))
 
 
-def distinct_words(text: str) -> set[str]:
+class NoteWords(set):
+    """The distinct words of one text (:func:`distinct_words`), which also knows where they are: the text
+    as bytes, one byte per character, every character that is no ASCII letter or digit a space, lower
+    case, with a space before and after. A word's places are then found with ``bytes.find`` (see
+    :func:`word_places`), a C loop, where a regex alternation tried at every letter of a long note costs
+    about 25 ms per MB for each scan."""
+
+    __slots__ = ("text", "_alnum", "_letters")
+
+    def __init__(self, text: str):
+        alnum = text.encode("ascii", "replace").translate(_ALNUM_ONLY).lower()
+        super().__init__(w.decode() for w in set(alnum.split()))
+        self.text = text
+        self._alnum = b" " + alnum + b" "
+        self._letters: bytes | None = None
+
+    def buffer(self, letters: bool) -> bytes:
+        """The padded lower-case text of ASCII letters and digits, or of letters only."""
+        if not letters:
+            return self._alnum
+        if self._letters is None:
+            self._letters = self._alnum.translate(_LETTERS_ONLY)
+        return self._letters
+
+
+def distinct_words(text: str) -> NoteWords:
     """The distinct runs of ASCII letters and digits of ``text``, lower case: what
     ``{w.lower() for w in re.findall("[A-Za-z0-9]+", text)}`` gives, in about half the time on a long
-    text (no match object or string per word)."""
-    return {w.decode() for w in set(text.encode("ascii", "replace").translate(_ALNUM_ONLY).lower().split())}
+    text (no match object or string per word). The set also finds its words' places (:func:`word_places`)."""
+    return NoteWords(text)
+
+
+def _place(hit: tuple[int, str]) -> int:
+    return hit[0]
+
+
+def word_places(text: str, found: Iterable[str], words: set[str] | None = None, *, letters: bool = False,
+                prefix: bool = False) -> list[tuple[int, str]]:
+    """``(place, word)`` of every place in ``text`` where one of the lower-case words ``found`` is written, in
+    any ASCII case, not after an ASCII letter or digit (``letters``: not after a letter) and, unless
+    ``prefix``, not before one either: in order of place. What one ``finditer`` of :func:`word_scan` over the
+    text finds (tests/test_intake_scan_equivalence.py): with ``prefix`` a place is given once, with the
+    longest word. ``words``: the text's :func:`distinct_words`, when the caller has them."""
+    if not isinstance(words, NoteWords) or words.text is not text:
+        words = NoteWords(text)
+    buf = words.buffer(letters)
+    out: list[tuple[int, str]] = []
+    for w in sorted(found, key=len, reverse=True) if prefix else found:
+        needle = (" " + w if prefix else " " + w + " ").encode()
+        step = len(needle) - 1          # the space after a whole word may be the one before the next
+        find = buf.find
+        i = find(needle)
+        while i >= 0:
+            out.append((i, w))         # the buffer's leading space: the word's place in the text is i
+            i = find(needle, i + step)
+    if prefix and out:
+        out.sort(key=_place)            # stable: the longest word first at a place
+        seen = -1
+        kept = []
+        for i, w in out:                # the longest word at a place was put first
+            if i != seen:
+                kept.append((i, w))
+                seen = i
+        return kept
+    out.sort()
+    return out
 
 
 _LETTERS = re.compile(r"[a-z]+")
@@ -179,20 +242,20 @@ class NameIndex:
         once, and one small alternation of the ones that can (ASCII case-insensitive, as the words are
         ASCII runs) finds where they are. ``words``: the text's :func:`distinct_words`, when the caller
         has them."""
-        firsts = {w for w in (distinct_words(text) if words is None else words) if w in self._by_first}
+        if words is None:
+            words = distinct_words(text)
+        firsts = {w for w in words if w in self._by_first}
         if not firsts:
             return
-        where = word_scan(firsts)
         deepest = max(e.words for w in firsts for e in self._by_first[w])
         skip_to = 0
-        for m in where.finditer(text):
-            s = m.start()
+        for s, low in word_places(text, firsts, words):
             if s < skip_to:
                 continue
-            p = m.end()
+            p = s + len(low)
             word_ends = None
-            first = m.group(0)
-            for e in self._by_first[first.lower()]:
+            first = text[s:p]
+            for e in self._by_first[low]:
                 if e.words == 1 and not e.tail:
                     # the name is the word the scan found (same letters, any case): only its case may matter
                     if e.sensitive and first != e.name and not _VOLUME_AFTER.match(text, p):

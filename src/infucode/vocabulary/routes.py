@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .names import letter_runs, word_scan
+from .names import letter_runs, word_places, word_scan
 
 __all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "OWN_CODE_ROUTE_WORDS", "ROUTE_WORDS",
            "RouteHit", "UNSUPPORTED_ROUTES", "find_route_words", "own_code_route", "resolve_route", "route_of_words"]
@@ -131,13 +131,15 @@ def find_route_words(text: str, start: int = 0, end: int | None = None, words: s
     firsts = {w for w in runs if w in _MATCHERS}
     if not firsts:
         return out
-    where = word_scan(firsts, "A-Za-z")
     skip_to = start
-    for m in where.finditer(text, start, end):
-        a = m.start()
+    if start == 0 and end == len(text):
+        places = word_places(text, firsts, words, letters=True)
+    else:
+        places = [(m.start(), m.group(0).lower()) for m in word_scan(firsts, "A-Za-z").finditer(text, start, end)]
+    for a, first in places:
         if a < skip_to or (a > 0 and text[a - 1].isalnum()):
             continue
-        for pat, concept in _MATCHERS[m.group(0).lower()]:
+        for pat, concept in _MATCHERS[first]:
             hit = pat.match(text, a, end)
             if hit:
                 out.append(RouteHit(a, hit.end(), hit.group(0), concept))

@@ -11,7 +11,7 @@ import functools
 import re
 
 from ...vocabulary import ClockTime, is_range_separator
-from ...vocabulary.names import LONG_NOTE_CHARS, distinct_words, folds_to_ascii, letter_runs, word_scan
+from ...vocabulary.names import LONG_NOTE_CHARS, distinct_words, folds_to_ascii, letter_runs, word_places
 from .clauses import hits_between
 
 __all__ = ["ACTION_FIRST_RUNS", "ACTION_RE", "find_actions", "label_times"]
@@ -116,6 +116,15 @@ def _action_re_for(keys: frozenset[str]) -> re.Pattern:
     return re.compile(r"(?=[A-Za-z#@])(?<![A-Za-z])(?:" + "|".join(groups) + r")(?![A-Za-z])", re.I)
 
 
+def _places_of(mark: str, text: str) -> list[int]:
+    out = []
+    i = text.find(mark)
+    while i >= 0:
+        out.append(i)
+        i = text.find(mark, i + 1)
+    return out
+
+
 def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     """The action words of ``text`` as one ``ACTION_RE.finditer`` pass finds them, trying the regex only
     where a phrase can start: at the runs of letters that begin one (found with one small alternation of
@@ -123,15 +132,19 @@ def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     caller has them."""
     if folds_to_ascii(text):
         return list(ACTION_RE.finditer(text))     # "ſtarted": a letter only the full scan folds to ASCII
-    runs = letter_runs(distinct_words(text) if words is None else words) & ACTION_FIRST_RUNS
+    if words is None:
+        words = distinct_words(text)
+    runs = letter_runs(words) & ACTION_FIRST_RUNS
     if "#" not in text and "@" not in text and not runs:
         return []
-    where = word_scan(runs, "A-Za-z", whole=False, also=(r"[#@]", "#@"))
+    places = [a for a, _ in word_places(text, runs, words, letters=True, prefix=True)]
+    marks = [a for a in _places_of("#", text) + _places_of("@", text) if not (a and text[a - 1].isascii() and text[a - 1].isalpha())]
+    if marks:
+        places = sorted(places + marks)
     out: list[re.Match] = []
     skip_to = 0
     match = ACTION_RE.match if len(text) < LONG_NOTE_CHARS else _action_re_for(frozenset(runs | {"#", "@"})).match
-    for h in where.finditer(text):
-        a = h.start()
+    for a in places:
         if a < skip_to:
             continue
         m = match(text, a)

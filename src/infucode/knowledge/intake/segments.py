@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from ...vocabulary import ClockTime
-from ...vocabulary.names import may_say, word_scan
+from ...vocabulary.names import may_say, word_places
 from .context import PLANNED_DURATION
 from .mentions import Mention
 
@@ -77,7 +77,7 @@ def site_starts(text: str, words: set[str] | None) -> list[int] | None:
     if words is None:
         return None
     present = words & _SITE_FIRST_WORDS
-    return [m.start() for m in word_scan(present).finditer(text)] if present else []
+    return [a for a, _ in word_places(text, present, words)] if present else []
 
 
 def read_site(text: str, seg: Segment, starts: list[int] | None = None) -> None:
