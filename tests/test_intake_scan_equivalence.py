@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from infucode import load_ruleset
-from infucode.knowledge.intake import clauses, context, sections, segments
+from infucode.knowledge.intake import clauses, context, header, sections, segments
 from infucode.knowledge.intake.events import read_timeline
 from infucode.vocabulary import clock, durations
 from infucode.vocabulary.names import (LONG_NOTE_CHARS, WordAlternation, distinct_words, gate_words, letter_runs, may_say,
@@ -309,3 +309,26 @@ def test_the_phrases_of_the_action_pattern_split_and_start_as_written():
     assert actions._leading_letters("labs?\\s+drawn") == "lab"
     assert actions._leading_letters("(?<!pt )(?<!patient )flushed") == "flushed"
     assert actions._leading_letters("(?:second|2nd)\\s+bag") == ""
+
+
+# --- the date of service: labels looked for only in a note that has their words
+_OLD_NOT_SERVICE_DATE = re.compile(r"\b(?:DOB|D\.O\.B\.?|birth|born|last|next|prior|previous|follow[- ]?up|f/u|return|"
+                                   r"RTC|due|since|diagnosed|dx'?d|expires?|exp|lot)\b[^\n\d]{0,12}$", re.I)
+
+
+def test_the_not_a_service_date_label_finds_what_the_unled_form_found():
+    words = ["DOB", "D.O.B.", "birth", "Lot", "f/u", "follow-up", "dx'd", "exp", "RTC", "since", "\u017fince", "x", "7"]
+    rnd = random.Random(8)
+    for _ in range(20_000):
+        text = "".join(rnd.choice(words + [" ", "\n", ":", "-", "a"]) for _ in range(rnd.randrange(1, 9)))
+        assert bool(header._NOT_SERVICE_DATE.search(text)) == bool(_OLD_NOT_SERVICE_DATE.search(text)), text
+
+
+@pytest.mark.parametrize("extra", ["", "DOB\n", "Pt DOB: ", "Sent: Monday\n", "> Date: ", "DOS: ", "Lot exp ",
+                                   "seen ", "f/u ", "D.O.B. "])
+def test_the_date_of_service_is_the_same_with_the_word_gates(extra):
+    rs = load_ruleset("medicare")
+    for text in CORPUS + [f"{extra}07/01/2024 Zofran 4 mg IVP 10:15\n{extra}07/02/2024"]:
+        text = extra + text
+        tl = read_timeline(text, rs)
+        assert header.date_of_service(text, tl.dates, tl.words) == header.date_of_service(text, tl.dates), text

@@ -175,7 +175,9 @@ def _weak_link(text: str, a: int, b: int) -> bool:
 
 def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.Match],
                 action_starts: list[int]) -> list[tuple[ClockTime, str | None]]:
-    """Each time with the action it documents (None: no action word near it)."""
+    """Each time of the clause ``[a, b)`` with the action it documents (None: no action word near it).
+    ``actions``: the note's action words (or the clause's), ``action_starts`` their starts; only those
+    inside the clause are read."""
     out: list[tuple[ClockTime, str | None]] = []
     i = 0
     while i < len(times):

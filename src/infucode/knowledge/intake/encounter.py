@@ -296,15 +296,26 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         rows: list[MarAction] = []
         prev: dt.datetime | None = None
         day = base
+        day_iso = base.isoformat()
+        # each start and stop by the clock it gives in the encounter ("HH:MM" on the date of service, else
+        # "YYYY-MM-DDTHH:MM"): the events behind each folded administration
+        starts_at: dict[str, Event] = {}
+        stops_at: dict[str, Event] = {}
         for e in sorted(timed, key=lambda e: e.seq):
             if e.date:
                 day = dt.date.fromisoformat(e.date)
+                day_iso = day.isoformat()
             moment = dt.datetime.combine(day, _time_of(e.time.value))
             if prev is not None and moment < prev and not e.date:
                 moment += dt.timedelta(days=1)      # past midnight
                 day = moment.date()
+                day_iso = day.isoformat()
             prev = moment
             rows.append(MarAction(e.seq, e.action, e.action.replace("_", " "), moment, {"drug": name}))
+            if e.action in ("given", "new_bag"):
+                starts_at.setdefault(e.time.value if day_iso == date else f"{day_iso}T{e.time.value}", e)
+            elif e.action == "stopped":
+                stops_at.setdefault(e.time.value if day_iso == date else f"{day_iso}T{e.time.value}", e)
             if not e.labelled and route in _INFUSION_ROUTES:
                 ask(f"{name}: '{e.time.text}' is taken as the {'stop' if e.action == 'stopped' else 'start'} time; "
                     "the note does not say so.", "intake.time_unlabelled", (e.time.start, e.time.end))
@@ -323,15 +334,6 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         for f in findings:
             if f.severity != "info":
                 ask(f"{name}: {f.message.split(': ', 1)[-1]} (event read from the note)", "intake.sequence")
-        by_seq = {e.seq: e for e in timed}
-        starts_at: dict[str, Event] = {}
-        stops_at: dict[str, Event] = {}
-        for r in rows:
-            when = _clock(r.time.isoformat(timespec="minutes"), date)
-            if r.action in ("given", "new_bag"):
-                starts_at.setdefault(when, by_seq[r.row])
-            elif r.action == "stopped":
-                stops_at.setdefault(when, by_seq[r.row])
         for n, a in enumerate(folded):
             adm = msgspec.to_builtins(a)
             adm.pop("id", None)

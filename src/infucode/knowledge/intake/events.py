@@ -130,9 +130,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         ca, cb = clauses[ci]
         cms = mentions_in.get(ci, ())
         ctimes = times_in.get(ci, ())
-        # route and action words: looked up only for the clauses visited (two bisections each)
-        cactions = hits_between(actions, action_starts, ca, cb)
-        caction_starts = [m.start() for m in cactions]
+        # route words: looked up only for the clauses visited (two bisections each); action words are looked up
+        # by each reader in its window inside the clause
         croutes = hits_between(routes, route_starts, ca, cb)
         # the clause's status matters only for its mentions and events: read once, when first needed
         status_cue = None
@@ -173,7 +172,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
 
         for sa, sb, m in bounds:
             stimes = [t for t in ctimes if sa <= t.start < sb]
-            labelled = label_times(text, stimes, ca, cb, cactions, caction_starts) if stimes else []
+            labelled = label_times(text, stimes, ca, cb, actions, action_starts) if stimes else []
             if m is None and all(k in (None, "line", "given") for _, k in labelled):
                 # words about no drug and no action on the running one: only line care is read from them
                 line_care.extend((t.start, t.end, "line care") for t, k in labelled if k == "line")
@@ -200,7 +199,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 # "1030 irinotecan started, leucovorin running at the same time", "1200 irinotecan and
                 # leucovorin complete": a drug with its own action word and no time of its own shares the
                 # clause's time
-                own = next((a for a in hits_between(cactions, caction_starts, m.end, sb)
+                own = next((a for a in hits_between(actions, action_starts, m.end, sb)
                             if a.lastgroup in ("start", "stopped", "new_bag") and a.group(0).lower() not in ("at", "@")),
                            None)
                 if own is not None:

@@ -22,10 +22,17 @@ _SETTING_OFFICE = re.compile(
 # s.230.2 applies to the hospital's claim only): the word alone never decides the claim type.
 _WHOSE_UNSAID = frozenset({"clinic", "infusion suite"})
 # a date written after these words is not the date of service
-_NOT_SERVICE_DATE = re.compile(r"\b(?:DOB|D\.O\.B\.?|birth|born|last|next|prior|previous|follow[- ]?up|f/u|return|"
+_NOT_SERVICE_DATE = re.compile(r"(?=[bdeflnprsBDEFLNPRS])\b(?:DOB|D\.O\.B\.?|birth|born|last|next|prior|previous|follow[- ]?up|f/u|return|"
                                r"RTC|due|since|diagnosed|dx'?d|expires?|exp|lot)\b[^\n\d]{0,12}$", re.I)
 _SENT_LABEL = re.compile(r"^[ \t>]*(?:Sent|Date)\s*:[^\n\d]{0,30}$", re.I | re.M)
 _SERVICE_DATE_LABEL = re.compile(r"\b(?:DOS|date of service|service date|visit date|date|seen)\b\W{0,3}$", re.I)
+# the words without one of which each label cannot be written before a date (names.may_say; "D.O.B." and
+# "dx'd" are words of a letter or two)
+_NOT_SERVICE_WORDS = frozenset({"dob", "d", "o", "b", "birth", "born", "last", "next", "prior", "previous", "follow",
+                                "followup", "f", "u", "return", "rtc", "due", "since", "diagnosed", "dx", "dxd",
+                                "expires", "expire", "exp", "lot"})
+_SENT_WORDS = frozenset({"sent", "date"})
+_SERVICE_DATE_WORDS = frozenset({"dos", "date", "seen"})
 
 
 # The words without which each setting pattern cannot match (any one of them): a long note without
@@ -67,15 +74,19 @@ def setting_of(text: str, words: set[str] | None = None) -> tuple[str, tuple[int
     return "office", None, questions
 
 
-def date_of_service(text: str, dates: list[DateHit]) -> tuple[DateHit | None, list[str]]:
+def date_of_service(text: str, dates: list[DateHit], words: set[str] | None = None) -> tuple[DateHit | None, list[str]]:
     """The date of service among the note's dates: a labelled one (DOS, Date:) first, never a birth,
-    follow-up or lot-expiry date; a question when several different dates remain."""
-    usable = [d for d in dates if not _NOT_SERVICE_DATE.search(text[max(0, d.start - 30):d.start])]
+    follow-up or lot-expiry date; a question when several different dates remain. ``words``: the note's
+    ``distinct_words``, when the caller has them (a label the note cannot hold is not looked for)."""
+    words = gate_words(text, words)
+    not_service = may_say(words, _NOT_SERVICE_WORDS)
+    usable = [d for d in dates if not (not_service and _NOT_SERVICE_DATE.search(text[max(0, d.start - 30):d.start]))]
     if not usable:
         return None, []
     # an e-mail's sent date ("Sent: ...", its own or a quoted one): only when the note gives no other date,
     # and then the earliest, the thread's first message (a reply is sent later than the note it quotes)
-    sent = [d for d in usable if _SENT_LABEL.search(text[max(0, d.start - 40):d.start])]
+    sent = [d for d in usable if _SENT_LABEL.search(text[max(0, d.start - 40):d.start])] \
+        if may_say(words, _SENT_WORDS) else []
     sent_at = {d.start for d in sent}      # a set: a thread of many sent dates is not read in quadratic time
     written = [d for d in usable if d.start not in sent_at]
     questions = []
@@ -85,7 +96,8 @@ def date_of_service(text: str, dates: list[DateHit]) -> tuple[DateHit | None, li
                          "Is that the date of service?")
         return chosen, questions
     usable = written
-    labelled = [d for d in usable if _SERVICE_DATE_LABEL.search(text[max(0, d.start - 20):d.start])]
+    labelled = [d for d in usable if _SERVICE_DATE_LABEL.search(text[max(0, d.start - 20):d.start])] \
+        if may_say(words, _SERVICE_DATE_WORDS) else []
     chosen = (labelled or usable)[0]
     distinct = sorted({d.value for d in usable})
     if len(distinct) > 1:

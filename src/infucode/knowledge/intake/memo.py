@@ -111,7 +111,7 @@ def _read_whole(text: str, ruleset: Ruleset, *, encounter_id: str, default_date:
     questions: list[Question] = []
     tl = read_timeline(text, ruleset)
 
-    chosen, qs = date_of_service(text, tl.dates)
+    chosen, qs = date_of_service(text, tl.dates, tl.words)
     if chosen is not None:
         date = chosen.value
         ex.append(Extraction("date", date, chosen.text, chosen.start, chosen.end))
