@@ -172,7 +172,12 @@ def test_a_reduced_cue_table_finds_what_the_whole_table_finds():
 
 def test_a_note_without_any_cue_word_is_searched_for_none():
     assert context.NEGATION.for_words({"zofran", "4", "mg", "ivp"}) is None
-    assert context.HYPOTHETICAL.for_words({"zofran"}).pattern.count("|") == 1    # the two phrases with no fixed word
+    assert context.HYPOTHETICAL.for_words({"zofran"}) is None
+    # a phrase with no fixed first word is kept by its first run of letters ("q4h": the run "q")
+    assert context.HYPOTHETICAL.for_words({"q4h"}).pattern.count("|") == 0
+    # ... and one with a common first word only with its later words ("at home")
+    assert context.HYPOTHETICAL.for_words({"at", "1030"}) is None
+    assert context.HYPOTHETICAL.for_words({"at", "home"}).search("discharged at home").group(0) == "at home"
     assert context.clause_cues("short note", {"zofran"}) is context.ALL_CUES      # a short note: the whole tables
 
 
@@ -182,14 +187,34 @@ def test_word_alternation_keeps_the_order_of_preference():
     assert table.for_words({"x"}).search("q 4 h").group(0) == "q 4 h"
 
 
-def test_the_clause_status_is_the_same_with_the_note_s_cue_tables():
-    for text in CORPUS:
-        cues = context.clause_cues(text + " " * LONG_NOTE_CHARS, gate_words(text, distinct_words(text)))
-        for clause in re.split(r"[\n;.]", text):
+_CUE_WORDS = ["not given", "held per MD", "was held", "did not receive", "no premeds given", "if needed", "as needed",
+              "to be given", "will give", "planned to", "next cycle", "at home", "for home", "Rx", "order for", "q4h",
+              "q 6 h", "x 3 days", "x3days", "e-prescribed", "declined", "prn", "sent to pharmacy", "2x 3 days"]
+
+
+def _cue_texts() -> list[str]:
+    rnd = random.Random(12)
+    texts = list(CORPUS)
+    for _ in range(400):
+        words = rnd.choice(CORPUS).split(" ")
+        for _ in range(rnd.randrange(1, 4)):
+            words.insert(rnd.randrange(len(words) + 1), rnd.choice(_CUE_WORDS))
+        texts.append(" ".join(words))
+    return texts
+
+
+def test_the_clause_status_is_the_same_with_the_note_s_cue_tables_and_places():
+    for text in _cue_texts():
+        long = text + " " * LONG_NOTE_CHARS
+        cues = context.clause_cues(long, gate_words(long, distinct_words(long)))
+        assert cues.places is not None
+        for ca, cb in clauses.find_clauses(text, []):
+            clause = text[ca:cb]
             for has_time in (False, True):
                 want = context.clause_status(clause, has_time)
-                got = context.clause_status(clause, has_time, cues)
-                assert (got[0], got[1] and got[1].span()) == (want[0], want[1] and want[1].span()), clause
+                for got in (context.clause_status(clause, has_time, cues),
+                            context.status_between(long, ca, cb, has_time, cues)):
+                    assert (got[0], got[1] and got[1].span()) == (want[0], want[1] and want[1].span()), clause
 
 
 # --- word scans and the gates

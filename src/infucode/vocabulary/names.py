@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["LONG_NOTE_CHARS", "NameHit", "NameIndex", "NoteWords", "WordAlternation", "canonical_name", "distinct_words",
-           "folds_to_ascii", "gate_words", "letter_runs", "may_say", "word_places", "word_scan"]
+__all__ = ["LONG_NOTE_CHARS", "NameHit", "NameIndex", "NoteWords", "Phrase", "WordAlternation", "canonical_name", "distinct_words",
+           "folds_to_ascii", "gate_words", "letter_runs", "may_say", "phrase", "word_places", "word_scan"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
@@ -156,34 +156,85 @@ def word_scan(words: Iterable[str], word_chars: str = "A-Za-z0-9", *, whole: boo
 LONG_NOTE_CHARS = 20_000
 
 
+class Phrase(NamedTuple):
+    """One phrase of a :class:`WordAlternation`: its regex fragment; the words one of which it starts with
+    (None: no fixed first word); the later words it cannot match without (one word of each group: "at\\s+home"
+    needs "home"); and, for a phrase with no fixed first word, the runs of letters one of which it starts
+    with ("q\\s?\\d+\\s?h" starts with the run "q" in "q4h" and in "q 4 h"; None: anything)."""
+
+    first: frozenset[str] | None
+    fragment: str
+    later: tuple[frozenset[str], ...] = ()
+    first_runs: frozenset[str] | None = None
+
+
+def phrase(first: Iterable[str] | None, fragment: str, *later: Iterable[str], runs: Iterable[str] | None = None) -> Phrase:
+    """A :class:`Phrase`: ``phrase(["at"], r"at\\s+home", ["home"])``."""
+    return Phrase(None if first is None else frozenset(first), fragment, tuple(frozenset(g) for g in later),
+                  None if runs is None else frozenset(runs))
+
+
 class WordAlternation:
     """A case-insensitive alternation of phrases (regex fragments) that each start with one of a few known
     words, between word boundaries, in a fixed order of preference. :meth:`for_words` gives the alternation
-    of only the phrases whose first words a text has, in the same order: it finds what the whole
-    alternation finds there, and a long note is searched for a few phrases instead of all of them.
+    of only the phrases a text can hold (it has their first words and their later words), in the same
+    order: it finds what the whole alternation finds there, and a long note is searched for a few phrases
+    instead of all of them. :meth:`starts_for` tells where they can start.
 
-    ``phrases``: ``(first words, fragment)``; first words None: the phrase is always kept ("q 4 h" has no
-    fixed first word). Every fragment starts with a letter, which leads the scan."""
+    ``phrases``: :class:`Phrase` (see :func:`phrase`), or ``(first words, fragment)``. Every fragment starts
+    with a letter, which leads the scan."""
 
     _CACHE_LIMIT = 256
 
-    def __init__(self, phrases: Iterable[tuple[Iterable[str] | None, str]]):
-        self.phrases = tuple((None if ws is None else frozenset(ws), frag) for ws, frag in phrases)
+    def __init__(self, phrases: Iterable[Phrase | tuple[Iterable[str] | None, str]]):
+        self.phrases = tuple(p if isinstance(p, Phrase) else phrase(*p) for p in phrases)
         self._compiled: dict[tuple[int, ...], re.Pattern] = {}
         self.full = self._pattern(tuple(range(len(self.phrases))))
+
+    def _kept(self, words: set[str]) -> tuple[int, ...]:
+        runs = None
+        keep = []
+        for i, p in enumerate(self.phrases):
+            if p.first is not None:
+                if words.isdisjoint(p.first):
+                    continue
+            elif p.first_runs is not None:
+                runs = letter_runs(words) if runs is None else runs
+                if runs.isdisjoint(p.first_runs):
+                    continue
+            if any(words.isdisjoint(g) for g in p.later):
+                continue
+            keep.append(i)
+        return tuple(keep)
 
     def for_words(self, words: set[str] | None) -> re.Pattern | None:
         """The alternation for a text with these words (:func:`gate_words`; None: all phrases); None when
         no phrase can match."""
         if words is None:
             return self.full
-        keep = tuple(i for i, (ws, _) in enumerate(self.phrases) if ws is None or not words.isdisjoint(ws))
+        keep = self._kept(words)
         return self._pattern(keep) if keep else None
+
+    def starts_for(self, words: set[str]) -> tuple[set[str], set[str]] | None:
+        """``(first words, first runs of letters)`` that a match of :meth:`for_words` in a text with these
+        words starts with: every match starts at a place :func:`word_places` gives for the words, or for the
+        runs (``letters``). None: a kept phrase has no fixed start."""
+        firsts: set[str] = set()
+        runs: set[str] = set()
+        for i in self._kept(words):
+            p = self.phrases[i]
+            if p.first is not None:
+                firsts |= p.first
+            elif p.first_runs is not None:
+                runs |= p.first_runs
+            else:
+                return None
+        return firsts, runs
 
     def _pattern(self, keep: tuple[int, ...]) -> re.Pattern:
         hit = self._compiled.get(keep)
         if hit is None:
-            frags = [self.phrases[i][1] for i in keep]
+            frags = [self.phrases[i].fragment for i in keep]
             lead = "".join(sorted({f[0].lower() for f in frags} | {f[0].upper() for f in frags}))
             if len(self._compiled) >= self._CACHE_LIMIT:
                 self._compiled.clear()

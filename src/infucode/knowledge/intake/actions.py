@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_left
 
 from ...vocabulary import ClockTime, is_range_separator
 from ...vocabulary.names import LONG_NOTE_CHARS, distinct_words, folds_to_ascii, letter_runs, word_places
@@ -167,68 +168,66 @@ NEXT_BAG_REACH = 120
 LEAD_REACH = 160
 
 
-def _weak_link(text: str, a: int, b: int) -> bool:
-    """A comma or period, then a space, in ``text[a:b]`` (looked for only where one of them is)."""
-    words = text[a:b]
-    return ("," in words or "." in words) and _WEAK_LINK.search(words) is not None
-
-
 def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.Match],
                 action_starts: list[int]) -> list[tuple[ClockTime, str | None]]:
     """Each time of the clause ``[a, b)`` with the action it documents (None: no action word near it).
     ``actions``: the note's action words (or the clause's), ``action_starts`` their starts; only those
     inside the clause are read."""
     out: list[tuple[ClockTime, str | None]] = []
+    n = len(times)
+    unlabelled = False
     i = 0
-    while i < len(times):
+    while i < n:
         t = times[i]
-        if i + 1 < len(times) and is_range_separator(text[t.end:times[i + 1].start]):
+        ts, te = t.start, t.end
+        if i + 1 < n and is_range_separator(text[te:times[i + 1].start]):
             # "0830-1245", "from 0830 until 1245": a start and a stop; "held 1015-1030": a pause and a restart
-            held = _PAUSE_BEFORE.search(text, max(a, t.start - 20), t.start)
+            held = _PAUSE_BEFORE.search(text, max(a, ts - 20), ts)
             out += [(t, "paused"), (times[i + 1], "restarted")] if held else [(t, "start"), (times[i + 1], "stopped")]
             i += 2
             continue
-        lo = max(a, times[i - 1].end if i else a, t.start - 40)
-        hi = min(b, times[i + 1].start if i + 1 < len(times) else b, t.end + 35)
-        best = None
-        for m in hits_between(actions, action_starts, lo, hi):
-            if m.start() >= t.start and m.start() < t.end:
-                continue
-            kind = m.lastgroup
+        lo = max(a, times[i - 1].end if i else a, ts - 40)
+        hi = min(b, times[i + 1].start if i + 1 < n else b, te + 35)
+        # the nearest action word wins: the gap in characters, twice, plus one when it comes after the time
+        best: tuple[int, str | None, int] | None = None
+        for m in actions[bisect_left(action_starts, lo):bisect_left(action_starts, hi)]:
             ms, me = m.span()
-            if me <= t.start:
-                gap = t.start - me
-                # a comma or period between the word and the time weakens the link
-                gap += 30 if _weak_link(text, me, t.start) else 0
-                score = (gap, 0)
+            if ts <= ms < te:
+                continue
+            if me <= ts:
+                between, gap, after = text[me:ts], ts - me, 0
             else:
-                gap = ms - t.end + 3
-                gap += 30 if _weak_link(text, t.end, ms) else 0
-                score = (gap, 1)
+                between, gap, after = text[te:ms], ms - te + 3, 1
+            if ("," in between or "." in between) and _WEAK_LINK.search(between):
+                gap += 30       # a comma or period between the word and the time weakens the link
+            kind = m.lastgroup
             if kind == "given" and m.group(0).lower() in ("at", "@"):
-                score = (score[0] + 20, score[1])    # "at" is weaker than a real action word
-            if kind == "new_bag" and _STOP_RIGHT_AFTER.match(text, m.end()):
+                gap += 20       # "at" is weaker than a real action word
+            elif kind == "new_bag" and _STOP_RIGHT_AFTER.match(text, me):
                 kind = "stopped"     # "1230 second liter complete": the bag is named, the action is its end
+            score = 2 * gap + after
             if best is None or score < best[0]:
-                best = (score, kind, m.end())
-        if best is None and not text[a:t.start].strip():
+                best = (score, kind, me)
+        if best is None and not text[a:ts].strip():
             # a flowsheet line "0900 Paclitaxel ... IV infusion started": the time leads the clause
-            lead = next((m.lastgroup for m in hits_between(actions, action_starts, t.end, min(b, t.end + LEAD_REACH))
+            lead = next((m.lastgroup for m in hits_between(actions, action_starts, te, min(b, te + LEAD_REACH))
                          if m.lastgroup not in ("line",) and m.group(0).lower() not in ("at", "@")), None)
-            best = ((0, 0), lead, t.end) if lead else None
+            best = (0, lead, te) if lead else None
         kind = best[1] if best else None
-        if kind == "start" and any(m.lastgroup == "new_bag" for m in hits_between(actions, action_starts, max(a, t.start - 40), hi)):
+        if kind == "start" and any(m.lastgroup == "new_bag" for m in hits_between(actions, action_starts, max(a, ts - 40), hi)):
             kind = "new_bag"     # "second liter NS hung 1420": a new bag, not a new drug
         elif kind == "stopped" and any(
-                m.lastgroup == "new_bag" or (m.lastgroup == "start" and _NEXT_BAG.search(text, t.end, m.start()))
-                for m in hits_between(actions, action_starts, max(t.end, best[2]), min(b, t.end + NEXT_BAG_REACH))
+                m.lastgroup == "new_bag" or (m.lastgroup == "start" and _NEXT_BAG.search(text, te, m.start()))
+                for m in hits_between(actions, action_starts, max(te, best[2]), min(b, te + NEXT_BAG_REACH))
                 if not _STOP_RIGHT_AFTER.match(text, m.end())):
             # "0020 #1 complete, KCl #2 hung", "1st run complete, 2nd KCl hung": one bag ends as the next is
             # hung; the order runs on
             kind = "new_bag"
+        elif kind is None:
+            unlabelled = True
         out.append((t, kind))
         i += 1
-    if all(k is not None for _, k in out):
+    if not unlabelled:
         return out
     # a line-leading time repeated by a range of the same value ("0840 ... 0840-0855") is one time
     starts = {t.value for t, k in out if k == "start"}

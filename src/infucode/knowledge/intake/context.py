@@ -9,35 +9,49 @@ negation always wins ("ordered, not given").
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from typing import NamedTuple
 
-from ...vocabulary.names import LONG_NOTE_CHARS, WordAlternation
+from ...vocabulary.names import LONG_NOTE_CHARS, WordAlternation, phrase, word_places
 
 __all__ = ["ACTUAL_CUES", "ALL_CUES", "ClauseCues", "HYPOTHETICAL_CUES", "NEGATION_CUES", "PLANNED_DURATION",
-           "clause_cues", "clause_status"]
+           "clause_cues", "clause_status", "status_between"]
 
-# Each cue table: (its first words, the cue). A note is searched only for the cues whose first words it has
-# (names.WordAlternation); the order is the order of preference at one place.
+# Each cue table: its phrases, each with its first words and the later words it needs (names.phrase). A note
+# is searched only for the phrases it can hold, and only in the clauses where one can start; the order is the
+# order of preference at one place.
 NEGATION = WordAlternation([
-    (["not"], r"not\s+(?:given|administered|infused|started|done|hung|received|needed)"),
-    (["never"], r"never\s+(?:given|started)"),
-    (["held"], r"held\s+(?:per|by|due|today|this)"), (["hold"], r"hold\s+per"), (["was"], r"was\s+held"),
-    (["declined"], "declined"), (["refused"], "refused"), (["omitted"], "omitted"), (["deferred"], "deferred"),
-    (["cancelled", "canceled"], "cancell?ed"),
-    (["did"], r"did\s+not\s+(?:receive|get|tolerate\s+start)"),
-    (["no"], r"no\s+(?:premeds?|medications?)\s+given"),
+    phrase(["not"], r"not\s+(?:given|administered|infused|started|done|hung|received|needed)",
+           ["given", "administered", "infused", "started", "done", "hung", "received", "needed"]),
+    phrase(["never"], r"never\s+(?:given|started)", ["given", "started"]),
+    phrase(["held"], r"held\s+(?:per|by|due|today|this)", ["per", "by", "due", "today", "this"]),
+    phrase(["hold"], r"hold\s+per", ["per"]), phrase(["was"], r"was\s+held", ["held"]),
+    phrase(["declined"], "declined"), phrase(["refused"], "refused"), phrase(["omitted"], "omitted"),
+    phrase(["deferred"], "deferred"), phrase(["cancelled", "canceled"], "cancell?ed"),
+    phrase(["did"], r"did\s+not\s+(?:receive|get|tolerate\s+start)", ["not"], ["receive", "get", "tolerate"]),
+    phrase(["no"], r"no\s+(?:premeds?|medications?)\s+given", ["premed", "premeds", "medication", "medications"],
+           ["given"]),
 ])
 HYPOTHETICAL = WordAlternation([
-    (["if"], r"if\s+(?:needed|necessary|nausea|pain|fever|symptoms|tolerated|reaction)"), (["as"], r"as\s+needed"),
-    (["prn"], "prn"), (["may"], r"may\s+(?:repeat|give)"), (["to"], r"to\s+be\s+(?:given|administered|infused|started)"),
-    (["will"], r"will\s+(?:give|start|receive|be|infuse|continue|return)"), (["plan", "planned"], r"plan(?:ned)?\s+to"),
-    (["should"], "should"), (["would"], "would"), (["consider"], "consider"),
-    (["next"], r"next\s+(?:visit|week|cycle|dose|infusion)"), (["at"], r"at\s+home"), (["for"], r"for\s+home"),
-    (["home"], r"home\s+with"), (["discharged"], r"discharged\s+(?:with|on)"), (["prescribed"], "prescribed"),
-    (["prescription"], "prescription"), (["e", "eprescribed"], "e-?prescribed"),
-    (["sent"], r"sent\s+to\s+pharmacy"), (["rx"], "rx"), (["ordered"], "ordered"), (["order"], r"order\s+for"),
-    (["scheduled"], "scheduled"), (None, r"q\s?\d+\s?h"), (["bid"], "bid"), (["tid"], "tid"), (["qid"], "qid"),
-    (["daily"], "daily"), (None, r"x\s?\d+\s?days"),
+    phrase(["if"], r"if\s+(?:needed|necessary|nausea|pain|fever|symptoms|tolerated|reaction)",
+           ["needed", "necessary", "nausea", "pain", "fever", "symptoms", "tolerated", "reaction"]),
+    phrase(["as"], r"as\s+needed", ["needed"]), phrase(["prn"], "prn"),
+    phrase(["may"], r"may\s+(?:repeat|give)", ["repeat", "give"]),
+    phrase(["to"], r"to\s+be\s+(?:given|administered|infused|started)", ["be"],
+           ["given", "administered", "infused", "started"]),
+    phrase(["will"], r"will\s+(?:give|start|receive|be|infuse|continue|return)",
+           ["give", "start", "receive", "be", "infuse", "continue", "return"]),
+    phrase(["plan", "planned"], r"plan(?:ned)?\s+to", ["to"]),
+    phrase(["should"], "should"), phrase(["would"], "would"), phrase(["consider"], "consider"),
+    phrase(["next"], r"next\s+(?:visit|week|cycle|dose|infusion)", ["visit", "week", "cycle", "dose", "infusion"]),
+    phrase(["at"], r"at\s+home", ["home"]), phrase(["for"], r"for\s+home", ["home"]),
+    phrase(["home"], r"home\s+with", ["with"]), phrase(["discharged"], r"discharged\s+(?:with|on)", ["with", "on"]),
+    phrase(["prescribed"], "prescribed"), phrase(["prescription"], "prescription"),
+    phrase(["e", "eprescribed"], "e-?prescribed"),
+    phrase(["sent"], r"sent\s+to\s+pharmacy", ["to"], ["pharmacy"]), phrase(["rx"], "rx"),
+    phrase(["ordered"], "ordered"), phrase(["order"], r"order\s+for", ["for"]), phrase(["scheduled"], "scheduled"),
+    phrase(None, r"q\s?\d+\s?h", runs=["q"]), phrase(["bid"], "bid"), phrase(["tid"], "tid"), phrase(["qid"], "qid"),
+    phrase(["daily"], "daily"), phrase(None, r"x\s?\d+\s?days", runs=["x"]),
 ])
 # Words that say something was done (with a clock time, they make the clause actual).
 ACTUAL = WordAlternation([([w], w) for w in (
@@ -47,21 +61,45 @@ NEGATION_CUES, HYPOTHETICAL_CUES, ACTUAL_CUES = NEGATION.full, HYPOTHETICAL.full
 
 
 class ClauseCues(NamedTuple):
-    """The cue tables one note is searched with (None: the note has none of that table's cues)."""
+    """The cue tables one note is searched with (None: the note has none of that table's cues), and the
+    places in the note where a negation or hypothetical cue can start, in order (None: anywhere)."""
 
     negation: re.Pattern | None
     hypothetical: re.Pattern | None
     actual: re.Pattern | None
+    places: list[int] | None = None
 
 
 ALL_CUES = ClauseCues(NEGATION_CUES, HYPOTHETICAL_CUES, ACTUAL_CUES)
 
 
 def clause_cues(text: str, words: set[str] | None) -> ClauseCues:
-    """The cue tables for a note: only the cues whose first words it has (``words``: names.gate_words)."""
+    """The cue tables for a note: only the cues it can hold (``words``: names.gate_words), and where they can
+    start."""
     if words is None or len(text) < LONG_NOTE_CHARS:
         return ALL_CUES
-    return ClauseCues(NEGATION.for_words(words), HYPOTHETICAL.for_words(words), ACTUAL.for_words(words))
+    places = None
+    starts = [NEGATION.starts_for(words), HYPOTHETICAL.starts_for(words)]
+    if None not in starts:
+        firsts = starts[0][0] | starts[1][0]
+        runs = starts[0][1] | starts[1][1]
+        places = sorted([p for p, _ in word_places(text, firsts, words)] +
+                        [p for p, _ in word_places(text, runs, words, letters=True)])
+    return ClauseCues(NEGATION.for_words(words), HYPOTHETICAL.for_words(words), ACTUAL.for_words(words), places)
+
+
+_ACTUAL = ("actual", None)
+
+
+def status_between(text: str, a: int, b: int, has_time: bool, cues: ClauseCues = ALL_CUES
+                   ) -> tuple[str, re.Match | None]:
+    """:func:`clause_status` of the clause ``text[a:b]``: a clause where no cue can start is not searched."""
+    places = cues.places
+    if places is not None:
+        i = bisect_left(places, a)
+        if i == len(places) or places[i] >= b:
+            return _ACTUAL
+    return clause_status(text[a:b], has_time, cues)
 
 
 # "to run over 30 min": the ordered duration, not the time it took.

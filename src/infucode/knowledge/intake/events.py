@@ -22,7 +22,7 @@ from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, Cloc
 from ...vocabulary.names import distinct_words, gate_words
 from .actions import find_actions, label_times
 from .clauses import find_clauses, hits_between, hits_by_clause
-from .context import clause_cues, clause_status
+from .context import clause_cues, status_between
 from .mentions import Mention, administered_mentions, find_mentions
 from .sections import SectionMap, find_sections
 from .segments import DOSE, Segment, read_details, read_durations, read_site, site_starts
@@ -143,7 +143,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         diluted: set[int] = set()     # mentions written with their diluent bag: an infusion
         if cms:
             if status_cue is None:
-                status_cue = clause_status(text[ca:cb], bool(ctimes), cues)
+                status_cue = status_between(text, ca, cb, bool(ctimes), cues)
             status, cue = status_cue
             kept, diluted = administered_mentions(text, cms, ca, cb, status, sections, ruleset, gate)
 
@@ -171,14 +171,14 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         last = (bounds[-1][2], cb) if bounds[-1][2] is not None else None
 
         for sa, sb, m in bounds:
-            stimes = [t for t in ctimes if sa <= t.start < sb]
+            stimes = ctimes if sa == ca and sb == cb else [t for t in ctimes if sa <= t.start < sb]
             labelled = label_times(text, stimes, ca, cb, actions, action_starts) if stimes else []
             if m is None and all(k in (None, "line", "given") for _, k in labelled):
                 # words about no drug and no action on the running one: only line care is read from them
                 line_care.extend((t.start, t.end, "line care") for t, k in labelled if k == "line")
                 continue
             if status_cue is None:
-                status_cue = clause_status(text[ca:cb], bool(ctimes), cues)
+                status_cue = status_between(text, ca, cb, bool(ctimes), cues)
             status, cue = status_cue
             seg = Segment(sa, sb, m, status=status, cue=(ca + cue.start(), ca + cue.end()) if cue else None)
             for r in croutes:
@@ -191,7 +191,9 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 read_details(text, seg, m, ctimes, gate)
                 if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:
                     seg.concepts.add("iv_infusion")
-            read_durations(text, seg, hits_between(durations, duration_starts, sa, sb))
+            sdurations = hits_between(durations, duration_starts, sa, sb)
+            if sdurations:
+                read_durations(text, seg, sdurations)
             segments.append(seg)
 
             if m is not None and not stimes and ctimes and ctimes[0].start < sa and \
