@@ -73,6 +73,24 @@ def _new_times(text: str) -> list[tuple]:
     return out
 
 
+def test_numeric_dates_tried_at_their_separators_are_the_ones_finditer_finds():
+    texts = _random_texts("0123456789/-/-12 a.\n", 40_000, seed=13, longest=24) + CORPUS
+    for text in texts:
+        want = [(m.span(), m.groups()) for m in clock._NUMERIC_DATE.finditer(text)]
+        assert [(m.span(), m.groups()) for m in clock._numeric_dates(text)] == want, text
+
+
+def test_a_time_s_groups_follow_from_its_written_form():
+    # find_times remembers a time by its written form: two matches with the same text never differ in groups
+    seen: dict[str, tuple] = {}
+    for text in _random_texts("0123456789:h ap.m/$#xgH\n", 20_000, seed=9) + CORPUS:
+        for m in clock._TIME.finditer(text):
+            groups = (text[m.start()], *m.groups())
+            assert seen.setdefault(m.group(0), groups) == groups, (m.group(0), text)
+        clock._WRITTEN_TIMES.clear()
+        assert clock.find_times(text) == clock.find_times(text)      # the second reading from the memo
+
+
 def test_the_time_scan_finds_the_times_and_hours_the_lookahead_form_found():
     texts = _random_texts("0123456789:h ap.m/$#xgH\n", 20_000, seed=3) + CORPUS
     for text in texts:

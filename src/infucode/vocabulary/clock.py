@@ -86,6 +86,33 @@ _NUMERIC_DATE = re.compile(
     r"|(?P<m2>\d?)/(?P<d2>\d{1,2})/(?P<y2>(?:19|20)\d\d|\d{2}))\b")
 
 
+# a numeric date's first separator, after a digit: 1, 2 or 4 characters after the date's start
+_DATE_SEPARATOR = re.compile(r"[/-](?<=\d[/-])")
+
+
+def _numeric_dates(text: str) -> list[re.Match]:
+    """What ``_NUMERIC_DATE.finditer(text)`` finds, tried only where a date can start: 1, 2 or 4 characters
+    before a "/" or "-" that follows a digit (a long note has about thirty times more digits than such
+    separators). The places are tried in order and a match is never tried inside the one before, as
+    finditer does."""
+    out: list[re.Match] = []
+    match = _NUMERIC_DATE.match
+    last_end = 0
+    tried = -1
+    for sep in _DATE_SEPARATOR.finditer(text):
+        s = sep.start()
+        for at in (s - 4, s - 2, s - 1):
+            if at <= tried or at < last_end:
+                continue
+            tried = at
+            m = match(text, at)
+            if m is not None:
+                out.append(m)
+                last_end = m.end()
+                break
+    return out
+
+
 def find_dates(text: str, words: set[str] | None = None) -> list[DateHit]:
     """Dates in ``text``, left to right. ``words``: the text's ``distinct_words``, when the caller has them
     (a month name is a word of its own, so a text without one is scanned for the numeric forms only)."""
@@ -93,7 +120,7 @@ def find_dates(text: str, words: set[str] | None = None) -> list[DateHit]:
     pattern = _DATE
     if words is not None and not folds_to_ascii(text) and not any(w[:3] in _MONTHS for w in words):
         pattern = _NUMERIC_DATE
-    for m in pattern.finditer(text):
+    for m in (_numeric_dates(text) if pattern is _NUMERIC_DATE else pattern.finditer(text)):
         g = m.groupdict()
         if pattern is _NUMERIC_DATE:      # the first digit is outside the groups
             first = text[m.start()]
@@ -142,13 +169,25 @@ def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
             i = bisect.bisect_right(starts, b - 1) - 1
             if i >= 0 and ends_max[i] > a:
                 continue
-        groups = (text[a], *m.groups())      # the hour's first digit, then the groups
-        if groups[6] is not None and a > 0 and text[a - 1].isalpha():      # "J1745", "x1000"
+        written = m.group(0)
+        known = _WRITTEN_TIMES.get(written)
+        if known is None:
+            groups = (text[a], *m.groups())      # the hour's first digit, then the groups
+            known = (_value_of(*groups), groups[6] is not None, written.strip())
+            if len(_WRITTEN_TIMES) >= 4096:
+                _WRITTEN_TIMES.clear()
+            _WRITTEN_TIMES[written] = known
+        value, four_digits, stripped = known
+        if four_digits and a > 0 and text[a - 1].isalpha():      # "J1745", "x1000"
             continue
-        value = _value_of(*groups)
         if value is not None:
-            out.append(ClockTime(a, b, text[a:b].strip(), value))
+            out.append(ClockTime(a, b, stripped, value))
     return out
+
+
+# a match's groups follow from its text (the three forms are told apart by their characters): a long note's
+# times are read by their written form, remembered (value, four digits with no separator, the text stripped)
+_WRITTEN_TIMES: dict[str, tuple[str | None, bool, str]] = {}
 
 
 # the words between the two times of a clock range (one table for the note reader and the question reader)
