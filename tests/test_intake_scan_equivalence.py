@@ -74,7 +74,7 @@ def _new_times(text: str) -> list[tuple]:
 
 
 def test_numeric_dates_tried_at_their_separators_are_the_ones_finditer_finds():
-    texts = _random_texts("0123456789/-/-12 a.\n", 40_000, seed=13, longest=24) + CORPUS
+    texts = _random_texts("0123456789/-/-12 a.\n\u0663\u00b2", 40_000, seed=13, longest=24) + CORPUS
     for text in texts:
         want = [(m.span(), m.groups()) for m in clock._NUMERIC_DATE.finditer(text)]
         assert [(m.span(), m.groups()) for m in clock._numeric_dates(text)] == want, text

@@ -86,8 +86,19 @@ _NUMERIC_DATE = re.compile(
     r"|(?P<m2>\d?)/(?P<d2>\d{1,2})/(?P<y2>(?:19|20)\d\d|\d{2}))\b")
 
 
-# a numeric date's first separator, after a digit: 1, 2 or 4 characters after the date's start
-_DATE_SEPARATOR = re.compile(r"[/-](?<=\d[/-])")
+def _date_separators(text: str) -> list[int]:
+    """Where a numeric date's first separator can be: a "/" or "-" after a digit (1, 2 or 4 characters after
+    the date's start). Found with str.find, a C scan several times faster per MB than a regex's."""
+    out = []
+    for mark in "/-":
+        i = text.find(mark)
+        while i >= 0:
+            if i and text[i - 1].isdecimal():      # what \d matches
+                out.append(i)
+            i = text.find(mark, i + 1)
+    out.sort()
+    return out
+
 
 
 def _numeric_dates(text: str) -> list[re.Match]:
@@ -99,8 +110,7 @@ def _numeric_dates(text: str) -> list[re.Match]:
     match = _NUMERIC_DATE.match
     last_end = 0
     tried = -1
-    for sep in _DATE_SEPARATOR.finditer(text):
-        s = sep.start()
+    for s in _date_separators(text):
         for at in (s - 4, s - 2, s - 1):
             if at <= tried or at < last_end:
                 continue
