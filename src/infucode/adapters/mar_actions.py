@@ -122,8 +122,9 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
         return a
 
     for r in rows:
-        rate = _number(r.cells["rate"]) if r.cells.get("rate") else None    # a note's events have no rate cell
-        if r.cells.get("rate") and rate is None:
+        rate_cell = r.cells.get("rate")      # a note's events have no rate cell
+        rate = _number(rate_cell) if rate_cell else None
+        if rate_cell and rate is None:
             note(r, "warning", "mar.rate", "rate is not a number; ignored")
         act = r.action
         if act in ("ignore",):
@@ -145,7 +146,8 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
                 note(r, "warning", "mar.sequence", "given again while the infusion was running: read as continuing it")
             if act == "new_bag" and current is not None:
                 current.infusion_evidence = True
-            _add_dose(r, current, note)
+            if r.cells.get("dose"):
+                _add_dose(r, current, note)
             if rate is not None and first_rate is None:
                 first_rate = rate
             continue

@@ -301,6 +301,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         # "YYYY-MM-DDTHH:MM"): the events behind each folded administration
         starts_at: dict[str, Event] = {}
         stops_at: dict[str, Event] = {}
+        cells = {"drug": name}          # the same for every action of the order (the fold only reads them)
         for e in sorted(timed, key=lambda e: e.seq):
             if e.date:
                 day = dt.date.fromisoformat(e.date)
@@ -311,7 +312,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 day = moment.date()
                 day_iso = day.isoformat()
             prev = moment
-            rows.append(MarAction(e.seq, e.action, e.action.replace("_", " "), moment, {"drug": name}))
+            rows.append(MarAction(e.seq, e.action, e.action.replace("_", " "), moment, cells))
             if e.action in ("given", "new_bag"):
                 starts_at.setdefault(e.time.value if day_iso == date else f"{day_iso}T{e.time.value}", e)
             elif e.action == "stopped":

@@ -61,11 +61,14 @@ def find_mentions(text: str, ruleset: Ruleset, words: set[str] | None = None) ->
         dm = ruleset.drugs.match(h.text)
         if dm is not None:
             out.append(Mention(h.start, h.end, h.text, dm.drug.key, dm.drug.name, dm.how))
-    covered = [(m.start, m.end) for m in out]
-    starts = [a for a, _ in covered]
+    named = len(out)
     gate = gate_words(text, words)
     # a code is a word of its own ("J1569"); \d also reads non-ASCII digits, so a non-ASCII note is scanned
     codes = gate is None or not text.isascii() or any(len(w) == 5 and w[0] in "jq" and w[1:].isdigit() for w in gate)
+    # "2abx": the word may follow a digit, so the note's runs of letters are what is looked in
+    unnamed = gate is None or not letter_runs(gate).isdisjoint(UNNAMED_DRUG_WORDS)
+    covered = [(m.start, m.end) for m in out] if codes or unnamed else []
+    starts = [a for a, _ in covered]
     for h in (_HCPCS_CODE.finditer(text) if codes else ()):
         i = bisect.bisect_right(starts, h.start()) - 1
         if i >= 0 and covered[i][1] > h.start():
@@ -73,8 +76,6 @@ def find_mentions(text: str, ruleset: Ruleset, words: set[str] | None = None) ->
         hit = ruleset.drugs.by_hcpcs(h.group(0))
         if hit:
             out.append(Mention(h.start(), h.end(), h.group(0).upper(), hit[0].key, hit[0].name, "hcpcs"))
-    # "2abx": the word may follow a digit, so the note's runs of letters are what is looked in
-    unnamed = gate is None or not letter_runs(gate).isdisjoint(UNNAMED_DRUG_WORDS)
     for h in (_UNNAMED_RE.finditer(text) if unnamed else ()):
         i = bisect.bisect_right(starts, h.start()) - 1
         if i >= 0 and covered[i][1] > h.start():
@@ -84,7 +85,8 @@ def find_mentions(text: str, ruleset: Ruleset, words: set[str] | None = None) ->
             continue     # "Rocephin (antibiotic) 1 g IV": the drug is named next to it
         kind = UNNAMED_DRUG_WORDS[h.group(0).lower()]
         out.append(Mention(h.start(), h.end(), h.group(0), f"unnamed {kind}", kind, "unnamed"))
-    out.sort(key=lambda m: m.start)
+    if len(out) > named:
+        out.sort(key=lambda m: m.start)      # the names were found in order; codes and unnamed words after them
     # the same drug named twice in a row ("IVIG (Gammagard)", "Flagyl (metronidazole)") is one mention
     merged: list[Mention] = []
     for m in out:

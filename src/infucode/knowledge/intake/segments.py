@@ -60,6 +60,7 @@ _SEPARATE = re.compile(r"\b(separate|second|2nd|another|new)\s+(?:IV\s+)?(?:site
 # them is not searched for it, segment by segment (names.may_say)
 _DISCONTINUED_WORDS = frozenset({"stopped", "discontinued", "halted", "d", "dc", "dcd"})
 _SEPARATE_WORDS = frozenset({"separate", "second", "2nd", "another", "new"})
+_INDICATION_WORDS = frozenset({"for"})
 _INDICATION = re.compile(r"\bfor\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|[a-z][a-z \-']{2,40}?)"
                          r"(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
 _DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
@@ -115,11 +116,11 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
             break        # "375 mg/m2": a dose per body size, not the dose given
         seg.dose = (a, e, float(number), _UNIT_NAMES.get(unit, unit))
         break
-    words_here = text[sa:sb].lower()     # a search below is made only where its words can be
-    r = _RATE.search(text, sa, sb) if "/" in words_here else None    # a rate is per hour: "mL/hr"
+    # a search below is made only where its words can be
+    r = _RATE.search(text, sa, sb) if text.find("/", sa, sb) >= 0 else None    # a rate is per hour: "mL/hr"
     if r:
         seg.rate = (r.start(), r.end(), float(r.group(1)))
-    ind = _INDICATION.search(text, sa, sb) if "for" in words_here else None
+    ind = _INDICATION.search(text, sa, sb) if may_say(words, _INDICATION_WORDS) else None
     if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
         seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
     disc = _DISCONTINUED.search(text, sa, sb) if may_say(words, _DISCONTINUED_WORDS) else None
