@@ -375,3 +375,22 @@ def test_the_date_of_service_is_the_same_with_the_word_gates(extra):
         text = extra + text
         tl = read_timeline(text, rs)
         assert header.date_of_service(text, tl.dates, tl.words) == header.date_of_service(text, tl.dates), text
+
+
+# --- a segment's dose and indication: patterns led by their first character
+_OLD_INDICATION = re.compile(r"\bfor\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|"
+                             r"[a-z][a-z \-']{2,40}?)(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
+
+
+def test_the_led_dose_and_indication_patterns_find_what_the_plain_ones_found():
+    dose_texts = _random_texts("0123456789.. mgLlu\u0663x", 40_000, seed=21, longest=16)
+    for text in dose_texts + CORPUS:
+        for pos in (0, 1, 2):        # searched from inside the text, as from a mention's end: lookbehinds see before
+            want = [(m.span(), m.groups()) for m in segments.DOSE.finditer(text, pos)]
+            got = [(m.span(), (text[m.start():m.end("n")], m.group("u"))) for m in segments._DOSE_LED.finditer(text, pos)]
+            assert got == want, (text, pos)
+    ind_texts = _random_texts("for xFOR_1 .,\nab", 40_000, seed=22, longest=20)
+    for text in ind_texts + CORPUS:
+        for pos in (0, 1):
+            want = [(m.span(), m.span(1)) for m in _OLD_INDICATION.finditer(text, pos)]
+            assert [(m.span(), m.span(1)) for m in segments._INDICATION.finditer(text, pos)] == want, (text, pos)

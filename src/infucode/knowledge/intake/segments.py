@@ -51,6 +51,10 @@ _SITE_FIRST_WORDS = frozenset("""
     buttock hip fa
     port porta portacath mediport implanted chest picc central cvc midline piv peripheral""".split())
 DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
+# DOSE led by the number's first character, which is outside the groups (the regex engine then jumps from one
+# digit or period to the next): the number is text[start:end("n")] (tests/test_intake_scan_equivalence.py)
+_DOSE_LED = re.compile(r"[\d.](?<![\w.][\d.])(?P<n>(?<=\d)\d*(?:\.\d+)?|(?<=\.)\d+)\s*"
+                       r"(?P<u>mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
 # (?<![\d.]) : a rate never starts inside a run of digits (else a long digit run is searched in quadratic time)
 _RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
 _DISCONTINUED = re.compile(r"\b(stopped|d/?c'?d|discontinued|halted)\b[^.\n;]{0,40}\b(reaction|early|rash|hives|anaphyla\w*|intoleran\w*)"
@@ -61,7 +65,7 @@ _SEPARATE = re.compile(r"\b(separate|second|2nd|another|new)\s+(?:IV\s+)?(?:site
 _DISCONTINUED_WORDS = frozenset({"stopped", "discontinued", "halted", "d", "dc", "dcd"})
 _SEPARATE_WORDS = frozenset({"separate", "second", "2nd", "another", "new"})
 _INDICATION_WORDS = frozenset({"for"})
-_INDICATION = re.compile(r"\bfor\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|[a-z][a-z \-']{2,40}?)"
+_INDICATION = re.compile(r"[fF](?<![\w][fF])or\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|[a-z][a-z \-']{2,40}?)"
                          r"(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
 _DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
 _OVER_LEAD = re.compile(r"over\s*$", re.I)
@@ -98,15 +102,20 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
     reaction, a separate site. ``words``: the note's words to skip searches on (names.gate_words)."""
     sa, sb = seg.start, seg.end
     site = seg.site
-    for dm in DOSE.finditer(text, m.end, sb):
+    for dm in _DOSE_LED.finditer(text, m.end, sb):
         a, e = dm.span()
         if a - m.end > 40:
             break
         if site and site[0] <= a < site[1]:
             continue
-        if ctimes and any(t.start <= a < t.end for t in ctimes):
+        in_time = False
+        for t in ctimes:
+            if t.start <= a < t.end:
+                in_time = True
+                break
+        if in_time:
             continue
-        number, unit = dm.groups()
+        number, unit = text[a:dm.end("n")], dm.group("u")
         if unit == "L" and _LITER_IS_LEFT.match(text, e, e + 15):
             continue
         unit = unit.lower()
