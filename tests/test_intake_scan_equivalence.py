@@ -80,6 +80,18 @@ def test_numeric_dates_tried_at_their_separators_are_the_ones_finditer_finds():
         assert [(m.span(), m.groups()) for m in clock._numeric_dates(text)] == want, text
 
 
+def test_the_ascii_time_pattern_finds_what_the_unicode_one_finds_on_an_ascii_text():
+    texts = _random_texts("0123456789:h ap.m/$#xgH\n\t\x0b\x1c\x1f", 30_000, seed=17) + CORPUS
+    for text in texts:
+        pattern = clock._time_pattern_for(text)
+        if any(c in text for c in "\x1c\x1d\x1e\x1f") or not text.isascii():
+            assert pattern is clock._TIME
+            continue
+        assert [(m.span(), m.groups()) for m in pattern.finditer(text)] == \
+            [(m.span(), m.groups()) for m in clock._TIME.finditer(text)], text
+    assert clock._time_pattern_for("8\x1cpm") is clock._TIME and clock._TIME.search("8\x1cpm").group(0) == "8\x1cpm"
+
+
 def test_a_time_s_groups_follow_from_its_written_form():
     # find_times remembers a time by its written form: two matches with the same text never differ in groups
     seen: dict[str, tuple] = {}

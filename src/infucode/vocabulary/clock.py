@@ -165,6 +165,18 @@ def _value_of(first, h, mi, ap, h2, ap2, h3, mi3) -> str | None:
     return hhmm(int(first + h3), int(mi3))
 
 
+# The same pattern with ASCII classes: the regex engine tests a character against [0-9] faster than against
+# Unicode's digits. On a text of ASCII characters without the four information separators (\x1c-\x1f, which
+# Unicode's \s matches and ASCII's does not) both find the same times.
+_TIME_ASCII = re.compile(_TIME.pattern, re.I | re.A)
+
+
+def _time_pattern_for(text: str) -> re.Pattern:
+    if text.isascii() and not any(c in text for c in "\x1c\x1d\x1e\x1f"):
+        return _TIME_ASCII
+    return _TIME
+
+
 def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
     """Clock times in ``text``, left to right, none inside a ``skip`` span (dates, drug names)."""
     spans = sorted(skip)
@@ -173,7 +185,7 @@ def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
     for _, b in spans:
         ends_max.append(max(b, ends_max[-1]) if ends_max else b)
     out: list[ClockTime] = []
-    for m in _TIME.finditer(text):
+    for m in _time_pattern_for(text).finditer(text):
         a, b = m.span()
         if starts:
             i = bisect.bisect_right(starts, b - 1) - 1

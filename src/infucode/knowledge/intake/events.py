@@ -57,7 +57,7 @@ class Timeline:
     notes: list[tuple[str, str | None, tuple[int, int] | None]]   # (question, drug key, span)
 
 
-_LEADS = re.compile(r"[,;]\s|\.\s|\b(?:then|and|after|before|followed by|plus)\b", re.I)
+_LEADS = re.compile(r"(?=[,;.tabfpTABFP])(?:[,;]\s|\.\s|\b(?:then|and|after|before|followed by|plus)\b)", re.I)
 _FLUID_WORDS = re.compile(r"\b(?:fluids?|hydration|ivf|bolus|bag|liter|litre|ns|lr|saline|ringer'?s?)\b", re.I)
 _INFUSION_WORDS = re.compile(r"\b(?:infusion|drip|chemo\w*|drug|medication|ivpb|piggyback|pump|cadd)\b", re.I)
 _ANOTHER_TIME = re.compile(r"\b(?:later|after(?:wards?)?|then|prior|before|earlier|previously|tomorrow|next)\b", re.I)

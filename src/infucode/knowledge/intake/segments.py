@@ -102,8 +102,11 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
     reaction, a separate site. ``words``: the note's words to skip searches on (names.gate_words)."""
     sa, sb = seg.start, seg.end
     site = seg.site
-    for dm in _DOSE_LED.finditer(text, m.end, sb):
+    search = _DOSE_LED.search
+    pos = m.end
+    while (dm := search(text, pos, sb)) is not None:    # the doses after the mention, as finditer gives them
         a, e = dm.span()
+        pos = e
         if a - m.end > 40:
             break
         if site and site[0] <= a < site[1]:
