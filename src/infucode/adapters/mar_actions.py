@@ -48,7 +48,7 @@ def _number(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-@dataclass
+@dataclass(slots=True)
 class MarAction:
     """One action on an order: ``action`` is one of :data:`ACTIONS`; ``row`` names it in findings;
     ``cells`` hold our column names (drug, hcpcs, route, site, dose, dose_unit, rate, indication)."""
@@ -62,7 +62,7 @@ class MarAction:
 
 
 
-@dataclass
+@dataclass(slots=True)
 class _Adm:
     id: str
     start: datetime

@@ -27,7 +27,7 @@ __all__ = ["Extraction", "Question", "fold_timeline"]
 _INFUSION_ROUTES = ("iv_infusion", "iv", "sc_infusion", "intra_arterial")
 
 
-@dataclass
+@dataclass(slots=True)
 class Extraction:
     field: str                 # "setting", "date", "administrations[0].start", ...
     value: object
@@ -41,7 +41,7 @@ class Extraction:
                 "administration": self.administration}
 
 
-@dataclass
+@dataclass(slots=True)
 class Question:
     text: str
     rule: str                            # intake.route_inferred, intake.time_unlabelled, ...

@@ -30,7 +30,7 @@ from .segments import DOSE, Segment, read_details, read_durations, read_site, si
 __all__ = ["Event", "Timeline", "read_timeline"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """One action on one drug at one clock time; ``seq`` is its order in the note."""
 

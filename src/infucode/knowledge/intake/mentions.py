@@ -34,7 +34,7 @@ def drug_name_index(ruleset: Ruleset) -> NameIndex:
     return hit
 
 
-@dataclass
+@dataclass(slots=True)
 class Mention:
     start: int
     end: int

@@ -16,7 +16,7 @@ from .mentions import Mention
 __all__ = ["DOSE", "Segment", "read_details", "read_durations", "read_site", "site_starts"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     """The words about one drug mention (or about no drug) inside one clause."""
 
