@@ -4,6 +4,7 @@ Shared by the MAR reader and case intake, where the events a note tells of one d
 """
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ Severity = Literal["error", "warning", "info"]
 _INSTANT = ("iv_push", "sc", "im", "on_body_injector", "intralesional", "intrapleural", "intraperitoneal", "intrathecal",
             "cns_reservoir", "pump_refill", "flush", "unlisted")
 _DEVICE_SERVICES = ("pump_refill", "flush")  # a service on a device: no drug need be named
+_TIME_THEN_ROW = operator.attrgetter("time", "row")      # the order actions are read in
 
 
 @dataclass
@@ -101,7 +103,7 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
     cells). ``resolve_iv``: route "iv" becomes an infusion or a push from the actions (MAR); False
     keeps "iv" so that the engine decides by the clock (a note that only says IV)."""
     bucket, eid = findings, encounter_id
-    rows = sorted(rows, key=lambda r: (r.time, r.row))
+    rows = sorted(rows, key=_TIME_THEN_ROW)
 
     def note(r: MarAction, severity: Severity, code: str, message: str) -> None:
         bucket.append(MarFinding(r.row, severity, code, f"order {order}: {message}", encounter=eid, order=order))

@@ -10,6 +10,7 @@ volume follows it ("ns 500 mL").
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -68,9 +69,7 @@ def distinct_words(text: str) -> NoteWords:
     return NoteWords(text)
 
 
-def _place(hit: tuple[int, str]) -> int:
-    return hit[0]
-
+_PLACE = operator.itemgetter(0)      # a place's position: the sort key
 
 def word_places(text: str, found: Iterable[str], words: set[str] | None = None, *, letters: bool = False,
                 prefix: bool = False) -> list[tuple[int, str]]:
@@ -92,7 +91,7 @@ def word_places(text: str, found: Iterable[str], words: set[str] | None = None, 
             out.append((i, w))         # the buffer's leading space: the word's place in the text is i
             i = find(needle, i + step)
     if prefix and out:
-        out.sort(key=_place)            # stable: the longest word first at a place
+        out.sort(key=_PLACE)            # stable: the longest word first at a place
         seen = -1
         kept = []
         for i, w in out:                # the longest word at a place was put first

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import re
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from .segments import Segment
 __all__ = ["Extraction", "Question", "fold_timeline"]
 
 _INFUSION_ROUTES = ("iv_infusion", "iv", "sc_infusion", "intra_arterial")
+_SEQ, _FIRST = operator.attrgetter("seq"), operator.itemgetter(0)      # sort keys
 
 
 @dataclass(slots=True)
@@ -98,6 +100,7 @@ def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
         latest[key] = new
         return new
 
+    drug_of = ruleset.drugs.get
     events_of: dict[int, list[Event]] = {}
     for e in tl.events:
         events_of.setdefault(id(e.segment), []).append(e)
@@ -105,7 +108,7 @@ def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
         m = seg.mention
         if m is not None and m.role == "given":
             kind = _kind(seg)
-            if kind == "iv_push" and (drug := ruleset.drugs.get(m.key)) is not None and drug.family == "hydration":
+            if kind == "iv_push" and (drug := drug_of(m.key)) is not None and drug.family == "hydration":
                 kind = "infusion"      # "LR 1 L bolus" then "LR rate decreased": a fluid bolus is an infusion
             d = order_for(m.key, m.name, kind)
             d.segments.append(seg)
@@ -115,7 +118,7 @@ def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
             if d is None or d.key != e.key:
                 cur = latest.get(e.key)
                 d = cur if cur is not None else order_for(
-                    e.key, ruleset.drugs.get(e.key).name if ruleset.drugs.get(e.key) else e.key, None)
+                    e.key, drug_of(e.key).name if drug_of(e.key) else e.key, None)
             d.events.append(e)
     return orders
 
@@ -302,7 +305,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         starts_at: dict[str, Event] = {}
         stops_at: dict[str, Event] = {}
         cells = {"drug": name}          # the same for every action of the order (the fold only reads them)
-        for e in sorted(timed, key=lambda e: e.seq):
+        for e in sorted(timed, key=_SEQ):
             if e.date:
                 day = dt.date.fromisoformat(e.date)
                 day_iso = day.isoformat()
@@ -388,7 +391,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
             p = start_ev.time.start if start_ev else pos
             adms.append((p, adm, aex, local_q if n == 0 else []))
 
-    adms.sort(key=lambda x: x[0])
+    adms.sort(key=_FIRST)
     out: list[dict] = []
     for i, (_, adm, aex, qs) in enumerate(adms):
         aid = f"a{i + 1}"

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from ...ruleset import Ruleset
 from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ClockTime, find_dates, find_durations,
                            find_route_words, find_times)
-from ...vocabulary.names import distinct_words, gate_words
+from ...vocabulary.names import distinct_words, gate_words, may_say
 from .actions import find_actions, label_times
 from .clauses import find_clauses, hits_between, hits_by_clause
 from .context import clause_cues, status_between
-from .mentions import Mention, administered_mentions, find_mentions
+from .mentions import NEGATED_BEFORE_WORDS, Mention, administered_mentions, find_mentions
 from .sections import SectionMap, find_sections
-from .segments import DOSE, Segment, read_details, read_durations, read_site, site_starts
+from .segments import DOSE, Segment, detail_gates, read_details, read_durations, read_site, site_starts
 
 __all__ = ["Event", "Timeline", "read_timeline"]
 
@@ -72,6 +72,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     gate = gate_words(text, words)    # ... and for the searches a clause skips when the note lacks their words
     cues = clause_cues(text, gate)
     sites = site_starts(text, gate)
+    details_gates = detail_gates(gate)                        # read once, not per segment
+    negated_before = may_say(gate, NEGATED_BEFORE_WORDS)
     dates = find_dates(text, words)
     mentions = find_mentions(text, ruleset, words)
     times = find_times(text, [(d.start, d.end) for d in dates] + [(m.start, m.end) for m in mentions])
@@ -145,7 +147,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
             if status_cue is None:
                 status_cue = status_between(text, ca, cb, bool(ctimes), cues)
             status, cue = status_cue
-            kept, diluted = administered_mentions(text, cms, ca, cb, status, sections, ruleset, gate)
+            kept, diluted = administered_mentions(text, cms, ca, cb, status, sections, ruleset, gate,
+                                                  negated_before=negated_before)
 
         # cut the clause before each kept mention
         bounds: list[tuple[int, int, Mention | None]] = []
@@ -188,7 +191,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 seg.route_spans.append((r.start, r.end, r.concept))
             read_site(text, seg, sites)
             if m is not None:
-                read_details(text, seg, m, ctimes, gate)
+                read_details(text, seg, m, ctimes, gates=details_gates)
                 if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:
                     seg.concepts.add("iv_infusion")
             sdurations = hits_between(durations, duration_starts, sa, sb)

@@ -57,8 +57,9 @@ def find_mentions(text: str, ruleset: Ruleset, words: set[str] | None = None) ->
     """Every drug mention of the note, in order (each with the role "given" until its clause is read).
     ``words``: the note's ``distinct_words``, when the caller has them."""
     out: list[Mention] = []
+    match = ruleset.drugs.match
     for h in drug_name_index(ruleset).find(text, words):
-        dm = ruleset.drugs.match(h.text)
+        dm = match(h.text)
         if dm is not None:
             out.append(Mention(h.start, h.end, h.text, dm.drug.key, dm.drug.name, dm.how))
     named = len(out)
@@ -107,7 +108,7 @@ _DILUENT_BEFORE = re.compile(r"(?:\b(?:in|mixed in|diluted in|with|w/|into)\s+|/
 _NEGATED_NEAR = (re.compile(r"\b(?:no|not|held|hold|declined|refused|without)\s+$", re.I),
                  re.compile(r"^\s*\??\s*(?:no|held|not given|declined)\b", re.I))
 # a note without these words is not searched for a negation just before or after each mention (names.may_say)
-_NEGATED_BEFORE_WORDS = frozenset({"no", "not", "held", "hold", "declined", "refused", "without"})
+NEGATED_BEFORE_WORDS = frozenset({"no", "not", "held", "hold", "declined", "refused", "without"})
 
 
 def _may_say_flush(words: str) -> bool:
@@ -118,16 +119,20 @@ def _may_say_flush(words: str) -> bool:
 
 
 def administered_mentions(text: str, mentions: list[Mention], ca: int, cb: int, status: str, sections: SectionMap,
-                          ruleset: Ruleset, words: set[str] | None = None) -> tuple[list[Mention], set[int]]:
+                          ruleset: Ruleset, words: set[str] | None = None, *, negated_before: bool | None = None
+                          ) -> tuple[list[Mention], set[int]]:
     """The mentions of the clause ``[ca, cb)`` that are administrations, in order; every other one is given
     its role and why (order, flush, diluent, not given, planned). Also the starts of the kept mentions
     written with their diluent bag: an infusion. ``status`` is the clause's (actual, negated, ...);
-    ``words``: the note's words to skip searches on (names.gate_words)."""
+    ``words``: the note's words to skip searches on (names.gate_words); ``negated_before``: whether the note can
+    hold a negation word (:data:`NEGATED_BEFORE_WORDS`), when the caller knows."""
     kept: list[Mention] = []
     diluted: set[int] = set()
-    negated_before = may_say(words, _NEGATED_BEFORE_WORDS)
+    if negated_before is None:
+        negated_before = may_say(words, NEGATED_BEFORE_WORDS)
+    drug_of = ruleset.drugs.get
     for m in mentions:
-        drug = ruleset.drugs.get(m.key)
+        drug = drug_of(m.key)
         before = text[max(ca, m.start - 25):m.start]
         after = text[m.end:m.end + 14]
         hydration = drug is not None and drug.family == "hydration"

@@ -7,13 +7,14 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ...vocabulary import ClockTime
 from ...vocabulary.names import may_say, word_places
 from .context import PLANNED_DURATION
 from .mentions import Mention
 
-__all__ = ["DOSE", "Segment", "read_details", "read_durations", "read_site", "site_starts"]
+__all__ = ["DOSE", "DetailGates", "Segment", "detail_gates", "read_details", "read_durations", "read_site", "site_starts"]
 
 
 @dataclass(slots=True)
@@ -97,9 +98,28 @@ def read_site(text: str, seg: Segment, starts: list[int] | None = None) -> None:
         seg.site = (site.start(), site.end(), " ".join(site.group(0).split()))
 
 
-def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], words: set[str] | None = None) -> None:
+class DetailGates(NamedTuple):
+    """Whether a note can hold an indication, a stop for a reaction, a separate site (names.may_say): read once
+    per note, not once per segment."""
+
+    indication: bool
+    discontinued: bool
+    separate: bool
+
+
+def detail_gates(words: set[str] | None) -> DetailGates:
+    """The :class:`DetailGates` of a note with these words (names.gate_words)."""
+    return DetailGates(may_say(words, _INDICATION_WORDS), may_say(words, _DISCONTINUED_WORDS),
+                       may_say(words, _SEPARATE_WORDS))
+
+
+def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], words: set[str] | None = None,
+                 gates: DetailGates | None = None) -> None:
     """What the segment says of its drug: the dose written after it, the rate, the indication, a stop for a
-    reaction, a separate site. ``words``: the note's words to skip searches on (names.gate_words)."""
+    reaction, a separate site. ``words``: the note's words to skip searches on (names.gate_words), or their
+    ``gates`` (:func:`detail_gates`)."""
+    if gates is None:
+        gates = detail_gates(words)
     sa, sb = seg.start, seg.end
     site = seg.site
     search = _DOSE_LED.search
@@ -132,13 +152,13 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
     r = _RATE.search(text, sa, sb) if text.find("/", sa, sb) >= 0 else None    # a rate is per hour: "mL/hr"
     if r:
         seg.rate = (r.start(), r.end(), float(r.group(1)))
-    ind = _INDICATION.search(text, sa, sb) if may_say(words, _INDICATION_WORDS) else None
+    ind = _INDICATION.search(text, sa, sb) if gates.indication else None
     if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
         seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
-    disc = _DISCONTINUED.search(text, sa, sb) if may_say(words, _DISCONTINUED_WORDS) else None
+    disc = _DISCONTINUED.search(text, sa, sb) if gates.discontinued else None
     if disc:
         seg.discontinued = (disc.start(), disc.end())
-    sep = _SEPARATE.search(text, sa, sb) if may_say(words, _SEPARATE_WORDS) else None
+    sep = _SEPARATE.search(text, sa, sb) if gates.separate else None
     if sep:
         seg.separate = (sep.start(), sep.end())
 
