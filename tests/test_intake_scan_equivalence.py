@@ -189,6 +189,19 @@ def test_headings_after_a_delimiter_are_those_of_the_alternation_form():
         assert got == [(m.start("s"), m.start("h"), m.end("h"), m.end()) for m in old.finditer(text)], text
 
 
+def test_headings_tried_before_each_colon_are_the_ones_finditer_finds():
+    rnd = random.Random(6)
+    pieces = ["\n", ". ", ";", ".", " ", "\t", ":", "Dx:", "Dx", "Plan :", "- Orders:", "\tRx:", "note", "x", ".\n",
+              "08:30", "MD order:", "hiſtory:", "HISTORY", "Dx :", "Orderſ:"]
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 10))) for _ in range(30_000)] + CORPUS
+    for keys in (tuple(sections.SECTION_HEADINGS), ("dx", "md order", "note"), ("history",)):
+        _, after = sections._heading_patterns(keys)
+        for text in texts:
+            want = [(m.start("s"), m.start("h"), m.end("h"), m.end()) for m in after.finditer(text)]
+            got = [(m.start("s"), m.start("h"), m.end("h"), m.end()) for m in sections._after_delimiter(text, after, keys)]
+            assert got == want, (keys, text)
+
+
 # --- cue tables reduced to the phrases whose first words a note has
 def test_a_reduced_cue_table_finds_what_the_whole_table_finds():
     for table in (context.NEGATION, context.HYPOTHETICAL, context.ACTUAL):

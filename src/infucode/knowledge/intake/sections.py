@@ -72,7 +72,35 @@ def _headings(text: str, words: set[str] | None) -> list[tuple[int, int, int, in
     first = at_start.match(text)
     if first is not None:
         out.append((0, first.start("h"), first.end("h"), first.end()))
-    out += [(m.start("s"), m.start("h"), m.end("h"), m.end()) for m in after.finditer(text)]
+    out += [(m.start("s"), m.start("h"), m.end("h"), m.end()) for m in _after_delimiter(text, after, keys)]
+    return out
+
+
+def _after_delimiter(text: str, after: re.Pattern, keys: tuple[str, ...]) -> list[re.Match]:
+    """What ``after.finditer(text)`` finds, tried only before a colon: a heading ends at the first colon after
+    its delimiter (no heading has a colon or a delimiter in it), so each colon is tried from the last delimiter
+    since the colon before (a "\\n" right after a period gives the same heading as the period), and only when
+    the word before it can end a heading of ``keys`` (a long note's colons are mostly in clock times).
+    Tested against finditer."""
+    # the last characters of the headings, either case ("hiſtory": a letter a case-insensitive match reads as
+    # ASCII, so a text that is not ASCII is tried at every colon)
+    ends = "".join({k[-1].lower() for k in keys} | {k[-1].upper() for k in keys}) if text.isascii() else None
+    out = []
+    find, rfind = text.find, text.rfind
+    prev = -1
+    c = find(":")
+    while c >= 0:
+        j = c - 1
+        while j > prev and text[j] in " \t":
+            j -= 1
+        if j > prev and (ends is None or text[j] in ends):
+            q = max(rfind("\n", prev + 1, j), rfind(".", prev + 1, j), rfind(";", prev + 1, j))
+            if q >= 0:
+                m = after.match(text, q)
+                if m is not None:
+                    out.append(m)
+        prev = c
+        c = find(":", c + 1)
     return out
 
 
