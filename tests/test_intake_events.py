@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from infucode import load_ruleset
 from infucode.adapters.mar import read_mar
 from infucode.knowledge.intake import case_memo, parse_note, render_memo
+from infucode.vocabulary import find_times
 
 RS = load_ruleset("medicare")
 
@@ -475,3 +476,13 @@ def test_a_note_longer_than_one_visit_is_refused_unread_and_says_why():
     assert "MAX_NOTE_CHARS" in over.error and f"{MAX_NOTE_CHARS + 1:,} characters" in over.error
     assert [f["rule"] for f in over.findings] == ["intake.note_too_long"]
     assert "not read" in render_memo(over)
+
+
+@pytest.mark.parametrize("text", ["07/01/2024 clinic. Zofran 4 mg IVP 0900 L hand PIV.",
+                                  "07/01/2024 clinic. Zofran 4 mg IVP given 0900 L hand."])
+def test_a_time_before_a_left_side_site_is_a_time_not_litres(text):
+    # "0900 L hand": L is the left side (the litre reading lost the time and asked "no time given")
+    enc, _, questions = parse_note(text, RS)
+    assert [(a["drug"], a["start"]) for a in enc["administrations"]] == [("Zofran", "09:00")]
+    assert not any("no time given" in q for q in questions)
+    assert find_times("NS 1000 L bag") == [] and find_times("0825 L forearm PIV placed")[0].value == "08:25"

@@ -51,7 +51,7 @@ _OLD_TIME = re.compile(
     r"(?=\d)(?<![\d:/.$#])(?:"
     r"(?P<h>\d{1,2})[:h](?P<mi>\d{2})(?::\d{2})?" + _AMPM + r"?"
     r"|(?P<h2>\d{1,2})" + _AMPM.replace("ap>", "ap2>")
-    + r"|(?P<h3>[01]\d|2[0-3])(?P<mi3>[0-5]\d)(?:\s*(?:h|hrs|hours)\b)?(?!\d|:\d|/|\.\d|%|\s*(?:mg|mcg|ml|cc|l|g|gm|grams?|"
+    + r"|(?P<h3>[01]\d|2[0-3])(?P<mi3>[0-5]\d)(?:\s*(?:h|hrs|hours)\b)?(?!\d|:\d|/|\.\d|%|\s*(?:mg|mcg|ml|cc|" + clock._LITRES + r"|g|gm|grams?|"
       r"units?|u|meq|iu|kg|lbs?)\b)"
     r")", re.I)
 

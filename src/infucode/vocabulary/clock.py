@@ -35,6 +35,8 @@ _DATE = re.compile(
     r"|(?P<d4>\d{1,2})\s+" + _MON.replace("(jan", "(?P<mon4>jan") + r",?\s+(?P<y4>(?:19|20)\d\d))\b", re.I)
 
 _AMPM = r"(?:\s*(?P<ap>[ap])\.?\s?m\.?(?![a-z]))"
+# "l" after four digits is litres, but not before a body site: "0825 L forearm PIV placed" is a time and the left arm
+_LITRES = r"l(?!\s+(?:forearm|hand|ac|arm|antecubital|wrist|deltoid|thigh|fa|upper)\b)"
 # One pass for every clock form; the order of the alternatives is the order of preference. The hour's first
 # digit is matched before everything else, and looked back from (the regex engine then jumps from digit to
 # digit, a third faster per MB): the groups h, h2, h3 hold the hour without that first digit.
@@ -42,7 +44,8 @@ _TIME = re.compile(
     r"\d(?<![\d:/.$#]\d)(?:"
     r"(?P<h>\d?)[:h](?P<mi>\d{2})(?::\d{2})?" + _AMPM + r"?"
     r"|(?P<h2>\d?)" + _AMPM.replace("ap>", "ap2>")
-    + r"|(?P<h3>(?<=[01])\d|(?<=2)[0-3])(?P<mi3>[0-5]\d)(?:\s*(?:h|hrs|hours)\b)?(?!\d|:\d|/|\.\d|%|\s*(?:mg|mcg|ml|cc|l|g|gm|grams?|units?|u|meq|iu|kg|lbs?)\b)"
+    + r"|(?P<h3>(?<=[01])\d|(?<=2)[0-3])(?P<mi3>[0-5]\d)(?:\s*(?:h|hrs|hours)\b)?(?!\d|:\d|/|\.\d|%|\s*(?:mg|mcg|ml|cc|"
+    + _LITRES + r"|g|gm|grams?|units?|u|meq|iu|kg|lbs?)\b)"
     r")", re.I)
 
 
