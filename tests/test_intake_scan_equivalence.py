@@ -419,3 +419,29 @@ def test_the_led_dose_and_indication_patterns_find_what_the_plain_ones_found():
         for pos in (0, 1):
             want = [(m.span(), m.span(1)) for m in _OLD_INDICATION.finditer(text, pos)]
             assert [(m.span(), m.span(1)) for m in segments._INDICATION.finditer(text, pos)] == want, (text, pos)
+
+
+# --- names and route phrases looked for only when the note has all their words
+def test_names_a_note_cannot_hold_are_not_looked_for_and_the_names_are_unchanged():
+    from infucode.knowledge.intake.mentions import drug_name_index
+    index = drug_name_index(load_ruleset("medicare"))
+    pieces = ["Mg", "mg", "sulfate", "4", "4-factor", "PCC", "NS", "ns", "flush", "IVIG", "lyophilized", "G-CSF", "g",
+              "l-amb", "Zofran", "NaCl", "0.9%", "sodium", "chloride", "5-FU", "fluorouracil", "(5-FU)", " ", "  ", "\n",
+              "-", "/", "(", ")", "500 mL", "Gammagard", "Liquid"]
+    rnd = random.Random(41)
+    texts = [" ".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 12))) for _ in range(6000)] + CORPUS
+    for text in texts:
+        words = distinct_words(text)
+        assert list(index.find(text, words)) == list(index.find(text, words, every_name=True)), text
+
+
+def test_route_phrases_a_note_cannot_hold_are_not_tried_and_the_routes_are_unchanged():
+    from infucode.vocabulary import find_route_words
+    pieces = ["IV", "iv", "push", "per", "rectum", "tube", "s.c.", "S.C", "mL/hr", "ml/h", "mL per hour", "IVP",
+              "infusion", "PO", "po", "SL", "sub-q", "SQ", "IM", "im", "Patel's", "bolus", "IV  bolus", "2iv", " ", "\n"]
+    rnd = random.Random(42)
+    for _ in range(300):
+        text = " ".join(rnd.choice(pieces) for _ in range(rnd.randrange(400, 900)))      # a note: over 2,000 characters
+        words = distinct_words(text)
+        assert find_route_words(text, words=words) == find_route_words(text, words=words, every_phrase=True), \
+            text[:200]

@@ -259,6 +259,8 @@ class _Entry:
     # a name of several words: (whitespace after the first word?, the next character), a cheap test that
     # rejects most places before the words are read ("4 mg IVP" is no "Mg sulfate"); None: no test
     lead: tuple[bool, str] | None = None
+    # the name's words (runs of ASCII letters and digits, lower case): a text without one of them cannot hold it
+    word_set: frozenset[str] = frozenset()
 
 
 class NameIndex:
@@ -280,24 +282,33 @@ class NameIndex:
                 rest = canon[len(words[0]):]
                 nxt = rest.lstrip(" ")[:1]
                 lead = (rest.startswith(" "), nxt) if len(words) > 1 and nxt.isascii() and nxt else None
-                slot[key] = _Entry(canon, len(words), name, sensitive, canonical_name(name[last.end():]), lead)
+                slot[key] = _Entry(canon, len(words), name, sensitive, canonical_name(name[last.end():]), lead,
+                                   frozenset(w.lower() for w in words))
         # longest first, so "sodium chloride 0.9" wins over "sodium chloride"
         self._by_first = {k: sorted(v.values(), key=lambda e: (-len(e.canonical), e.sensitive))
                           for k, v in by_first.items()}
 
-    def find(self, text: str, words: set[str] | None = None) -> Iterator[NameHit]:
+    def find(self, text: str, words: set[str] | None = None, *, every_name: bool = False) -> Iterator[NameHit]:
         """Non-overlapping hits, left to right, the longest name at each position.
 
-        Only the words that can start a name are visited: the distinct words of the text are looked up
-        once, and one small alternation of the ones that can (ASCII case-insensitive, as the words are
-        ASCII runs) finds where they are. ``words``: the text's :func:`distinct_words`, when the caller
-        has them."""
+        Only the words that can start a name the text can hold are visited: the distinct words of the text
+        are looked up once, and word_places finds where they are. ``words``: the text's
+        :func:`distinct_words`, when the caller has them. ``every_name``: look for the names the text cannot
+        hold too (the reference the tests hold that cut against)."""
         if words is None:
             words = distinct_words(text)
-        firsts = {w for w in words if w in self._by_first}
+        # the names the text can hold (it has all their words), by first word: a word that starts only names
+        # the text cannot hold ("Mg" of "Mg sulfate" in "4 mg IVP") is not looked for
+        firsts: dict[str, list[_Entry]] = {}
+        for w in words:
+            entries = self._by_first.get(w)
+            if entries is not None:
+                held = entries if every_name else [e for e in entries if e.word_set <= words]
+                if held:
+                    firsts[w] = held
         if not firsts:
             return
-        deepest = max(e.words for w in firsts for e in self._by_first[w])
+        deepest = max(e.words for held in firsts.values() for e in held)
         skip_to = 0
         for s, low in word_places(text, firsts, words):
             if s < skip_to:
@@ -305,7 +316,7 @@ class NameIndex:
             p = s + len(low)
             word_ends = None
             first = text[s:p]
-            for e in self._by_first[low]:
+            for e in firsts[low]:
                 if e.words == 1 and not e.tail:
                     # the name is the word the scan found (same letters, any case): only its case may matter
                     if e.sensitive and first != e.name and not _VOLUME_AFTER.match(text, p):

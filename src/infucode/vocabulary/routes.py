@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .names import letter_runs, word_places, word_scan
+from .names import folds_to_ascii, letter_runs, word_places, word_scan
 
 __all__ = ["DEVICE_CONCEPTS", "LINE_CARE_CONCEPTS", "NOT_ADMINISTRATION_SERVICES", "OWN_CODE_ROUTE_WORDS", "ROUTE_WORDS",
            "RouteHit", "UNSUPPORTED_ROUTES", "find_route_words", "own_code_route", "resolve_route", "route_of_words"]
@@ -71,21 +71,23 @@ DEVICE_CONCEPTS = frozenset({"ambulatory_pump", "on_body_injector"})
 UNSUPPORTED_ROUTES = frozenset({"intrathecal", "on_body_injector"})
 
 
-def _matchers() -> dict[str, list[tuple[re.Pattern, str]]]:
+def _matchers() -> dict[str, list[tuple[re.Pattern, str, frozenset[str]]]]:
     """Route phrases grouped by their first run of letters, longest first: the text's letter runs are
     looked up once each, and only the phrases that can start there are tried (a 100-word alternation
-    tried at every position costs seconds per megabyte)."""
-    out: dict[str, list[tuple[int, re.Pattern, str]]] = {}
+    tried at every position costs seconds per megabyte). Each with its words (runs of ASCII letters and
+    digits, lower case): a phrase matches whole words, so a note without one of them cannot hold it."""
+    out: dict[str, list[tuple[int, re.Pattern, str, frozenset[str]]]] = {}
     for word, concept in ROUTE_WORDS.items():
         body = r"\s+".join(re.escape(w) for w in word.split())
         pat = re.compile(f"(?:{body.upper()})(?![A-Za-z0-9])" if word in _CAPITALS_ONLY else f"(?:{body})(?![A-Za-z0-9])",
                          0 if word in _CAPITALS_ONLY else re.I)
         first = re.match(r"[a-z]+", word).group(0)
-        out.setdefault(first, []).append((len(word), pat, concept))
-    return {k: [(p, c) for _, p, c in sorted(v, key=lambda x: -x[0])] for k, v in out.items()}
+        out.setdefault(first, []).append((len(word), pat, concept, frozenset(re.findall("[a-z0-9]+", word))))
+    return {k: [(p, c, ws) for _, p, c, ws in sorted(v, key=lambda x: -x[0])] for k, v in out.items()}
 
 
-_MATCHERS = _matchers()
+_PHRASE_WORDS = _matchers()
+_MATCHERS = {first: [(p, c) for p, c, _ in phrases] for first, phrases in _PHRASE_WORDS.items()}
 _LETTERS = re.compile(r"[A-Za-z]+")
 # below this many characters the route words are found run by run, above it with one scan of the
 # runs that can start a phrase (a MAR route cell is short; a note is long)
@@ -99,10 +101,11 @@ class RouteHit(NamedTuple):      # a tuple: made three times faster than a froze
     concept: str
 
 
-def find_route_words(text: str, start: int = 0, end: int | None = None, words: set[str] | None = None
-                     ) -> list[RouteHit]:
+def find_route_words(text: str, start: int = 0, end: int | None = None, words: set[str] | None = None, *,
+                     every_phrase: bool = False) -> list[RouteHit]:
     """Every route word in ``text[start:end]``, left to right, the longest phrase at each place. ``words``:
-    the whole text's ``distinct_words``, when the caller has them."""
+    the whole text's ``distinct_words``, when the caller has them. ``every_phrase``: try the phrases the
+    text cannot hold too (the reference the tests hold that cut against)."""
     end = len(text) if end is None else end
     out: list[RouteHit] = []
     if end - start < _SHORT_TEXT:
@@ -128,7 +131,17 @@ def find_route_words(text: str, start: int = 0, end: int | None = None, words: s
         runs = letter_runs(words)
     else:
         runs = {r.lower() for r in set(_LETTERS.findall(text, start, end))}
-    firsts = {w for w in runs if w in _MATCHERS}
+    matchers = _MATCHERS
+    if words is not None and start == 0 and end == len(text) and not every_phrase and not folds_to_ascii(text):
+        # only the phrases the text can hold (it has all their words): "per rectum" is not tried at each "per"
+        matchers = {}
+        for w in runs:
+            phrases = _PHRASE_WORDS.get(w)
+            if phrases is not None:
+                held = [(pat, concept) for pat, concept, need in phrases if need <= words]
+                if held:
+                    matchers[w] = held
+    firsts = {w for w in runs if w in matchers}
     if not firsts:
         return out
     skip_to = start
@@ -139,7 +152,7 @@ def find_route_words(text: str, start: int = 0, end: int | None = None, words: s
     for a, first in places:
         if a < skip_to or (a > 0 and text[a - 1].isalnum()):
             continue
-        for pat, concept in _MATCHERS[first]:
+        for pat, concept in matchers[first]:
             hit = pat.match(text, a, end)
             if hit:
                 out.append(RouteHit(a, hit.end(), hit.group(0), concept))
