@@ -65,6 +65,11 @@ class DateHit(NamedTuple):
     value: str        # ISO date
 
 
+# a hit made from its fields in C (a named tuple's own constructor is a Python function: a long note makes tens
+# of thousands of hits)
+_new_hit = tuple.__new__
+
+
 def hhmm(h: int, m: int, ampm: str | None = None) -> str | None:
     """``"HH:MM"`` of a written hour/minute (with an optional a/p); None for an impossible time."""
     if ampm:
@@ -153,7 +158,7 @@ def find_dates(text: str, words: set[str] | None = None) -> list[DateHit]:
                 d = dt.date(int(g["y4"]), _MONTHS[g["mon4"].lower()[:3]], int(g["d4"]))
         except ValueError:
             continue
-        out.append(DateHit(m.start(), m.end(), m.group(0), d.isoformat()))
+        out.append(_new_hit(DateHit, (m.start(), m.end(), m.group(0), d.isoformat())))
     return out
 
 
@@ -206,7 +211,7 @@ def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
         if four_digits and a > 0 and text[a - 1].isalpha():      # "J1745", "x1000"
             continue
         if value is not None:
-            out.append(ClockTime(a, b, stripped, value))
+            out.append(_new_hit(ClockTime, (a, b, stripped, value)))
     return out
 
 

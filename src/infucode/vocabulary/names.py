@@ -242,6 +242,9 @@ class WordAlternation:
         return hit
 
 
+_new_hit = tuple.__new__      # a hit made from its fields in C (a named tuple's own constructor is a Python function)
+
+
 class NameHit(NamedTuple):
     start: int
     end: int
@@ -321,7 +324,7 @@ class NameIndex:
                     # the name is the word the scan found (same letters, any case): only its case may matter
                     if e.sensitive and first != e.name and not _VOLUME_AFTER.match(text, p):
                         continue
-                    yield NameHit(s, p, first, e.name)
+                    yield _new_hit(NameHit, (s, p, first, e.name))
                     skip_to = p
                     break
                 if e.lead is not None:
@@ -350,6 +353,6 @@ class NameIndex:
                     continue
                 if e.sensitive and " ".join(span.split()) != e.name and not _VOLUME_AFTER.match(text, end):
                     continue
-                yield NameHit(s, end, span, e.name)
+                yield _new_hit(NameHit, (s, end, span, e.name))
                 skip_to = word_end
                 break
