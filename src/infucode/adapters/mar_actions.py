@@ -8,7 +8,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from infucode.model import Administration, InputError, Interruption, Quantity
 from infucode.vocabulary import own_code_route, route_of_words
@@ -50,10 +50,10 @@ def _number(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-@dataclass(slots=True)
-class MarAction:
+class MarAction(NamedTuple):
     """One action on an order: ``action`` is one of :data:`ACTIONS`; ``row`` names it in findings;
-    ``cells`` hold our column names (drug, hcpcs, route, site, dose, dose_unit, rate, indication)."""
+    ``cells`` hold our column names (drug, hcpcs, route, site, dose, dose_unit, rate, indication). A tuple:
+    a note's fold makes one per event."""
 
     row: int
     action: str

@@ -27,6 +27,7 @@ __all__ = ["Extraction", "Question", "fold_timeline"]
 
 _INFUSION_ROUTES = ("iv_infusion", "iv", "sc_infusion", "intra_arterial")
 _SEQ, _FIRST = operator.attrgetter("seq"), operator.itemgetter(0)      # sort keys
+_new_row = tuple.__new__      # a MarAction from all its fields, in order
 
 
 @dataclass(slots=True)
@@ -315,7 +316,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 day = moment.date()
                 day_iso = day.isoformat()
             prev = moment
-            rows.append(MarAction(e.seq, e.action, e.action.replace("_", " "), moment, cells))
+            rows.append(_new_row(MarAction, (e.seq, e.action, e.action.replace("_", " "), moment, cells)))
             if e.action in ("given", "new_bag"):
                 starts_at.setdefault(e.time.value if day_iso == date else f"{day_iso}T{e.time.value}", e)
             elif e.action == "stopped":

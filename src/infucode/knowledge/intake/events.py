@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ...ruleset import Ruleset
 from ...vocabulary import (LINE_CARE_CONCEPTS, NOT_ADMINISTRATION_SERVICES, ClockTime, find_dates, find_durations,
@@ -30,9 +31,9 @@ from .segments import DOSE, Segment, detail_gates, read_details, read_durations,
 __all__ = ["Event", "Timeline", "read_timeline"]
 
 
-@dataclass(slots=True)
-class Event:
-    """One action on one drug at one clock time; ``seq`` is its order in the note."""
+class Event(NamedTuple):
+    """One action on one drug at one clock time; ``seq`` is its order in the note. A tuple: a long note makes
+    tens of thousands, each made in C (:data:`_new_event`)."""
 
     seq: int
     key: str
@@ -42,6 +43,9 @@ class Event:
     labelled: bool = True        # False: no action word near the time
     date: str | None = None      # a date written in the same clause
     attached: bool = False       # the clause named no drug: attached to the running one
+
+
+_new_event = tuple.__new__      # an Event from all its fields, in order
 
 
 @dataclass
@@ -230,7 +234,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 action = {"start": "given", None: "given"}.get(kind, kind)
                 if kind is None and len(unlabelled) == 2 and t is unlabelled[1]:
                     action = "stopped"
-                events.append(Event(len(events), m.key, action, t, seg, labelled=kind is not None, date=clause_date))
+                events.append(_new_event(Event, (len(events), m.key, action, t, seg, kind is not None, clause_date, False)))
                 described.pop(m.key, None)
                 if seg.concepts.isdisjoint({"iv_push", "sc", "im"}) or seg.concepts & {"iv_infusion", "sc_infusion",
                                                                                          "ambulatory_pump"}:
@@ -279,7 +283,7 @@ def _drugless(text: str, seg: Segment, labelled, running: dict[str, str], events
         if len(cands) > 1:
             notes.append((f"'{t.text}' ({kind.replace('_', ' ')}) names no drug; read as the most recently started "
                           "running infusion. Is that right?", key, (t.start, t.end)))
-        events.append(Event(len(events), key, kind if kind != "start" else "given", t, seg, date=date, attached=True))
+        events.append(_new_event(Event, (len(events), key, kind if kind != "start" else "given", t, seg, True, date, True)))
         described.pop(key, None)
         _track(running, key, kind if kind != "start" else "given")
 
