@@ -169,10 +169,11 @@ LEAD_REACH = 160
 
 
 def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list[re.Match],
-                action_starts: list[int]) -> list[tuple[ClockTime, str | None]]:
+                action_starts: list[int], kinds: set[str] | None = None) -> list[tuple[ClockTime, str | None]]:
     """Each time of the clause ``[a, b)`` with the action it documents (None: no action word near it).
     ``actions``: the note's action words (or the clause's), ``action_starts`` their starts; only those
-    inside the clause are read."""
+    inside the clause are read. ``kinds``: the kinds of all of ``actions`` (their ``lastgroup``), when the
+    caller has them: a note with no new bag is not searched for one near each start."""
     out: list[tuple[ClockTime, str | None]] = []
     n = len(times)
     unlabelled = False
@@ -186,8 +187,12 @@ def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list
             out += [(t, "paused"), (times[i + 1], "restarted")] if held else [(t, "start"), (times[i + 1], "stopped")]
             i += 2
             continue
-        lo = max(a, times[i - 1].end if i else a, ts - 40)
-        hi = min(b, times[i + 1].start if i + 1 < n else b, te + 35)
+        lo = ts - 40 if ts - 40 > a else a
+        if i and times[i - 1].end > lo:
+            lo = times[i - 1].end
+        hi = te + 35 if te + 35 < b else b
+        if i + 1 < n and times[i + 1].start < hi:
+            hi = times[i + 1].start
         # the nearest action word wins: the gap in characters, twice, plus one when it comes after the time
         best: tuple[int, str | None, int] | None = None
         for m in actions[bisect_left(action_starts, lo):bisect_left(action_starts, hi)]:
@@ -214,7 +219,8 @@ def label_times(text: str, times: list[ClockTime], a: int, b: int, actions: list
                          if m.lastgroup not in ("line",) and m.group(0).lower() not in ("at", "@")), None)
             best = (0, lead, te) if lead else None
         kind = best[1] if best else None
-        if kind == "start" and any(m.lastgroup == "new_bag" for m in hits_between(actions, action_starts, max(a, ts - 40), hi)):
+        if kind == "start" and (kinds is None or "new_bag" in kinds) and \
+                any(m.lastgroup == "new_bag" for m in hits_between(actions, action_starts, max(a, ts - 40), hi)):
             kind = "new_bag"     # "second liter NS hung 1420": a new bag, not a new drug
         elif kind == "stopped" and any(
                 m.lastgroup == "new_bag" or (m.lastgroup == "start" and _NEXT_BAG.search(text, te, m.start()))

@@ -86,6 +86,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     route_starts = [r.start for r in routes]
     actions = find_actions(text, words)
     action_starts = [m.start() for m in actions]
+    action_kinds = {m.lastgroup for m in actions}
     durations = find_durations(text, bare_colon=False)    # a bare "2:15" in a note is a clock time
     duration_starts = [d.start for d in durations]
     date_starts = [d.start for d in dates]
@@ -179,7 +180,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
 
         for sa, sb, m in bounds:
             stimes = ctimes if sa == ca and sb == cb else [t for t in ctimes if sa <= t.start < sb]
-            labelled = label_times(text, stimes, ca, cb, actions, action_starts) if stimes else []
+            labelled = label_times(text, stimes, ca, cb, actions, action_starts, action_kinds) if stimes else []
             if m is None and all(k in (None, "line", "given") for _, k in labelled):
                 # words about no drug and no action on the running one: only line care is read from them
                 line_care.extend((t.start, t.end, "line care") for t, k in labelled if k == "line")
