@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ...vocabulary.names import distinct_words, folds_to_ascii
 
@@ -107,8 +107,7 @@ def _after_delimiter(text: str, after: re.Pattern, keys: tuple[str, ...]) -> lis
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):      # a tuple: a long note has thousands of headings
     start: int
     end: int
     kind: str
