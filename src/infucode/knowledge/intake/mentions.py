@@ -132,17 +132,19 @@ def administered_mentions(text: str, mentions: list[Mention], ca: int, cb: int, 
         negated_before = may_say(words, NEGATED_BEFORE_WORDS)
     drug_of = ruleset.drugs.get
     for m in mentions:
-        drug = drug_of(m.key)
-        before = text[max(ca, m.start - 25):m.start]
-        after = text[m.end:m.end + 14]
-        hydration = drug is not None and drug.family == "hydration"
         section = sections.kind_at(m.start)
         if section in NOT_ADMINISTRATION_SECTIONS:
             m.role, m.why = "order", f"named in the {section} section, not an administration"
-        elif drug is not None and drug.flush or (_may_say_flush(before) and _FLUSH_BEFORE.search(before)) or \
-                ((hydration or m.key.startswith("heparin")) and _FLUSH_AFTER.match(after)) or \
-                (m.key.startswith("heparin") and (_LINE_CARE_NEAR.search(text, m.end, min(cb, m.end + 45)) or
-                                                  _LINE_CARE_NEAR.search(text, max(ca, m.start - 45), m.start))):
+            continue
+        drug = drug_of(m.key)
+        before = text[max(ca, m.start - 25):m.start]
+        after = text[m.end:m.end + 14] if negated_before else None      # read only where a test needs it
+        hydration = drug is not None and drug.family == "hydration"
+        heparin = m.key.startswith("heparin")
+        if drug is not None and drug.flush or (_may_say_flush(before) and _FLUSH_BEFORE.search(before)) or \
+                ((hydration or heparin) and _FLUSH_AFTER.match(text[m.end:m.end + 14])) or \
+                (heparin and (_LINE_CARE_NEAR.search(text, m.end, min(cb, m.end + 45)) or
+                              _LINE_CARE_NEAR.search(text, max(ca, m.start - 45), m.start))):
             m.role, m.why = "flush", "part of the administration, not reported (method.flush)"
         elif hydration and kept and _DILUENT_BEFORE.search(text[kept[-1].end:m.start]):
             m.role, m.why = "diluent", "carries the drug, not hydration (continuity.hydration_concurrent)"
