@@ -445,3 +445,30 @@ def test_route_phrases_a_note_cannot_hold_are_not_tried_and_the_routes_are_uncha
         words = distinct_words(text)
         assert find_route_words(text, words=words) == find_route_words(text, words=words, every_phrase=True), \
             text[:200]
+
+
+# --- clause ends inside a time or date: found span by span (was: one bisection per clause end)
+def _old_find_clauses(text: str, protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    cuts = [m.start() for m in clauses._CLAUSE_END.finditer(text)]
+    if protected:
+        starts, ends = [a for a, _ in protected], [b for _, b in protected]
+        cuts = [c for c in cuts if (i := bisect.bisect_right(starts, c) - 1) < 0 or ends[i] <= c]
+    lows = [0] + [c + 1 for c in cuts]
+    cuts.append(len(text))
+    return [(lo, c) for lo, c in zip(lows, cuts) if c > lo]
+
+
+def test_clauses_cut_span_by_span_are_the_clauses_cut_end_by_end():
+    rnd = random.Random(3)
+    for _ in range(20_000):
+        text = "".join(rnd.choice("ab. ;\n") for _ in range(rnd.randrange(1, 30)))
+        # spans that may overlap or nest: the rule (the span starting last before a cut decides) is kept as it was
+        spans = sorted((a, a + rnd.randrange(1, 6))
+                       for a in rnd.sample(range(len(text) + 1), min(len(text) + 1, rnd.randrange(0, 4))))
+        assert clauses.find_clauses(text, spans) == _old_find_clauses(text, spans), (text, spans)
+    rs = load_ruleset("medicare")
+    for text in CORPUS:
+        tl = read_timeline(text, rs)
+        times = clock.find_times(text, [(d.start, d.end) for d in tl.dates] + [(m.start, m.end) for m in tl.mentions])
+        spans = sorted([(t.start, t.end) for t in times] + [(d.start, d.end) for d in tl.dates])
+        assert clauses.find_clauses(text, spans) == _old_find_clauses(text, spans)

@@ -23,7 +23,20 @@ def find_clauses(text: str, protected: list[tuple[int, int]]) -> list[tuple[int,
         starts = [a for a, _ in protected]
         ends = [b for _, b in protected]
         find = bisect.bisect_right
-        cuts = [c for c in cuts if (i := find(starts, c) - 1) < 0 or ends[i] <= c]
+        # the cuts inside a span, found span by span (a note has fewer times and dates than clause ends); each
+        # is dropped when the span starting last before it covers it
+        inside = []
+        n = len(cuts)
+        for a, b in protected:
+            k = bisect.bisect_left(cuts, a)
+            while k < n and cuts[k] < b:
+                c = cuts[k]
+                if ends[find(starts, c) - 1] > c:
+                    inside.append(k)
+                k += 1
+        if inside:
+            dropped = set(inside)
+            cuts = [c for k, c in enumerate(cuts) if k not in dropped]
     lows = [0] + [c + 1 for c in cuts]
     cuts.append(len(text))
     return [(lo, c) for lo, c in zip(lows, cuts) if c > lo]
