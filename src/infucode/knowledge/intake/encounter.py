@@ -349,14 +349,20 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 adm.pop("hcpcs")
             if not route:
                 adm.pop("route", None)
-            for k in ("start", "stop"):
-                if k in adm:
-                    adm[k] = _clock(adm[k], date)
-            for iv in adm.get("interruptions", []):
+            at = adm.get("start")
+            if at is not None:
+                adm["start"] = _clock(at, date)
+            at = adm.get("stop")
+            if at is not None:
+                adm["stop"] = _clock(at, date)
+            for iv in adm.get("interruptions", ()):
                 iv["start"], iv["stop"] = _clock(iv["start"], date), _clock(iv["stop"], date)
             adm.pop("rate_ml_per_hr", None)
-            aex = list(local_ex) if n == 0 else []
-            adm.update({k: v for k, v in details.items() if k != "rate_ml_per_hr"} if n == 0 else {})
+            if n == 0:
+                aex = list(local_ex)
+                adm.update({k: v for k, v in details.items() if k != "rate_ml_per_hr"})
+            else:
+                aex = []
             if pump:
                 adm["pump"] = True
             # the events behind this administration: the drug words, its start and stop times
