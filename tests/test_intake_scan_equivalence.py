@@ -472,3 +472,25 @@ def test_clauses_cut_span_by_span_are_the_clauses_cut_end_by_end():
         times = clock.find_times(text, [(d.start, d.end) for d in tl.dates] + [(m.start, m.end) for m in tl.mentions])
         spans = sorted([(t.start, t.end) for t in times] + [(d.start, d.end) for d in tl.dates])
         assert clauses.find_clauses(text, spans) == _old_find_clauses(text, spans)
+
+
+def test_a_segment_without_for_is_not_searched_for_an_indication_and_the_details_are_unchanged():
+    rs = load_ruleset("medicare")
+    rnd = random.Random(44)
+    texts = list(CORPUS)
+    for _ in range(200):
+        words = rnd.choice(CORPUS).split(" ")
+        words.insert(rnd.randrange(len(words) + 1), rnd.choice(["for dehydration", "For nausea,", "fortune", "for"]))
+        texts.append(" ".join(words))
+    for text in texts:
+        tl = read_timeline(text, rs)
+        gate = gate_words(text, tl.words)
+        placed, plain = segments.detail_gates(gate, text), segments.detail_gates(gate)
+        assert plain.indication_at is None
+        for seg in tl.segments:
+            if seg.mention is None:
+                continue
+            got, want = (segments.Segment(seg.start, seg.end, seg.mention, site=seg.site) for _ in range(2))
+            segments.read_details(text, got, seg.mention, [], gates=placed)
+            segments.read_details(text, want, seg.mention, [], gates=plain)
+            assert got == want, text

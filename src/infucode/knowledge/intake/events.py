@@ -76,7 +76,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     gate = gate_words(text, words)    # ... and for the searches a clause skips when the note lacks their words
     cues = clause_cues(text, gate)
     sites = site_starts(text, gate)
-    details_gates = detail_gates(gate)                        # read once, not per segment
+    details_gates = detail_gates(gate, text)                  # read once, not per segment
     negated_before = may_say(gate, NEGATED_BEFORE_WORDS)
     dates = find_dates(text, words)
     mentions = find_mentions(text, ruleset, words)

@@ -100,17 +100,22 @@ def read_site(text: str, seg: Segment, starts: list[int] | None = None) -> None:
 
 class DetailGates(NamedTuple):
     """Whether a note can hold an indication, a stop for a reaction, a separate site (names.may_say): read once
-    per note, not once per segment."""
+    per note, not once per segment. ``indication_at``: where the note writes "for", in order (a segment
+    without one is not searched for an indication); None: not known."""
 
     indication: bool
     discontinued: bool
     separate: bool
+    indication_at: list[int] | None = None
 
 
-def detail_gates(words: set[str] | None) -> DetailGates:
-    """The :class:`DetailGates` of a note with these words (names.gate_words)."""
-    return DetailGates(may_say(words, _INDICATION_WORDS), may_say(words, _DISCONTINUED_WORDS),
-                       may_say(words, _SEPARATE_WORDS))
+def detail_gates(words: set[str] | None, text: str | None = None) -> DetailGates:
+    """The :class:`DetailGates` of a note with these words (names.gate_words); given the note's ``text`` too,
+    the places of its "for"."""
+    indication = may_say(words, _INDICATION_WORDS)
+    at = [p for p, _ in word_places(text, _INDICATION_WORDS, words)] if indication and text is not None \
+        and words is not None else None
+    return DetailGates(indication, may_say(words, _DISCONTINUED_WORDS), may_say(words, _SEPARATE_WORDS), at)
 
 
 def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], words: set[str] | None = None,
@@ -152,7 +157,11 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
     r = _RATE.search(text, sa, sb) if text.find("/", sa, sb) >= 0 else None    # a rate is per hour: "mL/hr"
     if r:
         seg.rate = (r.start(), r.end(), float(r.group(1)))
-    ind = _INDICATION.search(text, sa, sb) if gates.indication else None
+    ind = None
+    if gates.indication:
+        at = gates.indication_at
+        if at is None or ((i := bisect.bisect_left(at, sa)) < len(at) and at[i] < sb):
+            ind = _INDICATION.search(text, sa, sb)
     if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
         seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
     disc = _DISCONTINUED.search(text, sa, sb) if gates.discontinued else None
