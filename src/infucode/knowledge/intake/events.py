@@ -65,6 +65,10 @@ _LEADS = re.compile(r"(?=[,;.tabfpTABFP])(?:[,;]\s|\.\s|\b(?:then|and|after|befo
 _FLUID_WORDS = re.compile(r"\b(?:fluids?|hydration|ivf|bolus|bag|liter|litre|ns|lr|saline|ringer'?s?)\b", re.I)
 _INFUSION_WORDS = re.compile(r"\b(?:infusion|drip|chemo\w*|drug|medication|ivpb|piggyback|pump|cadd)\b", re.I)
 _ANOTHER_TIME = re.compile(r"\b(?:later|after(?:wards?)?|then|prior|before|earlier|previously|tomorrow|next)\b", re.I)
+# a push or a shot is over when given; an infusion or a pump runs on
+_GIVEN_AT_ONCE = frozenset({"iv_push", "sc", "im"})
+_RUNS_ON = frozenset({"iv_infusion", "sc_infusion", "ambulatory_pump"})
+_EVENT_ACTION = {"start": "given", None: "given"}      # the fold's name of a start, or of a time with no action word
 _PLACE_AFTER = re.compile(r"[ \t]{1,20}(?:cent(?:er|re)|clinic|suite|unit|room|bay|chair|visit|dept|department)\b", re.I)
 
 
@@ -197,7 +201,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
             read_site(text, seg, sites)
             if m is not None:
                 read_details(text, seg, m, ctimes, gates=details_gates)
-                if m.start in diluted and not seg.concepts & {"iv_push", "sc", "im"}:
+                if m.start in diluted and seg.concepts.isdisjoint(_GIVEN_AT_ONCE):
                     seg.concepts.add("iv_infusion")
             sdurations = hits_between(durations, duration_starts, sa, sb)
             if sdurations:
@@ -232,13 +236,12 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 if kind == "line":
                     line_care.append((t.start, t.end, "line care"))
                     continue
-                action = {"start": "given", None: "given"}.get(kind, kind)
+                action = _EVENT_ACTION.get(kind, kind)
                 if kind is None and len(unlabelled) == 2 and t is unlabelled[1]:
                     action = "stopped"
                 events.append(_new_event(Event, (len(events), m.key, action, t, seg, kind is not None, clause_date, False)))
                 described.pop(m.key, None)
-                if seg.concepts.isdisjoint({"iv_push", "sc", "im"}) or seg.concepts & {"iv_infusion", "sc_infusion",
-                                                                                         "ambulatory_pump"}:
+                if seg.concepts.isdisjoint(_GIVEN_AT_ONCE) or not seg.concepts.isdisjoint(_RUNS_ON):
                     _track(running, m.key, action)     # a push or a shot is over when given
     return Timeline(text, mentions, segments, events, line_care, dates, sections, words, notes)
 
