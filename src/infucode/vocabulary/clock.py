@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -189,9 +190,7 @@ def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:
     """Clock times in ``text``, left to right, none inside a ``skip`` span (dates, drug names)."""
     spans = sorted(skip)
     starts = [a for a, _ in spans]
-    ends_max: list[int] = []
-    for _, b in spans:
-        ends_max.append(max(b, ends_max[-1]) if ends_max else b)
+    ends_max = list(itertools.accumulate((b for _, b in spans), max))     # the furthest end so far
     out: list[ClockTime] = []
     for m in _time_pattern_for(text).finditer(text):
         a, b = m.span()
