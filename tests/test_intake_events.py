@@ -365,6 +365,14 @@ def test_a_product_named_beside_the_generic_name_gives_the_product_s_code(writte
         [(code, "drug.billing_units")]
 
 
+@pytest.mark.parametrize("written,quoted", [("IVIG (Gammagard) 30 g", "IVIG (Gammagard)"),
+                                            ("IVIG ( Privigen ) 30 g", "IVIG ( Privigen )"),
+                                            ("Gamunex-C / IVIG 30 g", "Gamunex-C / IVIG")])
+def test_the_words_quoted_for_a_drug_named_twice_close_their_parenthesis(written, quoted):
+    _, ex, _ = parse_note(f"Infusion center 3/2/2026. {written} IV started 0830.\nInfusion completed 1045.", RS)
+    assert [e.text for e in ex if e.field.endswith(".drug")] == [quoted]
+
+
 def test_a_drug_running_at_the_same_time_shares_the_clause_time():
     note = ("Cancer Center infusion (hospital outpatient dept)\n"
             "1030 irinotecan 330 mg/500 mL D5W started, leucovorin 750 mg/250 mL D5W running at the same time via Y-site.\n"

@@ -50,6 +50,7 @@ _UNNAMED_RE = re.compile(r"(?<![A-Za-z])(?:" + "|".join(sorted(UNNAMED_DRUG_WORD
                          re.I)
 # compiled once: these are tried per mention
 _HCPCS_CODE = re.compile(r"\b[JjQq]\d{4}\b")
+_CLOSING = re.compile(r"[ \t]*\)")
 _SAME_DRUG_GAP = re.compile(r"[\s(),/\-:]*|[\s(]*aka[\s)]*")
 
 
@@ -93,8 +94,12 @@ def find_mentions(text: str, ruleset: Ruleset, words: set[str] | None = None) ->
     for m in out:
         if merged and merged[-1].key == m.key and \
                 _SAME_DRUG_GAP.fullmatch(text, merged[-1].end, m.start):
-            merged[-1].end = m.end
-            merged[-1].text = text[merged[-1].start:m.end]
+            gap = text[merged[-1].end:m.start]
+            end = m.end
+            if gap.count("(") > gap.count(")") and (close := _CLOSING.match(text, end)) is not None:
+                end = close.end()      # "IVIG (Gammagard)": the words quoted for the drug close the parenthesis
+            merged[-1].end = end
+            merged[-1].text = text[merged[-1].start:end]
             continue
         merged.append(m)
     return merged
