@@ -403,12 +403,22 @@ def test_the_date_of_service_is_the_same_with_the_word_gates(extra):
 
 
 # --- a segment's dose and indication: patterns led by their first character
+_OLD_RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
+
+
+def test_the_led_rate_pattern_finds_what_the_plain_one_found():
+    for text in _random_texts("0123456789.. mLlc/hrou\u0663", 60_000, seed=23, longest=16) + CORPUS:
+        for pos in (0, 1, 2):
+            want = [(m.span(), m.group(1)) for m in _OLD_RATE.finditer(text, pos)]
+            assert [(m.span(), m.group(1)) for m in segments._RATE.finditer(text, pos)] == want, (text, pos)
+
+
 _OLD_INDICATION = re.compile(r"\bfor\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|"
                              r"[a-z][a-z \-']{2,40}?)(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
 
 
 def test_the_led_dose_and_indication_patterns_find_what_the_plain_ones_found():
-    dose_texts = _random_texts("0123456789.. mgLlu\u0663x", 40_000, seed=21, longest=16)
+    dose_texts = _random_texts("0123456789.. mgLlu\u0663xMcqeEnitsraC", 60_000, seed=21, longest=16)
     for text in dose_texts + CORPUS:
         for pos in (0, 1, 2):        # searched from inside the text, as from a mention's end: lookbehinds see before
             want = [(m.span(), m.groups()) for m in segments.DOSE.finditer(text, pos)]

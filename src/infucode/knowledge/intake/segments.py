@@ -55,9 +55,10 @@ DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(mg|mcg|g|gm|grams?|units?
 # DOSE led by the number's first character, which is outside the groups (the regex engine then jumps from one
 # digit or period to the next): the number is text[start:end("n")] (tests/test_intake_scan_equivalence.py)
 _DOSE_LED = re.compile(r"[\d.](?<![\w.][\d.])(?P<n>(?<=\d)\d*(?:\.\d+)?|(?<=\.)\d+)\s*"
-                       r"(?P<u>mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
-# (?<![\d.]) : a rate never starts inside a run of digits (else a long digit run is searched in quadratic time)
-_RATE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
+                       r"(?P<u>m(?:g|cg|eq|l)|g(?:m|rams?)?|u(?:nits?)?|cc|l)\b", re.I)   # DOSE's units, by first letter
+# a rate never starts inside a run of digits (else a long digit run is searched in quadratic time); led by its
+# first digit, which is looked back from
+_RATE = re.compile(r"(\d(?<![\d.]\d)\d*(?:\.\d+)?)\s*(?:mL|ml|cc)\s*/\s*(?:hr|h|hour)\b", re.I)
 _DISCONTINUED = re.compile(r"\b(stopped|d/?c'?d|discontinued|halted)\b[^.\n;]{0,40}\b(reaction|early|rash|hives|anaphyla\w*|intoleran\w*)"
                            r"|\b(reaction|rash|hives)\b[^.\n;]{0,30}\b(stopped|d/?c'?d|discontinued|halted)\b", re.I)
 _SEPARATE = re.compile(r"\b(separate|second|2nd|another|new)\s+(?:IV\s+)?(?:site|access|line|PIV|IV)\b", re.I)
