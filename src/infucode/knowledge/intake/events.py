@@ -14,6 +14,7 @@ whole read is linear in the size of the note.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -143,7 +144,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         ctimes = times_in.get(ci, ())
         # route words: looked up only for the clauses visited (two bisections each); action words are looked up
         # by each reader in its window inside the clause
-        croutes = hits_between(routes, route_starts, ca, cb)
+        croutes = routes[bisect_left(route_starts, ca):bisect_left(route_starts, cb)]
         # the clause's status matters only for its mentions and events: read once, when first needed
         status_cue = None
         cdates = dates_in.get(ci)
@@ -203,7 +204,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 read_details(text, seg, m, ctimes, gates=details_gates)
                 if m.start in diluted and seg.concepts.isdisjoint(_GIVEN_AT_ONCE):
                     seg.concepts.add("iv_infusion")
-            sdurations = hits_between(durations, duration_starts, sa, sb)
+            sdurations = durations[bisect_left(duration_starts, sa):bisect_left(duration_starts, sb)] if durations else ()
             if sdurations:
                 read_durations(text, seg, sdurations)
             segments.append(seg)
