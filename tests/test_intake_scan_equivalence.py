@@ -504,3 +504,17 @@ def test_a_segment_without_for_is_not_searched_for_an_indication_and_the_details
             segments.read_details(text, got, seg.mention, [], gates=placed)
             segments.read_details(text, want, seg.mention, [], gates=plain)
             assert got == want, text
+
+
+# --- ASCII forms of the patterns, for a note where ASCII classes read it as Unicode's do
+def test_the_ascii_forms_find_what_the_unicode_forms_find_where_ascii_classes_hold():
+    from infucode.vocabulary.names import ascii_classes_hold
+    assert ascii_classes_hold("Zofran 4 mg IVP 10:15") and not ascii_classes_hold("8\x1cpm") \
+        and not ascii_classes_hold("Zofran 4 mg IVP 10:15 \u00e9")
+    texts = _random_texts("0123456789.. mgLlu/hrFfor \t\nxMcqeEnitsraC_ab", 40_000, seed=51, longest=20) + \
+        [t for t in CORPUS if ascii_classes_hold(t)]
+    for text in texts:
+        assert ascii_classes_hold(text)
+        for ascii_form, unicode_form in zip(segments._ASCII_FORMS, segments._UNICODE_FORMS):
+            assert [(m.span(), m.groups()) for m in ascii_form.finditer(text)] == \
+                [(m.span(), m.groups()) for m in unicode_form.finditer(text)], text

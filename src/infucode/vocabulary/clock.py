@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .names import folds_to_ascii
+from .names import ascii_classes_hold, folds_to_ascii
 
 __all__ = ["ClockRange", "ClockTime", "DateHit", "clock_minutes", "clock_of_minute", "find_clock_range",
            "find_clock_ranges", "find_dates", "find_times", "hhmm", "is_range_separator", "parse_timestamp"]
@@ -174,16 +174,13 @@ def _value_of(first, h, mi, ap, h2, ap2, h3, mi3) -> str | None:
     return hhmm(int(first + h3), int(mi3))
 
 
-# The same pattern with ASCII classes: the regex engine tests a character against [0-9] faster than against
-# Unicode's digits. On a text of ASCII characters without the four information separators (\x1c-\x1f, which
-# Unicode's \s matches and ASCII's does not) both find the same times.
+# The same pattern with ASCII classes, for a text where they hold (names.ascii_classes_hold): the regex engine
+# tests a character against [0-9] faster than against Unicode's digits.
 _TIME_ASCII = re.compile(_TIME.pattern, re.I | re.A)
 
 
 def _time_pattern_for(text: str) -> re.Pattern:
-    if text.isascii() and not any(c in text for c in "\x1c\x1d\x1e\x1f"):
-        return _TIME_ASCII
-    return _TIME
+    return _TIME_ASCII if ascii_classes_hold(text) else _TIME
 
 
 def find_times(text: str, skip: list[tuple[int, int]] = ()) -> list[ClockTime]:

@@ -12,7 +12,8 @@ import re
 from bisect import bisect_left
 
 from ...vocabulary import ClockTime, is_range_separator
-from ...vocabulary.names import LONG_NOTE_CHARS, distinct_words, folds_to_ascii, letter_runs, word_places
+from ...vocabulary.names import (LONG_NOTE_CHARS, ascii_classes_hold, distinct_words, folds_to_ascii, letter_runs,
+                                 word_places)
 from .clauses import hits_between
 
 __all__ = ["ACTION_FIRST_RUNS", "ACTION_RE", "find_actions", "label_times"]
@@ -103,18 +104,20 @@ _PHRASES = [(kind, [(p, _leading_letters(p)) for p in _alternatives(pattern)]) f
 
 
 @functools.lru_cache(maxsize=64)
-def _action_re_for(keys: frozenset[str]) -> re.Pattern:
+def _action_re_for(keys: frozenset[str], ascii_classes: bool = False) -> re.Pattern:
     """ACTION_RE with only the phrases that can start where a text starts with one of ``keys`` (the first
     runs of ACTION_FIRST_RUNS a note has, "#", "@"): the phrases whose leading letters agree with a key, in
     the same order and groups. At a place the scan finds, it matches exactly what ACTION_RE matches (a
     phrase left out cannot start there); trying the whole alternation at each of a long note's action words
-    was most of the cost of finding them."""
+    was most of the cost of finding them. ``ascii_classes``: compiled with re.ASCII, for a note where
+    names.ascii_classes_hold."""
     groups = []
     for kind, phrases in _PHRASES:
         kept = [p for p, lead in phrases if any(k.startswith(lead) or lead.startswith(k) for k in keys)]
         if kept:
             groups.append(f"(?P<{kind}>" + "|".join(kept) + ")")
-    return re.compile(r"(?=[A-Za-z#@])(?<![A-Za-z])(?:" + "|".join(groups) + r")(?![A-Za-z])", re.I)
+    return re.compile(r"(?=[A-Za-z#@])(?<![A-Za-z])(?:" + "|".join(groups) + r")(?![A-Za-z])",
+                      re.I | re.A if ascii_classes else re.I)
 
 
 def _places_of(mark: str, text: str) -> list[int]:
@@ -144,7 +147,8 @@ def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
         places = sorted(places + marks)
     out: list[re.Match] = []
     skip_to = 0
-    match = ACTION_RE.match if len(text) < LONG_NOTE_CHARS else _action_re_for(frozenset(runs | {"#", "@"})).match
+    match = ACTION_RE.match if len(text) < LONG_NOTE_CHARS else \
+        _action_re_for(frozenset(runs | {"#", "@"}), ascii_classes_hold(text)).match
     for a in places:
         if a < skip_to:
             continue

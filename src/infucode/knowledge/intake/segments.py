@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ...vocabulary import ClockTime
-from ...vocabulary.names import may_say, word_places
+from ...vocabulary.names import ascii_classes_hold, may_say, word_places
 from .context import PLANNED_DURATION
 from .mentions import Mention
 
@@ -69,6 +69,10 @@ _SEPARATE_WORDS = frozenset({"separate", "second", "2nd", "another", "new"})
 _INDICATION_WORDS = frozenset({"for"})
 _INDICATION = re.compile(r"[fF](?<![\w][fF])or\s+(dehydration|hypokalemia|hypomagnesemia|low potassium|low magnesium|[a-z][a-z \-']{2,40}?)"
                          r"(?=\s*(?:[,.;\n(]|$|\bvia\b|\bat\b|\bover\b|\bstart))", re.I)
+# the dose, rate and indication patterns, and their ASCII forms for a note where those hold (the same matches,
+# found faster: names.ascii_classes_hold)
+_UNICODE_FORMS = (_DOSE_LED, _RATE, _INDICATION)
+_ASCII_FORMS = tuple(re.compile(p.pattern, re.I | re.A) for p in _UNICODE_FORMS)
 _DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
 _OVER_LEAD = re.compile(r"over\s*$", re.I)
 _LITER_IS_LEFT = re.compile(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b")
@@ -108,6 +112,7 @@ class DetailGates(NamedTuple):
     discontinued: bool
     separate: bool
     indication_at: list[int] | None = None
+    ascii_classes: bool = False        # the note is read with the patterns' ASCII forms (names.ascii_classes_hold)
 
 
 def detail_gates(words: set[str] | None, text: str | None = None) -> DetailGates:
@@ -116,7 +121,8 @@ def detail_gates(words: set[str] | None, text: str | None = None) -> DetailGates
     indication = may_say(words, _INDICATION_WORDS)
     at = [p for p, _ in word_places(text, _INDICATION_WORDS, words)] if indication and text is not None \
         and words is not None else None
-    return DetailGates(indication, may_say(words, _DISCONTINUED_WORDS), may_say(words, _SEPARATE_WORDS), at)
+    return DetailGates(indication, may_say(words, _DISCONTINUED_WORDS), may_say(words, _SEPARATE_WORDS), at,
+                       text is not None and ascii_classes_hold(text))
 
 
 def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], words: set[str] | None = None,
@@ -128,7 +134,8 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
         gates = detail_gates(words)
     sa, sb = seg.start, seg.end
     site = seg.site
-    search = _DOSE_LED.search
+    dose_led, rate, indication = _ASCII_FORMS if gates.ascii_classes else _UNICODE_FORMS
+    search = dose_led.search
     pos = m.end
     while (dm := search(text, pos, sb)) is not None:    # the doses after the mention, as finditer gives them
         a, e = dm.span()
@@ -155,14 +162,14 @@ def read_details(text: str, seg: Segment, m: Mention, ctimes: list[ClockTime], w
         seg.dose = (a, e, float(number), _UNIT_NAMES.get(unit, unit))
         break
     # a search below is made only where its words can be
-    r = _RATE.search(text, sa, sb) if text.find("/", sa, sb) >= 0 else None    # a rate is per hour: "mL/hr"
+    r = rate.search(text, sa, sb) if text.find("/", sa, sb) >= 0 else None    # a rate is per hour: "mL/hr"
     if r:
         seg.rate = (r.start(), r.end(), float(r.group(1)))
     ind = None
     if gates.indication:
         at = gates.indication_at
         if at is None or ((i := bisect.bisect_left(at, sa)) < len(at) and at[i] < sb):
-            ind = _INDICATION.search(text, sa, sb)
+            ind = indication.search(text, sa, sb)
     if ind and not _NOT_AN_INDICATION.match(ind.group(1)):
         seg.indication = (ind.start(1), ind.end(1), ind.group(1).strip())
     disc = _DISCONTINUED.search(text, sa, sb) if gates.discontinued else None
