@@ -12,7 +12,7 @@ to show what reading itself costs (linear: 1 MB about ten times 100 KB).
 Measured (2026-12-06, --unlimited, CPU seconds on the shared 2-core VM, whose load moves a reading by 10-25 %):
 1 MB first reading 0.98-1.17 s and best 0.92-0.96 s at a7fb72b; 0.69-0.79 s and 0.66-0.79 s after that day's
 work (100 KB: 0.06-0.09 s). Instructions for reading 200 KB (callgrind, the run of 200,000 characters minus the
-run of none, each with its own start-up): 1,225M -> 834M (-32 %), with one more clock time per repeat read
+run of none, each with its own start-up): 1,225M -> 823M (-33 %), with one more clock time per repeat read
 (the "0825 L forearm" fix, +2 %).
 """
 from __future__ import annotations
