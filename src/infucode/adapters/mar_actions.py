@@ -224,8 +224,7 @@ def fold_actions(order: str, rows: list[MarAction], findings: list[MarFinding], 
 
 
 def _add_dose(r: MarAction, a: _Adm, note) -> None:
-    if not r.cells.get("dose"):
-        return
+    """Adds a row's dose cell (the caller reads only rows that have one) to the administration's dose."""
     value = _number(r.cells["dose"])
     if value is None:
         note(r, "warning", "mar.dose", "dose is not a number; ignored")

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["LONG_NOTE_CHARS", "NameHit", "ascii_classes_hold", "NameIndex", "NoteWords", "Phrase", "WordAlternation", "canonical_name", "distinct_words",
-           "folds_to_ascii", "gate_words", "letter_runs", "may_say", "phrase", "word_places", "word_scan"]
+__all__ = ["LONG_NOTE_CHARS", "NameHit", "NameIndex", "NoteWords", "Phrase", "WordAlternation", "ascii_classes_hold",
+           "canonical_name", "char_places", "distinct_words", "folds_to_ascii", "gate_words", "letter_runs", "may_say",
+           "phrase", "word_places", "word_scan"]
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _SPACES = re.compile(r"\s*")      # the whitespace str.split() splits on
@@ -70,6 +71,21 @@ def distinct_words(text: str) -> NoteWords:
 
 
 _PLACE = operator.itemgetter(0)      # a place's position: the sort key
+
+
+def char_places(text: str, chars: str) -> list[int]:
+    """Every place of one of the characters ``chars`` in ``text``, in order: str.find per character, a C scan
+    several times faster per MB than a regex's."""
+    out: list[int] = []
+    for c in chars:
+        i = text.find(c)
+        while i >= 0:
+            out.append(i)
+            i = text.find(c, i + 1)
+    if len(chars) > 1:
+        out.sort()
+    return out
+
 
 def word_places(text: str, found: Iterable[str], words: set[str] | None = None, *, letters: bool = False,
                 prefix: bool = False) -> list[tuple[int, str]]:

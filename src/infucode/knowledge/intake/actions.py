@@ -12,8 +12,8 @@ import re
 from bisect import bisect_left
 
 from ...vocabulary import ClockTime, is_range_separator
-from ...vocabulary.names import (LONG_NOTE_CHARS, ascii_classes_hold, distinct_words, folds_to_ascii, letter_runs,
-                                 word_places)
+from ...vocabulary.names import (LONG_NOTE_CHARS, ascii_classes_hold, char_places, distinct_words, folds_to_ascii,
+                                 letter_runs, word_places)
 from .clauses import hits_between
 
 __all__ = ["ACTION_FIRST_RUNS", "ACTION_RE", "find_actions", "label_times"]
@@ -120,15 +120,6 @@ def _action_re_for(keys: frozenset[str], ascii_classes: bool = False) -> re.Patt
                       re.I | re.A if ascii_classes else re.I)
 
 
-def _places_of(mark: str, text: str) -> list[int]:
-    out = []
-    i = text.find(mark)
-    while i >= 0:
-        out.append(i)
-        i = text.find(mark, i + 1)
-    return out
-
-
 def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     """The action words of ``text`` as one ``ACTION_RE.finditer`` pass finds them, trying the regex only
     where a phrase can start: at the runs of letters that begin one (found with one small alternation of
@@ -142,7 +133,8 @@ def find_actions(text: str, words: set[str] | None = None) -> list[re.Match]:
     if "#" not in text and "@" not in text and not runs:
         return []
     places = [a for a, _ in word_places(text, runs, words, letters=True, prefix=True)]
-    marks = [a for a in _places_of("#", text) + _places_of("@", text) if not (a and text[a - 1].isascii() and text[a - 1].isalpha())]
+    # "#" and "@" not after an ASCII letter (the lookbehind of ACTION_RE)
+    marks = [a for a in char_places(text, "#@") if not (a and text[a - 1].isascii() and text[a - 1].isalpha())]
     if marks:
         places = sorted(places + marks)
     out: list[re.Match] = []

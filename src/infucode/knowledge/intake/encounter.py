@@ -317,10 +317,11 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                 day_iso = day.isoformat()
             prev = moment
             rows.append(_new_row(MarAction, (e.seq, e.action, e.action.replace("_", " "), moment, cells)))
+            when = e.time.value if day_iso == date else f"{day_iso}T{e.time.value}"      # as _clock gives it
             if e.action in ("given", "new_bag"):
-                starts_at.setdefault(e.time.value if day_iso == date else f"{day_iso}T{e.time.value}", e)
+                starts_at.setdefault(when, e)
             elif e.action == "stopped":
-                stops_at.setdefault(e.time.value if day_iso == date else f"{day_iso}T{e.time.value}", e)
+                stops_at.setdefault(when, e)
             if not e.labelled and route in _INFUSION_ROUTES:
                 ask(f"{name}: '{e.time.text}' is taken as the {'stop' if e.action == 'stopped' else 'start'} time; "
                     "the note does not say so.", "intake.time_unlabelled", (e.time.start, e.time.end))

@@ -143,11 +143,12 @@ def administered_mentions(text: str, mentions: list[Mention], ca: int, cb: int, 
             continue
         drug = drug_of(m.key)
         before = text[max(ca, m.start - 25):m.start]
-        after = text[m.end:m.end + 14] if negated_before else None      # read only where a test needs it
         hydration = drug is not None and drug.family == "hydration"
         heparin = m.key.startswith("heparin")
+        # the words after it: read only where a test below needs them
+        after = text[m.end:m.end + 14] if negated_before or hydration or heparin else ""
         if drug is not None and drug.flush or (_may_say_flush(before) and _FLUSH_BEFORE.search(before)) or \
-                ((hydration or heparin) and _FLUSH_AFTER.match(text[m.end:m.end + 14])) or \
+                ((hydration or heparin) and _FLUSH_AFTER.match(after)) or \
                 (heparin and (_LINE_CARE_NEAR.search(text, m.end, min(cb, m.end + 45)) or
                               _LINE_CARE_NEAR.search(text, max(ca, m.start - 45), m.start))):
             m.role, m.why = "flush", "part of the administration, not reported (method.flush)"
