@@ -27,9 +27,9 @@ MAX_NOTE_ADMINISTRATIONS = 200
 
 # Policy (infucode, 2026-12; a parameter of this tool, not a payer rule): the text of one visit's note is a
 # few kilobytes (the corpus's longest is under 4 KB; a 24-hour observation stay's nursing notes some 30 KB).
-# Longer text is several visits or an export. Reading costs 1.6 µs a character for a realistic note and
-# up to 7 µs for one dense with administrations: above this many characters the note is not read at all,
-# so no note takes more than about half a second (a dense 64 K note: 0.42 s; 2 MB would take 14 s). The
+# Longer text is several visits or an export, and is not read at all. Reading costs about 0.7 µs a character
+# for a realistic note and up to about 2 µs for one that is nothing but administrations (measured 2026-12-06:
+# a 64 K note of "Zofran 4mg IVP 10:15" lines reads in 0.12 s; benchmarks/intake_speed.py --unlimited). The
 # case file's own limit (files.MAX_CASE_FILE_BYTES) is larger: an e-mail's markup, headers and encoding are
 # dropped before this limit applies to the text that is left.
 MAX_NOTE_CHARS = 64 * 1024
