@@ -128,6 +128,28 @@ def test_an_ambulatory_pump_for_a_multi_day_infusion_is_96416():
     assert any("pump" in q for q in memo.questions)
 
 
+@pytest.mark.parametrize("written", ["connected 1120 for 46 hr infusion", "connected 1120, to run over 46 hr",
+                                     "connected 1120, 46 h"])
+def test_a_home_pump_s_run_is_its_duration_not_a_missing_stop(written):
+    """FOLFOX: the pump goes home for 46 hours and is disconnected at a later visit. However the run is written,
+    the memo asks to confirm it, codes 96416, and neither demands a clock stop time nor calls it over 24 hours
+    [CPT-CHEMO-GUIDE 96416; rules.yaml doc.duration_only]."""
+    memo = case_memo(f"HOPD 12/03/2026. Port accessed 0815. 5-FU 2400 mg/m2 via CADD pump {written}. "
+                     "Pt d/c'd home with pump.", RS)
+    [a] = memo.encounter["administrations"]
+    assert a["pump"] is True and a["minutes"] == 46 * 60 and "stop" not in a
+    assert admin_codes(memo) == [("96416", 1)]
+    assert any("pump's programmed duration" in q for q in memo.questions)
+    assert not any("clock stop time" in m or "over 24 hours" in m or "doc.duration_only" in m for m in memo.missing_documentation)
+    assert {f.rule: f.severity for f in memo.result.findings}.get("doc.duration_only") == "info"
+
+
+def test_a_pump_s_frequency_is_not_its_run():
+    """"q 8 h" after a pump is how often, not how long: no duration is taken from it."""
+    [a] = adms("HOPD. Hydromorphone PCA via CADD pump connected 1120, demand dose q 8 h.")
+    assert "minutes" not in a
+
+
 def test_an_on_body_injector_is_coded_96377():
     """Issue 14: the input contract has the route now; a note's on-body injector is coded, not held back
     [CMS billing article A54682: 96377, not 96372]."""

@@ -14,8 +14,8 @@ from ..model import Administration, InputError
 from . import family as fam
 from . import method as meth
 from .context import CodingContext
-from .timing import (LONG_DURATION_MINUTES, ONE_MINUTE, dates_refused, iso_day, minutes_between, outside_dates, parse_clock,
-                     window)
+from .timing import (LONG_DURATION_MINUTES, ONE_MINUTE, PROLONGED_PUMP_MINUTES, dates_refused, iso_day, minutes_between,
+                     outside_dates, parse_clock, window)
 
 # Routes on which a chemotherapy infusion started on a pump is coded 96416/96425 (rules.beside_chain), and
 # so may run up to the pump limit rather than the limit of any other administration.
@@ -92,6 +92,13 @@ def _read_clock(ctx: CodingContext, value: str, on: date | None, field: str) -> 
         if outside_dates(moment.date(), first, last):
             raise dates_refused(field, first, last)
     return moment, clock_only
+
+
+def prolonged_pump_run(adm: Administration, family: str, minutes: int) -> bool:
+    """A chemotherapy infusion started on a portable or implantable pump that runs more than 8 hours: it
+    goes home with the patient (96416/96425), so a day or two on the pump is the plan, not a typing slip
+    (limit longest_pump_minutes still applies) [CPT-CHEMO-GUIDE]."""
+    return family == fam.CHEMOTHERAPY and adm.pump and adm.route in _PUMP_ROUTES and minutes > PROLONGED_PUMP_MINUTES
 
 
 def beyond_duration_limit(ctx: CodingContext, adm: Administration, family: str, minutes: int, documented: str, aid: str) -> bool:
@@ -188,7 +195,14 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
         if beyond_duration_limit(ctx, adm, family, minutes, "documented in field minutes", aid):
             return None
         policy = ctx.policy("duration_only")
-        if policy == "initial_only":
+        if prolonged_pump_run(adm, family, minutes):
+            # 96416/96425 has no added hours, so nothing is withheld; the duration only has to show more than
+            # 8 hours, and the disconnect time belongs to the later visit that ends the infusion
+            ctx.add_finding("doc.duration_only", "info",
+                            f"administration {aid}: {minutes} minutes is the pump's documented run, without a clock stop "
+                            "time; a chemotherapy infusion started on a pump has no added hours, so the duration only "
+                            "shows it runs more than 8 hours (the disconnect is documented at the visit that ends it)", [aid])
+        elif policy == "initial_only":
             withhold = True
             ctx.add_finding("doc.duration_only", "error",
                             f"administration {aid}: {minutes} minutes documented without clock "
@@ -228,7 +242,7 @@ def prepare_service(ctx: CodingContext, adm: Administration, i: int, on: date | 
             if route == "iv_infusion" or route == "iv":
                 route = "iv_push"
             minutes = None
-    if minutes is not None and minutes > LONG_DURATION_MINUTES:
+    if minutes is not None and minutes > LONG_DURATION_MINUTES and not prolonged_pump_run(adm, family, minutes):
         ctx.add_finding("doc.over_24_hours", "warning",
                         f"administration {aid}: {minutes} minutes is over 24 hours; possible in observation, worth a look", [aid])
 

@@ -379,11 +379,13 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
             if stop_ev and "stop" in adm:
                 aex.append(Extraction("stop", adm["stop"], stop_ev.time.text, stop_ev.time.start, stop_ev.time.end))
             if "stop" not in adm and route in _INFUSION_ROUTES:
-                if pump and planned and n == 0:
-                    # an ambulatory pump runs on after the visit: its programmed time is the documented duration
-                    adm["minutes"] = planned[2]
-                    aex.append(Extraction("minutes", planned[2], text[planned[0]:planned[1]], planned[0], planned[1]))
-                    ask(f"{name}: the ambulatory pump's programmed duration ('{text[planned[0]:planned[1]]}') is "
+                if pump and (planned or minutes) and n == 0:
+                    # an ambulatory pump runs on after the visit: its programmed time ("to run over 46 hr" or
+                    # "for 46 hr") is the documented duration, and the disconnect is at a later visit
+                    run = planned or minutes
+                    adm["minutes"] = run[2]
+                    aex.append(Extraction("minutes", run[2], text[run[0]:run[1]], run[0], run[1]))
+                    ask(f"{name}: the ambulatory pump's programmed duration ('{text[run[0]:run[1]]}') is "
                         "taken as the infusion time; confirm it ran that long (disconnect time).", "intake.pump_duration")
                 elif minutes and n == 0:
                     adm["minutes"] = minutes[2]

@@ -178,12 +178,14 @@ def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", defaul
         error = "no administration could be read from the note"
     if result is not None:
         for f in result.findings:
-            if f.rule.startswith("doc.") or f.severity == "error":
+            if (f.rule.startswith("doc.") and f.severity != "info") or f.severity == "error":
                 missing.append(f"{f.message} [{f.rule}]")
     for a in encounter["administrations"]:
         if a.get("route") in ("iv_infusion", "iv_push", "iv") and "site" not in a:
             missing.append(f"{a['drug']}: the IV access site is not documented")
-        if a.get("route") in ("iv_infusion", "sc_infusion") and "start" in a and "stop" not in a:
+        # a pump that goes home is disconnected at a later visit: its programmed run stands in for the stop
+        home_pump = a.get("pump") and "minutes" in a
+        if a.get("route") in ("iv_infusion", "sc_infusion") and "start" in a and "stop" not in a and not home_pump:
             msg = f"{a['drug']}: clock stop time"
             if not any(msg in m for m in missing):
                 missing.append(msg)

@@ -75,6 +75,7 @@ _UNICODE_FORMS = (_DOSE_LED, _RATE, _INDICATION)
 _ASCII_FORMS = tuple(re.compile(p.pattern, re.I | re.A) for p in _UNICODE_FORMS)
 _DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
 _OVER_LEAD = re.compile(r"over\s*$", re.I)
+_FREQUENCY_LEAD = re.compile(r"(?:\bq|\bevery|\beach|\bper|/)\s*$", re.I)
 _LITER_IS_LEFT = re.compile(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b")
 _GAUGE_AFTER = re.compile(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", re.I)
 _PER_BODY_SIZE = re.compile(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", re.I)
@@ -184,8 +185,13 @@ def read_durations(text: str, seg: Segment, durations: list) -> None:
     """The first duration the segment gives ("over 30 minutes", "x 2 hours") and the first it plans ("to run
     over 2 hours"); "over" makes a drug not pushed an infusion. ``durations`` are those in the segment."""
     sa = seg.start
+    pump = "ambulatory_pump" in seg.concepts
     for d in durations:
         if not _DURATION_LEAD.search(text[max(sa, d.start - 16):d.start]):
+            # "CADD pump connected 1120, 46 h": a pump's bare number of hours is the run it was set for (memo
+            # asks to confirm it), unless it is a frequency ("q 8 h")
+            if pump and not _FREQUENCY_LEAD.search(text[max(sa, d.start - 8):d.start]):
+                seg.planned_minutes = seg.planned_minutes or (d.start, d.end, d.minutes)
             continue
         if "iv_push" not in seg.concepts and _OVER_LEAD.search(text[max(sa, d.start - 8):d.start]):
             seg.concepts.add("iv_infusion")     # "IV over 30 minutes": an infusion
