@@ -14,6 +14,9 @@ from infucode.vocabulary.durations import clock_minutes, find_clock_range, find_
     ("1 1/2 hrs", 90), ("an hour and a half", 90), ("half an hour", 30), ("two hours", 120), ("an hour", 60),
     ("ran 45 minuets", 45), ("infused over 15 minutes", 15), ("1000 mL over 2 hrs", 120),
     ("1 hour 30 units", 60),          # "30" counts units, not minutes
+    ("to run over 46 h.\n07/17/2024 1040", 2760),   # the next line's date is not 7 more minutes
+    ("x 2 hr 07/17", 120), ("over 1 h 30", 90), ("1 h, 30 min", 90),
+    ("over 1 h\n30 min later VS stable", 60),       # the minutes are on another line: not this duration's
     ("no time here", None), ("J1569 500 mg", None),
 ])
 def test_parse_duration(text, minutes):

@@ -42,8 +42,10 @@ _FRACTIONS = {"1/2": 0.5, "1/4": 0.25, "3/4": 0.75, "½": 0.5, "¼": 0.25, "¾":
 
 # Most specific first; a later pattern never reads text an earlier one took.
 _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    # "1 hour 45 minutes", "1hr45min", "2h15m", "1 hr and 45 mins", "1h45", "1 hour 45"
-    ("h_m", re.compile(rf"(?<![\w.:])(\d+)\s*(?:-\s*)?{_HOUR}\.?\s*(?:and\s+|,\s*)?(\d{{1,2}})(?:\s*{_MIN})?(?![\w:])(?!\s*(?:units?|mg|ml|mcg|x\b))", re.I)),
+    # "1 hour 45 minutes", "1hr45min", "2h15m", "1 hr and 45 mins", "1h45", "1 hour 45"; the minutes are on the
+    # hour's line and are not a date's first number ("46 h.\n07/17/2024" is 46 hours)
+    ("h_m", re.compile(rf"(?<![\w.:])(\d+)\s*(?:-\s*)?{_HOUR}\.?[^\S\n]*(?:and\s+|,[^\S\n]*)?(\d{{1,2}})(?:\s*{_MIN})?"
+                       r"(?![\w:/])(?![.\-]\d)(?!\s*(?:units?|mg|ml|mcg|x\b))", re.I)),
     # "an hour and a half", "1 and a half hours", "half an hour"
     ("half_after", re.compile(rf"(?<![\w.])(an?|one|\d+)\s+{_HOUR}\s+and\s+a\s+half\b", re.I)),
     ("and_half", re.compile(rf"(?<![\w.])(\d+|one|two|three|four|five|six)\s+and\s+a\s+half\s+{_HOUR}\b", re.I)),
