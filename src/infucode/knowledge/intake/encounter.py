@@ -149,6 +149,9 @@ def _clock(moment: str, date: str) -> str:
     return moment[11:16] if moment[:10] == date else moment
 
 
+_IV_ROUTES = frozenset({"iv_infusion", "iv_push", "iv"})
+
+
 def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
                   ) -> tuple[list[dict], list[dict], list[Extraction], list[Question]]:
     """``(administrations, held_back, extractions, questions)`` from a note's timeline."""
@@ -405,6 +408,12 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
     out: list[dict] = []
     for i, (_, adm, aex, qs) in enumerate(adms):
         aid = f"a{i + 1}"
+        if tl.access and "site" not in adm and adm.get("route") in _IV_ROUTES:
+            # "Port accessed 0815" and no other line: the drugs given IV went in through it. Only the
+            # documentation list uses the site; a second access anywhere in the note and nothing is inferred.
+            a, b, site = tl.access
+            adm["site"] = site
+            aex.append(Extraction("site", site, text[a:b], a, b))
         out.append({"id": aid, **adm})
         for e in aex:
             e.administration = aid

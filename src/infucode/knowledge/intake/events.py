@@ -27,7 +27,7 @@ from .clauses import find_clauses, hits_between, hits_by_clause
 from .context import clause_cues, status_between
 from .mentions import NEGATED_BEFORE_WORDS, Mention, administered_mentions, find_mentions
 from .sections import SectionMap, find_sections
-from .segments import DOSE, Segment, detail_gates, read_details, read_durations, read_site, site_starts
+from .segments import DOSE, Segment, detail_gates, note_access, read_details, read_durations, read_site, site_starts
 
 __all__ = ["Event", "Timeline", "read_timeline"]
 
@@ -60,6 +60,7 @@ class Timeline:
     sections: SectionMap
     words: set[str]                              # the note's distinct_words, for the readers after the timeline
     notes: list[tuple[str, str | None, tuple[int, int] | None]]   # (question, drug key, span)
+    access: tuple[int, int, str] | None = None   # the one IV access the note documents (segments.note_access)
 
 
 _LEADS = re.compile(r"(?=[,;.tabfpTABFP])(?:[,;]\s|\.\s|\b(?:then|and|after|before|followed by|plus)\b)", re.I)
@@ -244,7 +245,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 described.pop(m.key, None)
                 if seg.concepts.isdisjoint(_GIVEN_AT_ONCE) or not seg.concepts.isdisjoint(_RUNS_ON):
                     _track(running, m.key, action)     # a push or a shot is over when given
-    return Timeline(text, mentions, segments, events, line_care, dates, sections, words, notes)
+    return Timeline(text, mentions, segments, events, line_care, dates, sections, words, notes, note_access(text, sites))
 
 
 def _track(running: dict[str, str], key: str, action: str) -> None:

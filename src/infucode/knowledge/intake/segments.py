@@ -14,7 +14,8 @@ from ...vocabulary.names import ascii_classes_hold, may_say, word_places
 from .context import PLANNED_DURATION
 from .mentions import Mention
 
-__all__ = ["DOSE", "DetailGates", "Segment", "detail_gates", "read_details", "read_durations", "read_site", "site_starts"]
+__all__ = ["DOSE", "DetailGates", "Segment", "detail_gates", "note_access", "read_details", "read_durations", "read_site",
+           "site_starts"]
 
 
 @dataclass(slots=True)
@@ -102,6 +103,71 @@ def read_site(text: str, seg: Segment, starts: list[int] | None = None) -> None:
     site = _SITE.search(text, seg.start, seg.end)
     if site:
         seg.site = (site.start(), site.end(), " ".join(site.group(0).split()))
+
+
+# The kind of IV access a site's words name (for note_access). Body parts where shots are given (deltoid,
+# thigh, gluteal, abdomen...) are not IV access and are left out.
+_ACCESS_KINDS = (
+    ("port", re.compile(r"\b(?:port-?a-?cath|mediport|implanted port|chest port|port)\b", re.I)),
+    ("picc", re.compile(r"\bPICC\b", re.I)),
+    ("central line", re.compile(r"\b(?:central line|CVC)\b", re.I)),
+    ("midline", re.compile(r"\bmidline\b", re.I)),
+    ("peripheral", re.compile(r"\b(?:PIV|peripheral IV|forearm|hand|antecubital|AC|wrist|upper arm|arm|FA)\b", re.I)),
+)
+_PERIPHERAL_PLACE = re.compile(r"\b(?:L|R|left|right|lt|rt)?\.?\s*(?:forearm|hand|antecubital|AC|wrist|upper arm|arm|FA)\b",
+                               re.I)
+_PERIPHERAL_DEVICE = re.compile(r"\b(?:PIV|IV|peripheral IV|\d{2}\s*g)", re.I)
+_SIDES = {"l": "left", "lt": "left", "left": "left", "r": "right", "rt": "right", "right": "right"}
+
+
+def _access_kind(site: str) -> str | None:
+    return next((kind for kind, words in _ACCESS_KINDS if words.search(site)), None)
+
+
+def _peripheral_place(site: str) -> str | None:
+    """'L forearm PIV' -> 'left forearm'; a bare 'PIV' -> None (no place written)."""
+    m = _PERIPHERAL_PLACE.search(site)
+    if not m:
+        return None
+    words = m.group(0).replace(".", " ").lower().split()
+    return " ".join(_SIDES.get(w, w) for w in words)
+
+
+def note_access(text: str, starts: list[int] | None) -> tuple[int, int, str] | None:
+    """The one IV access the note documents ("Port accessed 0815", "L forearm PIV placed"): its first full
+    mention, when every IV site the note names is that access (one kind of device; a peripheral line at one
+    written place at most) and the note mentions no second or separate line. None when the note names no
+    IV access or more than one: then nothing is inferred. ``starts``: from :func:`site_starts`."""
+    if starts == [] or _SEPARATE.search(text):
+        return None
+    if starts is None:
+        found = list(_SITE.finditer(text))
+    else:
+        found = []
+        for a in starts:            # as finditer would: no match starts inside the one before
+            m = _SITE.match(text, a) if not found or a >= found[-1].end() else None
+            if m:
+                found.append(m)
+    kinds: set[str] = set()
+    places: set[str] = set()
+    first = None
+    for m in found:
+        site = " ".join(m.group(0).split())
+        kind = _access_kind(site)
+        if kind is None:
+            continue                    # an injection site
+        if kind == "peripheral":
+            place = _peripheral_place(site)
+            if place:
+                places.add(place)       # "hand hygiene", "R hand": a place, but not by itself an IV access
+            if not _PERIPHERAL_DEVICE.search(site):
+                continue
+        kinds.add(kind)
+        if first is None or len(site) > len(first[2]):
+            first = (m.start(), m.end(), site)
+    if len(kinds) != 1 or len(places) > 1:
+        return None
+    return first
 
 
 class DetailGates(NamedTuple):
