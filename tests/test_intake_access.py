@@ -61,6 +61,12 @@ def test_nothing_is_inferred_when_the_note_names_more_than_one_access_or_none(no
     assert site_gaps(note) == ["Zofran: the IV access site is not documented"]
 
 
+def test_a_port_and_a_place_on_the_arm_leave_the_other_drugs_without_a_site():
+    """The Zofran went in the left forearm, perhaps a second line: the saline's access is not said."""
+    note = "HOPD 12/03/2026. Port accessed 0815.\nZofran 8 mg IVP 0830 L forearm.\nNS 1 L 0900-1000 for dehydration."
+    assert sites(note) == {"Zofran": "L forearm", "NS": None}
+
+
 def test_a_drug_s_own_site_is_kept():
     note = "ED 12/03/2026. R AC PIV placed 0815.\nZofran 8 mg IVP via R AC PIV 0830.\nNS 1 L 0900-1000 for dehydration."
     got = sites(note)

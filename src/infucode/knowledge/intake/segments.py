@@ -165,8 +165,8 @@ def note_access(text: str, starts: list[int] | None) -> tuple[int, int, str] | N
         kinds.add(kind)
         if first is None or len(site) > len(first[2]):
             first = (m.start(), m.end(), site)
-    if len(kinds) != 1 or len(places) > 1:
-        return None
+    if len(kinds) != 1 or len(places) > 1 or (places and kinds != {"peripheral"}):
+        return None                     # a port and an arm written somewhere: which went where is not said
     return first
 
 
