@@ -147,6 +147,22 @@ QUESTIONS = [
     {"q": "96366 vs 96367", "intent": "differentiate", "codes": ["96366", "96367"]},
     {"q": "what is the MUE of 96365", "intent": "mue_wrvu", "rules": ["limits.mue"]},
     {"q": "is 96366 an add-on code?", "intent": "what_is", "text": ["add-on code"]},
+    # --- a service and a time, no drug named: the family's stand-in drug, said so ---------------------------
+    {"q": "hydration 0900 to 0945", "intent": "units", "lines": {"96360": 1},
+     "text": ["45 minutes of IV hydration", "stands in for any hydration drug"]},
+    {"q": "IV fluids 1 hour 31 minutes", "intent": "units", "lines": {"96360": 1, "96361": 1}},
+    {"q": "IV fluids 1 hour 30 minutes", "intent": "units", "lines": {"96360": 1}},
+    {"q": "hydration 2 hours in hospital", "intent": "units", "lines": {"96360": 1, "96361": 1},
+     "text": ["(facility, profile medicare)"]},
+    {"q": "chemo infusion 0900-1131", "intent": "units", "lines": {"96413": 1, "96415": 2},
+     "rules": ["subsequent.added_hours"]},
+    # --- a code looked up by words: one service is the initial code, not its add-on or the unlisted code ---
+    {"q": "what code for a chemo push?", "intent": "search", "codes": ["96409"],
+     "rules": ["initial.facility_hierarchy", "initial.office_primary"]},
+    {"q": "IV push", "intent": "search", "codes": ["96374"]},
+    {"q": "therapeutic infusion", "intent": "search", "codes": ["96365"]},
+    {"q": "each additional hour of hydration", "text": ["96361"]},
+    {"q": "pump refill 96521", "codes": ["96521"], "text": ["no MUE in the loaded MUE table"]},
     # --- refusals --------------------------------------------------------------------------------------------
     {"q": "how much does medicare pay for J1569?", "refused": True},
     {"q": "what dose of IVIG should I give?", "refused": True},

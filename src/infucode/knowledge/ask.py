@@ -52,6 +52,8 @@ _ADMINISTERED = re.compile(r"\b(?:push|ivp|ivpb|infus\w*|inject\w*|sub-?q|sq|im|
 _QUESTION_START = re.compile(r"(?:what|which|when|how|why|where|who|is|are|do|does|can|could|should|may|must|will|would|"
                              r"if|tell|explain|any|i\b|we\b)", re.I)
 _BILLED_UNITS = re.compile(r"\b9\d{4}\s*(?:x|\*|×)\s*\d\b", re.I)
+_TIMED_SERVICE = re.compile(r"\b(?:hydrat\w*|fluids?|ivf|chemo\w*|infusions?|drip|sub-?q infusion|subcutaneous infusion)\b",
+                            re.I)
 _MUE_RVU = re.compile(r"\bMUE\b|medically unlikely|RVU|relative value|max(?:imum)? units|unit limit", re.I)
 
 
@@ -128,6 +130,10 @@ def ask(question: str, ruleset: Ruleset) -> Answer:
         ans = situation_answer(q, ruleset)
         if ans is not None:
             return ans
+        if minutes is not None and _TIMED_SERVICE.search(q) and not re.search(r"\b(?:push|ivp|pushed)\b", low):
+            # "hydration 0900 to 0945", "chemo infusion 2 hours": a service and a time but no drug named;
+            # coded with the family's stand-in drug, which the answer names
+            return units_answer(q, minutes, codes, ruleset, clock)
     hits = search(q, ruleset, limit=3)
     strong = bool(hits) and hits[0].score >= 0.75
     topic = topic_for(q)

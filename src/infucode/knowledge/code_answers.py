@@ -23,6 +23,18 @@ def lines_text(result) -> str:
     return " + ".join(parts) or "no administration line"
 
 
+# the IV initial services of the CPT chain (the hierarchy chooses among them); intra-arterial codes sit beside it
+_IV_CHAIN_INITIALS = frozenset({"96360", "96365", "96374", "96409", "96413"})
+_INTRA_ARTERIAL = frozenset({"96420", "96422", "96423", "96425"})
+
+
+def _mue_text(mue: dict) -> str:
+    p, h = mue["practitioner"].get("value"), mue["hospital"].get("value")
+    if p is None and h is None:
+        return "no MUE in the loaded MUE table"
+    return f"MUE {p if p is not None else 'none'} practitioner / {h if h is not None else 'none'} outpatient hospital"
+
+
 def what_is(code: str, rs: Ruleset) -> Answer:
     ref = lookup(code, rs, with_scenarios=False)
     c = Citations(rs)
@@ -34,8 +46,16 @@ def what_is(code: str, rs: Ruleset) -> Answer:
         text.append("It is not an add-on code.")
     if ref.time_rule:
         text.append(f"Time: {ref.time_rule}")
-    text.append(f"wRVU {ref.wrvu if ref.wrvu is not None else 'not confirmed'}; MUE {ref.mue['practitioner']['value']} "
-                f"practitioner / {ref.mue['hospital']['value']} outpatient hospital.")
+    kind = rs.codes[code].kind
+    if code in _IV_CHAIN_INITIALS:
+        text.append("As the encounter's initial service it is picked by the hierarchy on a facility claim (chemotherapy "
+                    "over therapeutic over hydration, infusion over push) and as the main reason for the visit on a "
+                    "professional claim.")
+        c.rule("initial.facility_hierarchy")
+        c.rule("initial.office_primary")
+    elif kind in ("initial_infusion", "initial_push", "added_hour") and code in _INTRA_ARTERIAL:
+        c.rule("beside_chain.intra_arterial")
+    text.append(f"wRVU {ref.wrvu if ref.wrvu is not None else 'not confirmed'}; {_mue_text(ref.mue)}.")
     for r in rs.rules.rules.values():
         if code in r.statement or code in r.title:
             c.rule(r.id)

@@ -133,6 +133,10 @@ _FAMILY_WORDS = {"chemotherapy": {"chemotherapy", "chemo", "complex", "antineopl
                  "hydration": {"hydration", "fluid", "saline"},
                  "access": {"port", "pump", "device", "catheter", "irrigation", "refill"}}
 
+_FURTHER_WORDS = frozenset({"additional", "addon", "further", "each", "second", "subsequent", "sequential", "another",
+                            "concurrent", "hour", "hours", "hourly", "more", "extra", "next", "new", "same", "again"})
+_UNLISTED_WORDS = frozenset({"unlisted", "other", "unspecified", "nos"})
+
 
 def search(text: str, ruleset: Ruleset, limit: int = 10, kinds: tuple[str, ...] = ("code", "rule", "drug")) -> list[Hit]:
     """Ranked hits for ``text`` over codes and rules (best first)."""
@@ -188,6 +192,13 @@ def search(text: str, ruleset: Ruleset, limit: int = 10, kinds: tuple[str, ...] 
                     score -= 0.04
                 if d.family in _FAMILY_WORDS and not (_FAMILY_WORDS[d.family] & qwords):
                     score -= 0.05
+                code = ruleset.codes[d.id]
+                # "chemo push" is one push: the initial code, unless the words ask for a further service; an
+                # unlisted code only when asked for
+                if code.add_on and not (_FURTHER_WORDS & qwords):
+                    score -= 0.03
+                if code.kind == "unlisted" and not (_UNLISTED_WORDS & qwords):
+                    score -= 0.15
             key = (d.kind, d.id)
             if key in hits:
                 hits[key].score += score
