@@ -516,3 +516,41 @@ def test_a_time_before_a_left_side_site_is_a_time_not_litres(text):
     assert [(a["drug"], a["start"]) for a in enc["administrations"]] == [("Zofran", "09:00")]
     assert not any("no time given" in q for q in questions)
     assert find_times("NS 1000 L bag") == [] and find_times("0825 L forearm PIV placed")[0].value == "08:25"
+
+
+# ------------------------------------------------------------------ an ED night without dates on its lines
+ED_NIGHT = """ED nursing note 12/02/2026
+2215 18g R AC PIV placed. Labs drawn.
+2220 NS 1000 mL bolus started wide open for dehydration.
+2225 Zofran 4 mg IVP.
+2320 NS bolus complete. NS 125 mL/hr maintenance started.
+0130 Rocephin 1 g IVPB started, infused over 30 min, 0200 complete.
+0600 NS stopped, PIV saline locked.
+"""
+
+
+def test_a_bolus_complete_then_maintenance_started_on_one_line_is_one_running_fluid():
+    """The maintenance rate shares the line's 2320 and the fluid runs on to 0600: one hydration 22:20-06:00,
+    not a bolus that ends at 23:20 and a stop that is thrown away."""
+    [ns] = [a for a in adms(ED_NIGHT) if key(a) == "normal_saline"]
+    assert (ns["start"], ns["stop"]) == ("22:20", "2026-12-03T06:00")
+
+
+def test_a_drug_first_given_after_midnight_is_dated_the_next_day_and_asked_about():
+    """0130 after 2320 with no date: the next day (else the ceftriaxone would sit before the fluid and its 30
+    minutes would not come off the hydration). 460 minutes of fluid less 30 alongside the drug: 96361 x7."""
+    memo = case_memo(ED_NIGHT, RS)
+    [ceftriaxone] = [a for a in memo.encounter["administrations"] if key(a) == "ceftriaxone"]
+    assert ceftriaxone["start"] == "2026-12-03T01:30" and ceftriaxone["stop"] == "2026-12-03T02:00"
+    assert any("taken as the next day (2026-12-03)" in q for q in memo.questions)
+    assert dict(admin_codes(memo)).get("96365") == 1
+    assert sum(u for c, u in admin_codes(memo) if c == "96361") == 7
+
+
+def test_a_late_entry_a_little_earlier_is_the_same_day():
+    """1400 then 1330 (a late entry): the same day, no question about the date."""
+    memo = case_memo("Office 03/02/2026. 1400 NS 1 L started for dehydration, 1500 complete.\n"
+                     "1330 Zofran 4 mg IVP (late entry).", RS)
+    [zofran] = [a for a in memo.encounter["administrations"] if key(a) == "ondansetron"]
+    assert zofran["start"] == "13:30"
+    assert not any("next day" in q for q in memo.questions)

@@ -124,6 +124,34 @@ def _orders(tl: Timeline, ruleset: Ruleset) -> list[_Drug]:
     return orders
 
 
+# Policy (infucode, 2026-12): a clock time written more than this many minutes earlier than the latest one
+# before it in the note, with no date of its own, is on the next day ("2320 ... 0130 Rocephin started" in an ED
+# note that runs past midnight). A smaller step back is a late entry on the same day ("1400 ... 1330 Zofran").
+PAST_MIDNIGHT_STEP_MINUTES = 12 * 60
+
+
+def _note_days(events: list[Event], base: dt.date) -> dict[int, tuple[dt.date, Event | None]]:
+    """For each timed event (by seq) written without a date, whose day by the note's order is not the date of
+    service: that day (the last date written before it, plus a day for each step back past midnight) and the
+    event whose later clock time made it roll (None: a date written earlier in the note gives the day)."""
+    out: dict[int, tuple[dt.date, Event | None]] = {}
+    latest: tuple[int, Event] | None = None      # (minute of the day, event) of the latest time so far
+    day, rolled_by = base, None
+    for e in sorted(events, key=_SEQ):
+        hh, mm = e.time.value.split(":")
+        minute = int(hh) * 60 + int(mm)
+        if e.date:
+            day, rolled_by, latest = dt.date.fromisoformat(e.date), None, (minute, e)
+            continue
+        if latest is not None and latest[0] - minute > PAST_MIDNIGHT_STEP_MINUTES:
+            day, rolled_by, latest = day + dt.timedelta(days=1), latest[1], (minute, e)
+        elif latest is None or minute >= latest[0]:
+            latest = (minute, e)
+        if day != base:
+            out[e.seq] = (day, rolled_by)
+    return out
+
+
 @functools.lru_cache(maxsize=1440)      # one per minute of a day
 def _time_of(value: str) -> dt.time:
     """The clock time of ``"HH:MM"``."""
@@ -169,6 +197,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
         questions.append(Question(q, "intake.unattached_action", key, span=sp))
 
     drugs = _orders(tl, ruleset)
+    note_days = _note_days([e for d in drugs for e in d.events], dt.date.fromisoformat(date))
 
     adms: list[tuple[int, dict, list[Extraction], list[Question]]] = []   # (note position, adm, its extractions)
     held: list[dict] = []
@@ -313,6 +342,15 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
             if e.date:
                 day = dt.date.fromisoformat(e.date)
                 day_iso = day.isoformat()
+            elif e.seq in note_days and prev is None:
+                # the drug's first time is dated by the note's order: a date written on an earlier line, or
+                # past midnight from the times before it
+                day, before = note_days[e.seq]
+                day_iso = day.isoformat()
+                if before is not None:
+                    ask(f"{name}: '{e.time.text}' follows '{before.time.text}' in the note and no date is written; "
+                        f"it is taken as the next day ({day_iso}). Please confirm the date.", "intake.past_midnight",
+                        (e.time.start, e.time.end))
             moment = dt.datetime.combine(day, _time_of(e.time.value))
             if prev is not None and moment < prev and not e.date:
                 moment += dt.timedelta(days=1)      # past midnight

@@ -135,6 +135,7 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
     described: dict[str, None] = {}        # drugs written about with no event yet, latest last
 
     after = -2
+    line_time: ClockTime | None = None     # the last clock time of the clauses read so far
     # a clause with no drug and no clock time gives no event and no mention (most clauses of a long note)
     for ci in sorted(mentions_in.keys() | times_in.keys()):
         if ci != after + 1:
@@ -150,6 +151,8 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
         status_cue = None
         cdates = dates_in.get(ci)
         clause_date = cdates[0].value if cdates else None
+        earlier_time, line_time = line_time, (ctimes[-1] if ctimes else line_time)
+        earlier_drug = last[0].key if last is not None and last[0] is not None else None
 
         # roles of the mentions: flush, diluent, negated, section, context
         kept: list[Mention] = []
@@ -210,16 +213,22 @@ def read_timeline(text: str, ruleset: Ruleset) -> Timeline:
                 read_durations(text, seg, sdurations)
             segments.append(seg)
 
-            if m is not None and not stimes and ctimes and ctimes[0].start < sa and \
-                    not _ANOTHER_TIME.search(text, sa, sb):
+            if m is not None and not stimes and not _ANOTHER_TIME.search(text, sa, sb):
                 # "1030 irinotecan started, leucovorin running at the same time", "1200 irinotecan and
                 # leucovorin complete": a drug with its own action word and no time of its own shares the
-                # clause's time
-                own = next((a for a in hits_between(actions, action_starts, m.end, sb)
-                            if a.lastgroup in ("start", "stopped", "new_bag") and a.group(0).lower() not in ("at", "@")),
-                           None)
-                if own is not None:
+                # clause's time; "2320 NS bolus complete. NS 125 mL/hr maintenance started.": or, in a clause
+                # with no time, the time of the sentence before it on the same line about the same drug
+                if ctimes and ctimes[0].start < sa:
                     shared = [t for t in ctimes if t.start < sa][-1]
+                elif not ctimes and earlier_drug == m.key and earlier_time is not None \
+                        and "\n" not in text[earlier_time.end:sa]:
+                    shared = earlier_time      # only for the drug the sentence before was about
+                else:
+                    shared = None
+                own = None if shared is None else next(
+                    (a for a in hits_between(actions, action_starts, m.end, sb)
+                     if a.lastgroup in ("start", "stopped", "new_bag") and a.group(0).lower() not in ("at", "@")), None)
+                if own is not None:
                     labelled = [(shared, own.lastgroup)]
             if m is None:
                 _drugless(text, seg, labelled, running, events, line_care, notes, date=clause_date,
