@@ -54,6 +54,7 @@ _QUESTION_START = re.compile(r"(?:what|which|when|how|why|where|who|is|are|do|do
 _BILLED_UNITS = re.compile(r"\b9\d{4}\s*(?:x|\*|×)\s*\d\b", re.I)
 _TIMED_SERVICE = re.compile(r"\b(?:hydrat\w*|fluids?|ivf|chemo\w*|infusions?|drip|sub-?q infusion|subcutaneous infusion)\b",
                             re.I)
+_PUSHED = re.compile(r"\b(?:push|ivp|pushed)\b")      # a push has no time to count units from
 _MUE_RVU = re.compile(r"\bMUE\b|medically unlikely|RVU|relative value|max(?:imum)? units|unit limit", re.I)
 
 
@@ -117,7 +118,7 @@ def ask(question: str, ruleset: Ruleset) -> Answer:
         return together(codes[0], codes[1], ruleset)
     if len(codes) == 1 and re.search(r"twice|two units|more than once|\bagain\b.*\bsame (?:day|claim)", low):
         return together(codes[0], codes[0], ruleset)
-    if minutes is not None and _UNITS_ASK.search(q) and not re.search(r"\b(?:push|ivp|pushed)\b", low) \
+    if minutes is not None and _UNITS_ASK.search(q) and not _PUSHED.search(low) \
             and (clock is None or _UNITS_WORD.search(q)):
         # a units question names one time span and at most one drug, not a described sequence
         enc, _, _ = parse_note(q, ruleset, default_date=QUESTION_DATE)
@@ -130,7 +131,7 @@ def ask(question: str, ruleset: Ruleset) -> Answer:
         ans = situation_answer(q, ruleset)
         if ans is not None:
             return ans
-        if minutes is not None and _TIMED_SERVICE.search(q) and not re.search(r"\b(?:push|ivp|pushed)\b", low):
+        if minutes is not None and _TIMED_SERVICE.search(q) and not _PUSHED.search(low):
             # "hydration 0900 to 0945", "chemo infusion 2 hours": a service and a time but no drug named;
             # coded with the family's stand-in drug, which the answer names
             return units_answer(q, minutes, codes, ruleset, clock)

@@ -25,7 +25,7 @@ def lines_text(result) -> str:
 
 # the IV initial services of the CPT chain (the hierarchy chooses among them); intra-arterial codes sit beside it
 _IV_CHAIN_INITIALS = frozenset({"96360", "96365", "96374", "96409", "96413"})
-_INTRA_ARTERIAL = frozenset({"96420", "96422", "96423", "96425"})
+_INTRA_ARTERIAL = frozenset({"96420", "96422", "96423"})     # 96425, the pump, cites its own rule
 
 
 def _mue_text(mue: dict) -> str:
@@ -46,14 +46,13 @@ def what_is(code: str, rs: Ruleset) -> Answer:
         text.append("It is not an add-on code.")
     if ref.time_rule:
         text.append(f"Time: {ref.time_rule}")
-    kind = rs.codes[code].kind
     if code in _IV_CHAIN_INITIALS:
         text.append("As the encounter's initial service it is picked by the hierarchy on a facility claim (chemotherapy "
                     "over therapeutic over hydration, infusion over push) and as the main reason for the visit on a "
                     "professional claim.")
         c.rule("initial.facility_hierarchy")
         c.rule("initial.office_primary")
-    elif kind in ("initial_infusion", "initial_push", "added_hour") and code in _INTRA_ARTERIAL:
+    elif code in _INTRA_ARTERIAL:
         c.rule("beside_chain.intra_arterial")
     text.append(f"wRVU {ref.wrvu if ref.wrvu is not None else 'not confirmed'}; {_mue_text(ref.mue)}.")
     for r in rs.rules.rules.values():

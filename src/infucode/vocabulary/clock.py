@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .names import ascii_classes_hold, char_places, folds_to_ascii
+from .sites import SIDE_BEFORE
 
 __all__ = ["ClockRange", "ClockTime", "DateHit", "clock_minutes", "clock_of_minute", "find_clock_range",
            "find_clock_ranges", "find_dates", "find_times", "hhmm", "is_range_separator", "parse_timestamp"]
@@ -36,7 +37,7 @@ _DATE = re.compile(
 
 _AMPM = r"(?:\s*(?P<ap>[ap])\.?\s?m\.?(?![a-z]))"
 # "l" after four digits is litres, but not before a body site: "0825 L forearm PIV placed" is a time and the left arm
-_LITRES = r"l(?!\s+(?:forearm|hand|ac|arm|antecubital|wrist|deltoid|thigh|fa|upper)\b)"
+_LITRES = rf"l(?!\s+(?:{'|'.join(SIDE_BEFORE).lower()})\b)"
 # One pass for every clock form; the order of the alternatives is the order of preference. The hour's first
 # digit is matched before everything else, and looked back from (the regex engine then jumps from digit to
 # digit, a third faster per MB): the groups h, h2, h3 hold the hour without that first digit.

@@ -23,7 +23,7 @@ from ...vocabulary import NOT_ADMINISTRATION_SERVICES, resolve_route
 from .events import Event, Timeline
 from .segments import Segment
 
-__all__ = ["Extraction", "Question", "fold_timeline"]
+__all__ = ["IV_ROUTES", "Extraction", "Question", "fold_timeline"]
 
 _INFUSION_ROUTES = ("iv_infusion", "iv", "sc_infusion", "intra_arterial")
 _SEQ, _FIRST = operator.attrgetter("seq"), operator.itemgetter(0)      # sort keys
@@ -177,7 +177,7 @@ def _clock(moment: str, date: str) -> str:
     return moment[11:16] if moment[:10] == date else moment
 
 
-_IV_ROUTES = frozenset({"iv_infusion", "iv_push", "iv"})
+IV_ROUTES = frozenset({"iv_infusion", "iv_push", "iv"})     # the routes that go in through an IV access
 
 
 def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
@@ -446,7 +446,7 @@ def fold_timeline(tl: Timeline, ruleset: Ruleset, date: str, encounter_id: str
     out: list[dict] = []
     for i, (_, adm, aex, qs) in enumerate(adms):
         aid = f"a{i + 1}"
-        if tl.access and "site" not in adm and adm.get("route") in _IV_ROUTES:
+        if tl.access and "site" not in adm and adm.get("route") in IV_ROUTES:
             # "Port accessed 0815" and no other line: the drugs given IV went in through it. Only the
             # documentation list uses the site; a second access anywhere in the note and nothing is inferred.
             a, b, site = tl.access

@@ -13,7 +13,7 @@ import msgspec
 from ...engine import code_encounter
 from ...model import InputError, Result
 from ...ruleset import Ruleset
-from .encounter import Extraction, Question, fold_timeline
+from .encounter import IV_ROUTES, Extraction, Question, fold_timeline
 from .events import read_timeline
 from .header import date_of_service, setting_of
 
@@ -181,7 +181,7 @@ def case_memo(text: str, ruleset: Ruleset, *, encounter_id: str = "case", defaul
             if (f.rule.startswith("doc.") and f.severity != "info") or f.severity == "error":
                 missing.append(f"{f.message} [{f.rule}]")
     for a in encounter["administrations"]:
-        if a.get("route") in ("iv_infusion", "iv_push", "iv") and "site" not in a:
+        if a.get("route") in IV_ROUTES and "site" not in a:
             missing.append(f"{a['drug']}: the IV access site is not documented")
         # a pump that goes home is disconnected at a later visit: its programmed run stands in for the stop
         home_pump = a.get("pump") and "minutes" in a

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from ...vocabulary import ClockTime
 from ...vocabulary.names import ascii_classes_hold, may_say, word_places
+from ...vocabulary.sites import PERIPHERAL_DEVICE, SIDE_BEFORE, SITE, SITE_FIRST_WORDS, access_kind, peripheral_place
 from .context import PLANNED_DURATION
 from .mentions import Mention
 
@@ -39,19 +40,6 @@ class Segment:
     cue: tuple[int, int] | None = None
 
 
-# each pattern led by the characters it can start with: the regex engine skips every other position
-_SITE = re.compile(
-    r"(?=[lrfhawudtgvbpmicLRFHAWUDTGVBPMIC])(?:\b(?:(?:L|R|left|right|lt|rt)\.?\s+)?(?:forearm|hand|antecubital|AC|wrist|upper arm|arm|deltoid|thigh|gluteal|glute|"
-    r"abdomen|abd|ventrogluteal|vastus lateralis|buttock|hip|FA)\b(?:\s+(?:PIV|IV|peripheral IV|\d{2}\s*g(?:a|auge)?))*"
-    r"|\b(?:port-?a-?cath|mediport|implanted port|chest port|port|PICC(?: line)?|central line|CVC|midline|PIV|peripheral IV)\b)",
-    re.I)
-# The words a site can start with (a side, a body part, a device; "port-a-cath" may be written "porta-cath"
-# or "portacath"). A long note is scanned once for the ones it has; a segment with none is not searched.
-_SITE_FIRST_WORDS = frozenset("""
-    l r left right lt rt
-    forearm hand antecubital ac wrist upper arm deltoid thigh gluteal glute abdomen abd ventrogluteal vastus
-    buttock hip fa
-    port porta portacath mediport implanted chest picc central cvc midline piv peripheral""".split())
 DOSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?|\.\d+)\s*(mg|mcg|g|gm|grams?|units?|u|meq|mL|ml|cc|L)\b", re.I)
 # DOSE led by the number's first character, which is outside the groups (the regex engine then jumps from one
 # digit or period to the next): the number is text[start:end("n")] (tests/test_intake_scan_equivalence.py)
@@ -77,7 +65,7 @@ _ASCII_FORMS = tuple(re.compile(p.pattern, re.I | re.A) for p in _UNICODE_FORMS)
 _DURATION_LEAD = re.compile(r"\b(?:over|x|for|infused over|ran over|in|run|runs|to run)\s*$", re.I)
 _OVER_LEAD = re.compile(r"over\s*$", re.I)
 _FREQUENCY_LEAD = re.compile(r"(?:\bq|\bevery|\beach|\bper|/)\s*$", re.I)
-_LITER_IS_LEFT = re.compile(r"\s+(?:forearm|hand|AC|arm|antecubital|wrist|deltoid|thigh|FA|upper)\b")
+_LITER_IS_LEFT = re.compile(rf"\s+(?:{'|'.join(SIDE_BEFORE)})\b")
 _GAUGE_AFTER = re.compile(r"\s*(?:a|auge)?\s*(?:PIV|IV|angio|cath)", re.I)
 _PER_BODY_SIZE = re.compile(r"\s*/\s*(?:m2|m\^2|m²|kg|m 2)\b", re.I)
 _UNIT_NAMES = {"gm": "g", "gram": "g", "grams": "g", "unit": "units", "u": "units"}
@@ -89,7 +77,7 @@ def site_starts(text: str, words: set[str] | None) -> list[int] | None:
     names.gate_words, not known)."""
     if words is None:
         return None
-    present = words & _SITE_FIRST_WORDS
+    present = words & SITE_FIRST_WORDS
     return [a for a, _ in word_places(text, present, words)] if present else []
 
 
@@ -100,37 +88,9 @@ def read_site(text: str, seg: Segment, starts: list[int] | None = None) -> None:
         i = bisect.bisect_left(starts, seg.start)
         if i == len(starts) or starts[i] >= seg.end:
             return
-    site = _SITE.search(text, seg.start, seg.end)
+    site = SITE.search(text, seg.start, seg.end)
     if site:
         seg.site = (site.start(), site.end(), " ".join(site.group(0).split()))
-
-
-# The kind of IV access a site's words name (for note_access). Body parts where shots are given (deltoid,
-# thigh, gluteal, abdomen...) are not IV access and are left out.
-_ACCESS_KINDS = (
-    ("port", re.compile(r"\b(?:port-?a-?cath|mediport|implanted port|chest port|port)\b", re.I)),
-    ("picc", re.compile(r"\bPICC\b", re.I)),
-    ("central line", re.compile(r"\b(?:central line|CVC)\b", re.I)),
-    ("midline", re.compile(r"\bmidline\b", re.I)),
-    ("peripheral", re.compile(r"\b(?:PIV|peripheral IV|forearm|hand|antecubital|AC|wrist|upper arm|arm|FA)\b", re.I)),
-)
-_PERIPHERAL_PLACE = re.compile(r"\b(?:L|R|left|right|lt|rt)?\.?\s*(?:forearm|hand|antecubital|AC|wrist|upper arm|arm|FA)\b",
-                               re.I)
-_PERIPHERAL_DEVICE = re.compile(r"\b(?:PIV|IV|peripheral IV|\d{2}\s*g)", re.I)
-_SIDES = {"l": "left", "lt": "left", "left": "left", "r": "right", "rt": "right", "right": "right"}
-
-
-def _access_kind(site: str) -> str | None:
-    return next((kind for kind, words in _ACCESS_KINDS if words.search(site)), None)
-
-
-def _peripheral_place(site: str) -> str | None:
-    """'L forearm PIV' -> 'left forearm'; a bare 'PIV' -> None (no place written)."""
-    m = _PERIPHERAL_PLACE.search(site)
-    if not m:
-        return None
-    words = m.group(0).replace(".", " ").lower().split()
-    return " ".join(_SIDES.get(w, w) for w in words)
 
 
 def note_access(text: str, starts: list[int] | None) -> tuple[int, int, str] | None:
@@ -141,11 +101,11 @@ def note_access(text: str, starts: list[int] | None) -> tuple[int, int, str] | N
     if starts == [] or _SEPARATE.search(text):
         return None
     if starts is None:
-        found = list(_SITE.finditer(text))
+        found = list(SITE.finditer(text))
     else:
         found = []
         for a in starts:            # as finditer would: no match starts inside the one before
-            m = _SITE.match(text, a) if not found or a >= found[-1].end() else None
+            m = SITE.match(text, a) if not found or a >= found[-1].end() else None
             if m:
                 found.append(m)
     kinds: set[str] = set()
@@ -153,14 +113,14 @@ def note_access(text: str, starts: list[int] | None) -> tuple[int, int, str] | N
     first = None
     for m in found:
         site = " ".join(m.group(0).split())
-        kind = _access_kind(site)
+        kind = access_kind(site)
         if kind is None:
             continue                    # an injection site
         if kind == "peripheral":
-            place = _peripheral_place(site)
+            place = peripheral_place(site)
             if place:
                 places.add(place)       # "hand hygiene", "R hand": a place, but not by itself an IV access
-            if not _PERIPHERAL_DEVICE.search(site):
+            if not PERIPHERAL_DEVICE.search(site):
                 continue
         kinds.add(kind)
         if first is None or len(site) > len(first[2]):
